@@ -27,6 +27,7 @@ pub mod address;
 pub mod fee_schedule;
 pub mod ids;
 pub mod integer;
+pub mod presence;
 
 pub use address::{Address, AddressError};
 pub use fee_schedule::{FeeSchedule, ImbalancePenalty};
