@@ -25,13 +25,21 @@
 
 pub mod address;
 pub mod fee_schedule;
+mod form_urlencoded;
 pub mod ids;
 pub mod integer;
+pub mod messages;
+mod packing;
 pub mod presence;
+pub mod signature;
+pub mod timestamp;
 
 pub use address::{Address, AddressError};
 pub use fee_schedule::{FeeSchedule, ImbalancePenalty};
 pub use ids::{BlockNumber, BlockTimeout, ChainId, ChannelId, Nonce, TokenAmount};
+pub use messages::{CanonicalIdentifier, CapacityUpdate, FeeUpdate, Message, MessageError};
+pub use signature::{PrivateKey, Signature, SignatureError};
+pub use timestamp::NaiveTimestamp;
 
 /// The 256-bit unsigned integer used for every on-chain amount and identifier.
 pub use alloy_primitives::U256;
