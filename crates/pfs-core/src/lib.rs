@@ -33,6 +33,7 @@ mod packing;
 pub mod presence;
 pub mod signature;
 pub mod timestamp;
+pub mod token_network;
 
 pub use address::{Address, AddressError};
 pub use fee_schedule::{FeeSchedule, ImbalancePenalty};
