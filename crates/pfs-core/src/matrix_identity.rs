@@ -21,6 +21,12 @@ use crate::signature::{PrivateKey, Signature, SignatureError};
 /// The avatar URL the reference PFS reports when it knows no capabilities for a user.
 pub const UNKNOWN_CAPABILITIES: &str = "mxc://";
 
+/// The reference's user-id pattern (`USERID_RE`), which [`parse_user_id`] implements.
+pub const USER_ID_PATTERN: &str = r"^@(0x[0-9a-f]{40})(?:\.[0-9a-f]{8})?(?::.+)?$";
+
+/// The reference's display-name pattern, which [`validate_displayname`] implements.
+pub const DISPLAYNAME_PATTERN: &str = r"^0x[0-9a-fA-F]{130}$";
+
 /// The prefix of every capability string Raiden writes.
 pub const CAPABILITIES_PREFIX: &str = "mxc://raiden.network/cap?";
 
