@@ -24,10 +24,13 @@
 #![deny(missing_docs)]
 
 pub mod address;
+pub mod contract_events;
 pub mod fee_schedule;
 mod form_urlencoded;
 pub mod ids;
 pub mod integer;
+pub mod iou;
+pub mod matrix_identity;
 pub mod messages;
 mod packing;
 pub mod presence;
@@ -38,6 +41,7 @@ pub mod token_network;
 pub use address::{Address, AddressError};
 pub use fee_schedule::{FeeSchedule, ImbalancePenalty};
 pub use ids::{BlockNumber, BlockTimeout, ChainId, ChannelId, Nonce, TokenAmount};
+pub use iou::{Iou, IouRequest};
 pub use messages::{CanonicalIdentifier, CapacityUpdate, FeeUpdate, Message, MessageError};
 pub use signature::{PrivateKey, Signature, SignatureError};
 pub use timestamp::NaiveTimestamp;

@@ -46,7 +46,7 @@ impl UnsignedFeeUpdate {
         let schedule = &self.fee_schedule;
         let penalty =
             rlp_imbalance_penalty(schedule.imbalance_penalty.as_ref().map(|penalty| penalty.points()));
-        Packer::with_capacity(137 + penalty.len() + timestamp.len())
+        Packer::with_capacity(169 + penalty.len() + timestamp.len())
             .uint256(&identifier.chain_identifier.to_u256())
             .address(&identifier.token_network_address)
             .uint256(&identifier.channel_identifier.0)

@@ -180,7 +180,7 @@ fn check_type(line: &str, expected: &'static str) -> Result<(), MessageError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
