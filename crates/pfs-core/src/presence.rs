@@ -17,9 +17,7 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
 use crate::address::Address;
-
-/// Capabilities reported for an address whose avatar URL is not known, as the reference does.
-pub const UNKNOWN_CAPABILITIES: &str = "mxc://";
+use crate::matrix_identity::UNKNOWN_CAPABILITIES;
 
 /// The presence of one Matrix user, as Matrix reports it plus the PFS's own two states.
 ///
