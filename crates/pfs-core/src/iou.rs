@@ -108,6 +108,12 @@ pub enum IouError {
 }
 
 impl Iou {
+    /// Puts an IOU back together from its content and signature, e.g. as read from a database.
+    /// Like every IOU, it is valid only if [`Iou::signer`] is its sender.
+    pub fn from_parts(fields: UnsignedIou, signature: Signature) -> Self {
+        Self { fields, signature }
+    }
+
     /// The signed content.
     pub fn fields(&self) -> &UnsignedIou {
         &self.fields

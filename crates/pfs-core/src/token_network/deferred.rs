@@ -32,6 +32,25 @@ pub struct DeferredUpdate {
     pub received_at: NaiveTimestamp,
 }
 
+/// Why a saved deferred update cannot be put back (see [`DeferredUpdates::restore`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeferredRestoreError {
+    /// Another update is already restored under this sequence number.
+    #[error("deferred update sequence {0} is used twice")]
+    DuplicateSequence(u64),
+    /// The sender already has a waiting update of the same kind for the channel.
+    #[error("{sender} has two waiting updates of the same kind for channel {channel_id}")]
+    DuplicateUpdate {
+        /// The updating participant.
+        sender: Address,
+        /// The channel.
+        channel_id: ChannelId,
+    },
+    /// The sender already has [`MAX_DEFERRED_PER_SENDER`] waiting updates.
+    #[error("{0} has more than {MAX_DEFERRED_PER_SENDER} waiting updates")]
+    TooManyForSender(Address),
+}
+
 /// What became of an update offered to [`DeferredUpdates::insert`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deferral {
@@ -104,6 +123,54 @@ impl DeferredUpdates {
     /// Every waiting update, in arrival order.
     pub fn iter(&self) -> impl Iterator<Item = &DeferredUpdate> {
         self.entries.values()
+    }
+
+    /// Every waiting update with its arrival sequence number (increasing with arrival), in
+    /// arrival order. Persistence stores the numbers so that [`DeferredUpdates::restore`] can
+    /// rebuild the same order.
+    pub fn sequenced(&self) -> impl Iterator<Item = (u64, &DeferredUpdate)> {
+        self.entries.iter().map(|(sequence, entry)| (*sequence, entry))
+    }
+
+    /// The updates waiting for `channel`, with their sequence numbers, in arrival order.
+    pub fn waiting_for(&self, channel: &ChannelKey) -> impl Iterator<Item = (u64, &DeferredUpdate)> {
+        self.by_channel
+            .get(channel)
+            .into_iter()
+            .flatten()
+            .map(|sequence| (*sequence, &self.entries[sequence]))
+    }
+
+    /// Puts back an update that was waiting under `sequence` (as reported by
+    /// [`DeferredUpdates::sequenced`]) when the state was saved. Restored entries keep their
+    /// order; updates inserted afterwards come after all of them.
+    ///
+    /// # Errors
+    /// [`DeferredRestoreError`] if the entry breaks an invariant of the set: a sequence number
+    /// used twice, a second update of the same kind from the same sender for the same channel,
+    /// or more than [`MAX_DEFERRED_PER_SENDER`] updates of one sender. The set is then unchanged.
+    pub fn restore(&mut self, sequence: u64, entry: DeferredUpdate) -> Result<(), DeferredRestoreError> {
+        if self.entries.contains_key(&sequence) {
+            return Err(DeferredRestoreError::DuplicateSequence(sequence));
+        }
+        let identifier = entry.update.canonical_identifier();
+        let key = (identifier.token_network_address, identifier.channel_identifier);
+        let sender = entry.update.updating_participant();
+        let duplicate = self.by_channel.get(&key).into_iter().flatten().any(|waiting| {
+            let waiting = &self.entries[waiting].update;
+            waiting.updating_participant() == sender && waiting.kind() == entry.update.kind()
+        });
+        if duplicate {
+            return Err(DeferredRestoreError::DuplicateUpdate { sender, channel_id: key.1 });
+        }
+        if self.by_sender.get(&sender).is_some_and(|set| set.len() >= MAX_DEFERRED_PER_SENDER) {
+            return Err(DeferredRestoreError::TooManyForSender(sender));
+        }
+        self.next_sequence = self.next_sequence.max(sequence.saturating_add(1));
+        self.entries.insert(sequence, entry);
+        self.by_channel.entry(key).or_default().insert(sequence);
+        self.by_sender.entry(sender).or_default().insert(sequence);
+        Ok(())
     }
 
     /// How many updates wait.

@@ -31,7 +31,8 @@ use std::collections::{BTreeMap, HashMap};
 
 pub use channel::{CapacityReport, Channel, ChannelSide, DEFAULT_REVEAL_TIMEOUT};
 pub use deferred::{
-    DEFERRED_UPDATE_LIFETIME_MICROS, Deferral, DeferredUpdate, DeferredUpdates, MAX_DEFERRED_PER_SENDER,
+    ChannelKey, DEFERRED_UPDATE_LIFETIME_MICROS, Deferral, DeferredRestoreError, DeferredUpdate,
+    DeferredUpdates, MAX_DEFERRED_PER_SENDER,
 };
 pub use update::{UpdateKind, UpdateOutcome, UpdateRejection, VerifiedUpdate};
 
@@ -77,6 +78,27 @@ impl TokenNetwork {
     /// Every open channel, by id.
     pub fn channels(&self) -> impl ExactSizeIterator<Item = &Channel> {
         self.channels.values()
+    }
+
+    /// Puts back a channel saved earlier (persistence rebuilding the state at start-up).
+    ///
+    /// # Errors
+    /// [`RestoreError`] if the channel breaks an invariant: its participants are equal or not in
+    /// address order, its id is already open, or another open channel joins the same pair. The
+    /// token network is then unchanged.
+    pub fn restore_channel(&mut self, channel: Channel) -> Result<(), RestoreError> {
+        let [first, second] = channel.participants();
+        if first >= second {
+            return Err(RestoreError::ParticipantsNotOrdered(channel.id));
+        }
+        if self.channels.contains_key(&channel.id) {
+            return Err(RestoreError::DuplicateChannel(channel.id));
+        }
+        if let Some(existing) = self.by_participants.get(&channel.participants()) {
+            return Err(RestoreError::DuplicatePair { channel_id: channel.id, existing: *existing });
+        }
+        self.insert_channel(channel);
+        Ok(())
     }
 
     fn insert_channel(&mut self, channel: Channel) {
@@ -151,6 +173,32 @@ pub enum ChainEvent {
         /// The channel.
         channel_id: ChannelId,
     },
+}
+
+/// Why saved state cannot be put back into a [`TokenNetworkRegistry`]: the saved data breaks an
+/// invariant the in-memory state relies on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    /// The token network is already followed.
+    #[error("token network {0} is restored twice")]
+    DuplicateTokenNetwork(Address),
+    /// The channel's participants are equal or not in address order.
+    #[error("channel {0} has participants that are equal or not in address order")]
+    ParticipantsNotOrdered(ChannelId),
+    /// A channel with this id is already open.
+    #[error("channel {0} is restored twice")]
+    DuplicateChannel(ChannelId),
+    /// Another open channel joins the same participants.
+    #[error("channel {channel_id} joins the same participants as open channel {existing}")]
+    DuplicatePair {
+        /// The channel being restored.
+        channel_id: ChannelId,
+        /// The open channel with the same participants.
+        existing: ChannelId,
+    },
+    /// A deferred update breaks an invariant of the waiting set.
+    #[error(transparent)]
+    Deferred(#[from] DeferredRestoreError),
 }
 
 /// Why a chain event changed nothing. The reference logs these (`events_log_errors_total`);
@@ -260,6 +308,30 @@ impl TokenNetworkRegistry {
     /// The updates waiting for their channels.
     pub fn deferred(&self) -> &DeferredUpdates {
         &self.deferred
+    }
+
+    /// Adds a token network saved earlier, with its channels (persistence rebuilding the state at
+    /// start-up; see [`TokenNetwork::restore_channel`]).
+    ///
+    /// # Errors
+    /// [`RestoreError::DuplicateTokenNetwork`] if it is already followed; the registry is then
+    /// unchanged.
+    pub fn restore_token_network(&mut self, network: TokenNetwork) -> Result<(), RestoreError> {
+        if self.token_networks.contains_key(&network.address) {
+            return Err(RestoreError::DuplicateTokenNetwork(network.address));
+        }
+        self.token_networks.insert(network.address, network);
+        Ok(())
+    }
+
+    /// Puts back an update that was waiting for its channel when the state was saved (see
+    /// [`DeferredUpdates::restore`]).
+    ///
+    /// # Errors
+    /// [`RestoreError::Deferred`] if the entry breaks an invariant of the waiting set; the
+    /// registry is then unchanged.
+    pub fn restore_deferred(&mut self, sequence: u64, entry: DeferredUpdate) -> Result<(), RestoreError> {
+        Ok(self.deferred.restore(sequence, entry)?)
     }
 
     /// Applies one confirmed chain event. `now` dates the replay of deferred updates.

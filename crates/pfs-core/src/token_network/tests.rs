@@ -360,3 +360,105 @@ fn undoing_events_in_reverse_restores_the_previous_state() {
     }
     assert_eq!(registry.token_network(&token_network()).unwrap(), &before);
 }
+
+#[test]
+fn restoring_saved_token_networks_and_channels_rebuilds_the_same_state() {
+    let mut original = registry_with_channel();
+    original.apply_update(capacity_update(1, 2, 1, 1, 90, 110), at(1)).unwrap();
+    original.apply_update(fee_update(2, 1, 7, at(1)), at(1)).unwrap();
+    let saved = original.token_network(&token_network()).unwrap();
+    let mut restored_network = TokenNetwork::new(saved.address, saved.token, saved.settle_timeout);
+    for channel in saved.channels() {
+        restored_network.restore_channel(channel.clone()).unwrap();
+    }
+    let mut restored = TokenNetworkRegistry::new(CHAIN);
+    restored.restore_token_network(restored_network).unwrap();
+    assert_eq!(restored.token_network(&token_network()), Some(saved));
+    assert_eq!(
+        restored
+            .token_network(&token_network())
+            .unwrap()
+            .channel_between(&key(2).address(), &key(1).address()),
+        saved.channel(&channel_id(1))
+    );
+}
+
+#[test]
+fn restoring_a_channel_that_breaks_an_invariant_is_refused() {
+    let registry = registry_with_channel();
+    let mut network = registry.token_network(&token_network()).unwrap().clone();
+    let open = network.channel(&channel_id(1)).unwrap().clone();
+    assert_eq!(network.restore_channel(open.clone()), Err(RestoreError::DuplicateChannel(channel_id(1))));
+    let same_pair = Channel { id: channel_id(9), ..open.clone() };
+    assert_eq!(
+        network.restore_channel(same_pair),
+        Err(RestoreError::DuplicatePair { channel_id: channel_id(9), existing: channel_id(1) })
+    );
+    let mut unordered = Channel { id: channel_id(10), ..open };
+    unordered.sides.swap(0, 1);
+    assert_eq!(network.restore_channel(unordered), Err(RestoreError::ParticipantsNotOrdered(channel_id(10))));
+    let mut twice = TokenNetworkRegistry::new(CHAIN);
+    twice.restore_token_network(network.clone()).unwrap();
+    assert_eq!(
+        twice.restore_token_network(network),
+        Err(RestoreError::DuplicateTokenNetwork(token_network()))
+    );
+}
+
+#[test]
+fn restored_deferred_updates_keep_their_order_and_later_ones_follow() {
+    let mut original = registry_with_channel();
+    original.apply_update(capacity_update(1, 3, 2, 1, 70, 30), at(1)).unwrap();
+    original.apply_update(fee_update(1, 2, 5, at(1)), at(2)).unwrap();
+    original.apply_update(capacity_update(3, 1, 2, 1, 30, 70), at(3)).unwrap();
+    let mut restored = registry_with_channel();
+    // Restore in reverse to show the sequence numbers, not the call order, decide the order.
+    let saved: Vec<(u64, DeferredUpdate)> =
+        original.deferred().sequenced().map(|(sequence, entry)| (sequence, entry.clone())).collect();
+    for (sequence, entry) in saved.iter().rev().cloned() {
+        restored.restore_deferred(sequence, entry).unwrap();
+    }
+    let order = |registry: &TokenNetworkRegistry| -> Vec<DeferredUpdate> {
+        registry.deferred().iter().cloned().collect()
+    };
+    assert_eq!(order(&restored), order(&original));
+    let waiting: Vec<u64> = restored
+        .deferred()
+        .waiting_for(&(token_network(), channel_id(2)))
+        .map(|(sequence, _)| sequence)
+        .collect();
+    assert_eq!(waiting, saved.iter().map(|(sequence, _)| *sequence).collect::<Vec<_>>());
+    restored.apply_update(capacity_update(1, 4, 3, 1, 1, 1), at(4)).unwrap();
+    let (last_sequence, last) = restored.deferred().sequenced().last().unwrap();
+    assert!(last_sequence > saved.last().unwrap().0);
+    assert_eq!(last.update, capacity_update(1, 4, 3, 1, 1, 1));
+}
+
+#[test]
+fn restoring_a_deferred_update_that_breaks_an_invariant_is_refused() {
+    let mut registry = registry_with_channel();
+    let entry = DeferredUpdate { update: capacity_update(1, 3, 2, 1, 70, 30), received_at: at(1) };
+    registry.restore_deferred(4, entry.clone()).unwrap();
+    let other = DeferredUpdate { update: capacity_update(3, 1, 2, 1, 30, 70), received_at: at(1) };
+    assert_eq!(
+        registry.restore_deferred(4, other),
+        Err(RestoreError::Deferred(DeferredRestoreError::DuplicateSequence(4)))
+    );
+    assert_eq!(
+        registry.restore_deferred(5, entry),
+        Err(RestoreError::Deferred(DeferredRestoreError::DuplicateUpdate {
+            sender: key(1).address(),
+            channel_id: channel_id(2),
+        }))
+    );
+    for id in 0..(MAX_DEFERRED_PER_SENDER as u64 - 1) {
+        let entry = DeferredUpdate { update: capacity_update(1, 3, 100 + id, 1, 1, 1), received_at: at(1) };
+        registry.restore_deferred(10 + id, entry).unwrap();
+    }
+    let one_too_many = DeferredUpdate { update: capacity_update(1, 3, 999, 1, 1, 1), received_at: at(1) };
+    assert_eq!(
+        registry.restore_deferred(1_000, one_too_many),
+        Err(RestoreError::Deferred(DeferredRestoreError::TooManyForSender(key(1).address())))
+    );
+    assert_eq!(registry.deferred().len(), MAX_DEFERRED_PER_SENDER);
+}
