@@ -238,6 +238,16 @@ pub enum Undo {
         /// The channel as it was.
         channel: Box<Channel>,
     },
+    /// Remove a channel opened by the event and put back the channel between the same
+    /// participants that the opening replaced.
+    ReplaceChannel {
+        /// Its token network.
+        token_network: Address,
+        /// The channel the event opened.
+        opened: ChannelId,
+        /// The channel as it was before the event replaced it.
+        replaced: Box<Channel>,
+    },
     /// Set a side's on-chain totals back to what they were.
     RestoreTotals {
         /// Its token network.
@@ -391,6 +401,12 @@ impl TokenNetworkRegistry {
                     network.insert_channel(*channel);
                 }
             }
+            Undo::ReplaceChannel { token_network, opened, replaced } => {
+                if let Some(network) = self.token_networks.get_mut(&token_network) {
+                    network.remove_channel(&opened);
+                    network.insert_channel(*replaced);
+                }
+            }
             Undo::RestoreTotals { token_network, channel_id, side, total_deposit, total_withdraw } => {
                 let channel = self
                     .token_networks
@@ -474,7 +490,9 @@ impl TokenNetworkRegistry {
         // survive a missed close, and the newer channel replaces it.
         let undo = match network.by_participants.get(&channel.participants()).copied() {
             Some(old_id) => match network.remove_channel(&old_id) {
-                Some(old) => Undo::RestoreChannel { token_network, channel: Box::new(old) },
+                Some(old) => {
+                    Undo::ReplaceChannel { token_network, opened: channel_id, replaced: Box::new(old) }
+                }
                 None => Undo::RemoveChannel { token_network, channel_id },
             },
             None => Undo::RemoveChannel { token_network, channel_id },

@@ -462,3 +462,20 @@ fn restoring_a_deferred_update_that_breaks_an_invariant_is_refused() {
     );
     assert_eq!(registry.deferred().len(), MAX_DEFERRED_PER_SENDER);
 }
+
+#[test]
+fn undoing_an_opening_that_replaced_a_channel_restores_the_old_channel_alone() {
+    let mut registry = registry_with_channel();
+    let before = registry.token_network(&token_network()).unwrap().clone();
+    let reopened = ChainEvent::ChannelOpened {
+        token_network: token_network(),
+        channel_id: channel_id(7),
+        participant1: key(2).address(),
+        participant2: key(1).address(),
+    };
+    let effect = registry.apply_chain_event(&reopened, at(2));
+    let network = registry.token_network(&token_network()).unwrap();
+    assert_eq!(network.channels().map(|channel| channel.id).collect::<Vec<_>>(), vec![channel_id(7)]);
+    registry.undo(effect.undo);
+    assert_eq!(registry.token_network(&token_network()).unwrap(), &before);
+}

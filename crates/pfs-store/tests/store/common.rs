@@ -1,0 +1,118 @@
+//! Fixtures shared by the store tests: a deployment, keys, signed updates, a store in a temporary
+//! directory.
+
+use std::path::PathBuf;
+
+use pfs_core::messages::{CanonicalIdentifier, UnsignedCapacityUpdate, UnsignedFeeUpdate};
+use pfs_core::token_network::VerifiedUpdate;
+use pfs_core::{
+    Address, BlockTimeout, ChainId, ChannelId, FeeSchedule, ImbalancePenalty, Message, NaiveTimestamp, Nonce,
+    PrivateKey, U256,
+};
+use pfs_store::{Deployment, Store, StoreConfig};
+
+pub const CHAIN: ChainId = ChainId(1337);
+
+pub fn deployment() -> Deployment {
+    Deployment {
+        chain_id: CHAIN,
+        token_network_registry: Address::from_bytes([0x11; 20]),
+        user_deposit: Address::from_bytes([0x22; 20]),
+        receiver: Address::from_bytes([0x33; 20]),
+    }
+}
+
+/// A temporary directory holding one database file; the directory is removed on drop.
+pub struct TempDatabase {
+    _directory: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl TempDatabase {
+    pub fn new() -> Self {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let path = directory.path().join("pfs.db");
+        Self { _directory: directory, path }
+    }
+
+    pub fn location(&self) -> String {
+        self.path.to_str().expect("temporary paths are UTF-8").to_owned()
+    }
+
+    pub async fn open(&self) -> Store {
+        Store::open(&StoreConfig::new(self.location()), &deployment()).await.expect("the store opens")
+    }
+}
+
+pub fn key(index: u8) -> PrivateKey {
+    // Invariant: small non-zero byte patterns are valid secp256k1 keys.
+    PrivateKey::from_bytes([index + 1; 32]).expect("valid key")
+}
+
+pub fn at(seconds: i64) -> NaiveTimestamp {
+    // Invariant: these offsets stay well inside years 1–9999.
+    NaiveTimestamp::from_unix_micros(1_700_000_000_000_000 + seconds * 1_000_000).expect("in range")
+}
+
+fn identifier(token_network: Address, channel_id: ChannelId) -> CanonicalIdentifier {
+    CanonicalIdentifier {
+        chain_identifier: CHAIN,
+        token_network_address: token_network,
+        channel_identifier: channel_id,
+    }
+}
+
+pub struct CapacityUpdateFields {
+    pub token_network: Address,
+    pub channel_id: ChannelId,
+    pub from: u8,
+    pub to: u8,
+    pub nonce: u64,
+    pub updating_capacity: u64,
+    pub other_capacity: u64,
+}
+
+pub fn capacity_update(fields: CapacityUpdateFields) -> VerifiedUpdate {
+    let message = UnsignedCapacityUpdate {
+        canonical_identifier: identifier(fields.token_network, fields.channel_id),
+        updating_participant: key(fields.from).address(),
+        other_participant: key(fields.to).address(),
+        updating_nonce: Nonce(fields.nonce),
+        other_nonce: Nonce(fields.nonce),
+        updating_capacity: U256::from(fields.updating_capacity),
+        other_capacity: U256::from(fields.other_capacity),
+        reveal_timeout: BlockTimeout(U256::from(40 + fields.nonce % 100)),
+    }
+    .sign(&key(fields.from))
+    .expect("distinct participants");
+    VerifiedUpdate::verify(Message::CapacityUpdate(message)).expect("signed by the updater")
+}
+
+pub fn fee_update(
+    token_network: Address,
+    channel_id: ChannelId,
+    from: u8,
+    flat: u64,
+    timestamp: NaiveTimestamp,
+) -> VerifiedUpdate {
+    let message = UnsignedFeeUpdate {
+        canonical_identifier: identifier(token_network, channel_id),
+        updating_participant: key(from).address(),
+        fee_schedule: FeeSchedule {
+            flat: U256::from(flat),
+            proportional: U256::from(flat * 100),
+            cap_fees: flat % 2 == 0,
+            imbalance_penalty: (flat % 3 == 0).then(|| {
+                ImbalancePenalty::new(vec![
+                    (U256::ZERO, U256::from(flat)),
+                    (U256::from(100), U256::ZERO),
+                    (U256::from(200), U256::from(flat)),
+                ])
+                .expect("increasing points")
+            }),
+        },
+        timestamp,
+    }
+    .sign(&key(from));
+    VerifiedUpdate::verify(Message::FeeUpdate(message)).expect("signed by the updater")
+}

@@ -1,0 +1,4 @@
+//! Integration tests of pfs-store on real SQLite database files in temporary directories.
+
+mod common;
+mod state;
