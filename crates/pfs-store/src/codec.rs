@@ -85,11 +85,6 @@ impl<'r> RowReader<'r> {
         self.get(column)
     }
 
-    /// A nullable BIGINT column.
-    pub(crate) fn optional_int(&self, column: &'static str) -> Result<Option<i64>, StoreError> {
-        self.get(column)
-    }
-
     /// A TEXT column.
     pub(crate) fn text(&self, column: &'static str) -> Result<String, StoreError> {
         self.get(column)
@@ -137,13 +132,6 @@ impl<'r> RowReader<'r> {
         Ok(self.optional_bytes(column)?.map(u64::from_be_bytes))
     }
 
-    /// An `int256` column.
-    pub(crate) fn int256(&self, column: &'static str) -> Result<I256, StoreError> {
-        let mut bytes: [u8; 32] = self.bytes(column)?;
-        bytes[0] ^= 0x80;
-        Ok(I256::from_be_bytes(bytes))
-    }
-
     /// A 32-byte hash column.
     pub(crate) fn hash(&self, column: &'static str) -> Result<B256, StoreError> {
         self.bytes(column).map(B256::from)
@@ -165,11 +153,6 @@ impl<'r> RowReader<'r> {
     /// each driver; an integer does not).
     pub(crate) fn flag(&self, column: &'static str) -> Result<bool, StoreError> {
         Ok(self.int(column)? != 0)
-    }
-
-    /// A nullable flag written as `CASE WHEN column IS NULL THEN NULL WHEN column THEN 1 ELSE 0 END`.
-    pub(crate) fn optional_flag(&self, column: &'static str) -> Result<Option<bool>, StoreError> {
-        Ok(self.optional_int(column)?.map(|value| value != 0))
     }
 }
 

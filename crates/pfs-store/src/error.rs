@@ -90,6 +90,9 @@ pub enum StoreError {
         /// What is wrong.
         reason: CorruptReason,
     },
+    /// A value longer than the store accepts.
+    #[error(transparent)]
+    TooLong(#[from] crate::matrix::TooLong),
     /// A block number above `i64::MAX`, which the database cannot hold.
     #[error("block number {0} is out of the database's range")]
     BlockNumberOutOfRange(BlockNumber),

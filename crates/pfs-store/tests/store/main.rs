@@ -1,4 +1,8 @@
 //! Integration tests of pfs-store on real SQLite database files in temporary directories.
 
 mod common;
+mod feedback;
+mod iou;
+mod matrix;
+mod open;
 mod state;
