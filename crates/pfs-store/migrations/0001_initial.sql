@@ -9,7 +9,7 @@
 --   uint64 values       8-byte big-endian BYTEA (nonces, chain ids: any u64 fits)
 --   int256 values       32-byte two's complement, big-endian, sign bit flipped (byte order = numeric order)
 --   times               BIGINT microseconds since 1970-01-01T00:00:00 UTC
---   fee schedules       TEXT, the JSON of Raiden's MessageSerializer
+--   imbalance penalties the points' 32-byte big-endian x and y values, concatenated; NULL for none
 
 -- The deployment this database belongs to; exactly one row, checked at every start.
 CREATE TABLE deployment (
@@ -33,7 +33,9 @@ CREATE TABLE token_network (
 );
 
 -- One row per open channel; suffix 1 is the participant with the lower address (Channel::sides[0]).
--- A side's capacity report columns are all NULL until it sent a capacity update.
+-- A side's capacity report columns are all NULL until it sent a capacity update; its fee schedule
+-- (cap_fees, flat, proportional, imbalance_penalty) and fee_timestamp are the defaults until it
+-- sent a fee update.
 CREATE TABLE channel (
     token_network BYTEA NOT NULL REFERENCES token_network (address) ON DELETE CASCADE,
     channel_id BYTEA NOT NULL,
@@ -45,7 +47,10 @@ CREATE TABLE channel (
     updating_capacity1 BYTEA,
     other_capacity1 BYTEA,
     reveal_timeout1 BYTEA,
-    fee_schedule1 TEXT NOT NULL,
+    cap_fees1 BOOLEAN NOT NULL,
+    flat1 BYTEA NOT NULL,
+    proportional1 BYTEA NOT NULL,
+    imbalance_penalty1 BYTEA,
     fee_timestamp1 BIGINT NOT NULL,
     participant2 BYTEA NOT NULL,
     total_deposit2 BYTEA NOT NULL,
@@ -55,7 +60,10 @@ CREATE TABLE channel (
     updating_capacity2 BYTEA,
     other_capacity2 BYTEA,
     reveal_timeout2 BYTEA,
-    fee_schedule2 TEXT NOT NULL,
+    cap_fees2 BOOLEAN NOT NULL,
+    flat2 BYTEA NOT NULL,
+    proportional2 BYTEA NOT NULL,
+    imbalance_penalty2 BYTEA,
     fee_timestamp2 BIGINT NOT NULL,
     PRIMARY KEY (token_network, channel_id),
     UNIQUE (token_network, participant1, participant2),

@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::{B256, I256};
-use pfs_core::{Address, NaiveTimestamp, U256};
+use pfs_core::{Address, ImbalancePenalty, NaiveTimestamp, U256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -34,6 +34,16 @@ pub(crate) fn int256(value: &I256) -> Vec<u8> {
     bytes.to_vec()
 }
 
+/// An imbalance penalty: each point's `x` and `y` as 32 big-endian bytes, concatenated.
+pub(crate) fn imbalance_penalty(penalty: &ImbalancePenalty) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(penalty.points().len() * 64);
+    for (x, y) in penalty.points() {
+        bytes.extend_from_slice(&x.to_be_bytes::<32>());
+        bytes.extend_from_slice(&y.to_be_bytes::<32>());
+    }
+    bytes
+}
+
 /// A time as microseconds since the Unix epoch (negative before it, saturating far outside).
 pub(crate) fn system_time(time: SystemTime) -> i64 {
     match time.duration_since(UNIX_EPOCH) {
@@ -53,24 +63,24 @@ pub(crate) struct RowReader<'r> {
     row: &'r AnyRow,
     table: &'static str,
     operation: &'static str,
-    key: String,
+    key: Option<Box<dyn Fn() -> String + 'r>>,
 }
 
 impl<'r> RowReader<'r> {
     /// A reader for `row` of `table`, read during `operation`.
     pub(crate) fn new(row: &'r AnyRow, table: &'static str, operation: &'static str) -> Self {
-        Self { row, table, operation, key: String::new() }
+        Self { row, table, operation, key: None }
     }
 
-    /// Names the row in later errors.
-    pub(crate) fn with_key(mut self, key: impl ToString) -> Self {
-        self.key = key.to_string();
+    /// Names the row in later errors; `key` runs only when an error is reported.
+    pub(crate) fn with_key(mut self, key: impl Fn() -> String + 'r) -> Self {
+        self.key = Some(Box::new(key));
         self
     }
 
     /// A corrupt-row error for this row.
     pub(crate) fn corrupt(&self, reason: CorruptReason) -> StoreError {
-        StoreError::corrupt(self.table, &self.key, reason)
+        StoreError::corrupt(self.table, self.key.as_ref().map(|key| key()).unwrap_or_default(), reason)
     }
 
     fn get<T>(&self, column: &'static str) -> Result<T, StoreError>
@@ -130,6 +140,25 @@ impl<'r> RowReader<'r> {
     /// A nullable `uint64` column.
     pub(crate) fn optional_uint64(&self, column: &'static str) -> Result<Option<u64>, StoreError> {
         Ok(self.optional_bytes(column)?.map(u64::from_be_bytes))
+    }
+
+    /// A nullable imbalance penalty column (see [`imbalance_penalty`]).
+    pub(crate) fn imbalance_penalty(
+        &self,
+        column: &'static str,
+    ) -> Result<Option<ImbalancePenalty>, StoreError> {
+        let Some(bytes) = self.get::<Option<Vec<u8>>>(column)? else { return Ok(None) };
+        if bytes.len() % 64 != 0 {
+            let expected = bytes.len().next_multiple_of(64);
+            return Err(self.corrupt(CorruptReason::WrongLength { column, expected, found: bytes.len() }));
+        }
+        let points = bytes
+            .chunks_exact(64)
+            .map(|point| (U256::from_be_slice(&point[..32]), U256::from_be_slice(&point[32..])))
+            .collect();
+        ImbalancePenalty::new(points)
+            .map(Some)
+            .map_err(|error| self.corrupt(CorruptReason::ImbalancePenalty(error)))
     }
 
     /// A 32-byte hash column.

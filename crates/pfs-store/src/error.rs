@@ -148,9 +148,12 @@ pub enum CorruptReason {
         /// 1 or 2, as in the column names.
         side: u8,
     },
-    /// A fee schedule column is not a valid fee schedule.
-    #[error("fee schedule does not parse: {0}")]
-    FeeSchedule(serde_json::Error),
+    /// An imbalance penalty column does not hold valid points.
+    #[error("imbalance penalty is invalid: {0}")]
+    ImbalancePenalty(pfs_core::fee_schedule::ImbalancePenaltyError),
+    /// A channel's token network is not stored.
+    #[error("its token network is not stored")]
+    UnknownTokenNetwork,
     /// A stored message does not parse.
     #[error("message does not parse: {0}")]
     Message(MessageError),

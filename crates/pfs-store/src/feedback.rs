@@ -265,7 +265,7 @@ impl Store {
             .map(|row| {
                 let reader = RowReader::new(row, "feedback", OPERATION);
                 let route = reader.text("route")?;
-                let reader = reader.with_key(&route);
+                let reader = reader.with_key(|| route.clone());
                 Ok(RouteFeedback {
                     path: parse_route(&route).ok_or_else(|| reader.corrupt(CorruptReason::Route))?,
                     successful: reader.flag("successful")?,

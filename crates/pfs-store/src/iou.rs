@@ -242,7 +242,7 @@ fn decode_iou(row: &AnyRow, operation: &'static str) -> Result<StoredIou, StoreE
     let reader = RowReader::new(row, "iou", operation);
     let sender = reader.address("sender")?;
     let claimable_until = reader.uint256("claimable_until")?;
-    let reader = reader.with_key(format!("{sender}/{claimable_until}"));
+    let reader = reader.with_key(move || format!("{sender}/{claimable_until}"));
     let fields = UnsignedIou {
         sender,
         receiver: reader.address("receiver")?,

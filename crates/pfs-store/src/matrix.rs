@@ -101,12 +101,10 @@ impl Store {
             .map(|row| {
                 let reader = RowReader::new(row, "matrix_user", OPERATION);
                 let user_id = reader.text("user_id")?;
-                let reader = reader.with_key(&user_id);
-                Ok(MatrixUser {
-                    address: reader.address("address")?,
-                    displayname: reader.text("displayname")?,
-                    user_id,
-                })
+                let reader = reader.with_key(|| user_id.clone());
+                let (address, displayname) = (reader.address("address")?, reader.text("displayname")?);
+                drop(reader);
+                Ok(MatrixUser { address, displayname, user_id })
             })
             .collect()
     }

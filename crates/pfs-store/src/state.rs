@@ -178,16 +178,28 @@ macro_rules! channel_columns {
     () => {
         "token_network, channel_id, \
          participant1, total_deposit1, total_withdraw1, updating_nonce1, other_nonce1, updating_capacity1, \
-         other_capacity1, reveal_timeout1, fee_schedule1, fee_timestamp1, \
+         other_capacity1, reveal_timeout1, cap_fees1, flat1, proportional1, imbalance_penalty1, fee_timestamp1, \
          participant2, total_deposit2, total_withdraw2, updating_nonce2, other_nonce2, updating_capacity2, \
-         other_capacity2, reveal_timeout2, fee_schedule2, fee_timestamp2"
+         other_capacity2, reveal_timeout2, cap_fees2, flat2, proportional2, imbalance_penalty2, fee_timestamp2"
     };
 }
 
-const SELECT_CHANNELS: &str =
-    concat!("SELECT ", channel_columns!(), " FROM channel ORDER BY token_network, channel_id");
+/// The same columns for reading, the flags as integers (see [`RowReader::flag`]).
+macro_rules! select_channel_columns {
+    () => {
+        "SELECT token_network, channel_id, \
+         participant1, total_deposit1, total_withdraw1, updating_nonce1, other_nonce1, updating_capacity1, \
+         other_capacity1, reveal_timeout1, CASE WHEN cap_fees1 THEN 1 ELSE 0 END AS cap_fees1, flat1, \
+         proportional1, imbalance_penalty1, fee_timestamp1, \
+         participant2, total_deposit2, total_withdraw2, updating_nonce2, other_nonce2, updating_capacity2, \
+         other_capacity2, reveal_timeout2, CASE WHEN cap_fees2 THEN 1 ELSE 0 END AS cap_fees2, flat2, \
+         proportional2, imbalance_penalty2, fee_timestamp2 FROM channel"
+    };
+}
+
+const SELECT_CHANNELS: &str = concat!(select_channel_columns!(), " ORDER BY token_network, channel_id");
 const SELECT_CHANNELS_OF_NETWORK: &str =
-    concat!("SELECT ", channel_columns!(), " FROM channel WHERE token_network = $1 ORDER BY channel_id");
+    concat!(select_channel_columns!(), " WHERE token_network = $1 ORDER BY channel_id");
 
 impl Store {
     /// Writes the current values of everything `changes` touched, and the blocks it recorded, in
@@ -283,10 +295,14 @@ impl Store {
             .map_err(StoreError::database(OPERATION))?;
         for row in &rows {
             let (_, channel) = decode_channel(row)?;
-            let key = format!("{address}/{}", channel.id);
-            network
-                .restore_channel(channel)
-                .map_err(|error| StoreError::corrupt("channel", &key, CorruptReason::Restore(error)))?;
+            let channel_id = channel.id;
+            network.restore_channel(channel).map_err(|error| {
+                StoreError::corrupt(
+                    "channel",
+                    format!("{address}/{channel_id}"),
+                    CorruptReason::Restore(error),
+                )
+            })?;
         }
         transaction.commit().await.map_err(StoreError::database(OPERATION))?;
         Ok(Some(network))
@@ -459,25 +475,27 @@ async fn upsert_channel(
         "INSERT INTO channel (",
         channel_columns!(),
         ") ",
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+        $21, $22, $23, $24, $25, $26, $27, $28) \
         ON CONFLICT (token_network, channel_id) DO UPDATE SET \
         participant1 = excluded.participant1, total_deposit1 = excluded.total_deposit1, \
         total_withdraw1 = excluded.total_withdraw1, updating_nonce1 = excluded.updating_nonce1, \
         other_nonce1 = excluded.other_nonce1, updating_capacity1 = excluded.updating_capacity1, \
         other_capacity1 = excluded.other_capacity1, reveal_timeout1 = excluded.reveal_timeout1, \
-        fee_schedule1 = excluded.fee_schedule1, fee_timestamp1 = excluded.fee_timestamp1, \
+        cap_fees1 = excluded.cap_fees1, flat1 = excluded.flat1, proportional1 = excluded.proportional1, \
+        imbalance_penalty1 = excluded.imbalance_penalty1, fee_timestamp1 = excluded.fee_timestamp1, \
         participant2 = excluded.participant2, total_deposit2 = excluded.total_deposit2, \
         total_withdraw2 = excluded.total_withdraw2, updating_nonce2 = excluded.updating_nonce2, \
         other_nonce2 = excluded.other_nonce2, updating_capacity2 = excluded.updating_capacity2, \
         other_capacity2 = excluded.other_capacity2, reveal_timeout2 = excluded.reveal_timeout2, \
-        fee_schedule2 = excluded.fee_schedule2, fee_timestamp2 = excluded.fee_timestamp2"
+        cap_fees2 = excluded.cap_fees2, flat2 = excluded.flat2, proportional2 = excluded.proportional2, \
+        imbalance_penalty2 = excluded.imbalance_penalty2, fee_timestamp2 = excluded.fee_timestamp2"
     );
     let mut query =
         sqlx::query(UPSERT).bind(codec::address(token_network)).bind(codec::uint256(&channel.id.0));
     for side in &channel.sides {
         let report = side.capacity_report.as_ref();
-        // Invariant: a fee schedule is plain data (strings, booleans, lists) and always serializes.
-        let fee_schedule = serde_json::to_string(&side.fee_schedule).expect("a fee schedule serializes");
+        let fee_schedule = &side.fee_schedule;
         query = query
             .bind(codec::address(&side.participant))
             .bind(codec::uint256(&side.total_deposit))
@@ -487,7 +505,10 @@ async fn upsert_channel(
             .bind(report.map(|report| codec::uint256(&report.updating_capacity)))
             .bind(report.map(|report| codec::uint256(&report.other_capacity)))
             .bind(report.map(|report| codec::uint256(&report.reveal_timeout.0)))
-            .bind(fee_schedule)
+            .bind(fee_schedule.cap_fees)
+            .bind(codec::uint256(&fee_schedule.flat))
+            .bind(codec::uint256(&fee_schedule.proportional))
+            .bind(fee_schedule.imbalance_penalty.as_ref().map(codec::imbalance_penalty))
             .bind(side.fee_timestamp.unix_micros());
     }
     query.execute(&mut *connection).await.map_err(StoreError::database("commit state changes"))?;
@@ -542,7 +563,7 @@ async fn load_token_networks(
     for row in &rows {
         let reader = RowReader::new(row, "token_network", OPERATION);
         let address = reader.address("address")?;
-        let reader = reader.with_key(address);
+        let reader = reader.with_key(move || address.to_string());
         let network = TokenNetwork::new(
             address,
             reader.address("token")?,
@@ -558,7 +579,7 @@ fn decode_channel(row: &AnyRow) -> Result<(Address, Channel), StoreError> {
     let reader = RowReader::new(row, "channel", OPERATION);
     let token_network = reader.address("token_network")?;
     let channel_id = ChannelId(reader.uint256("channel_id")?);
-    let reader = reader.with_key(format!("{token_network}/{channel_id}"));
+    let reader = reader.with_key(move || format!("{token_network}/{channel_id}"));
     let participants = [reader.address("participant1")?, reader.address("participant2")?];
     if participants[0] >= participants[1] {
         return Err(reader.corrupt(CorruptReason::Restore(
@@ -594,8 +615,12 @@ fn decode_channel(row: &AnyRow) -> Result<(Address, Channel), StoreError> {
             }),
             _ => return Err(reader.corrupt(CorruptReason::PartialCapacityReport { side: columns.side })),
         };
-        side.fee_schedule = serde_json::from_str::<FeeSchedule>(&reader.text(columns.fee_schedule)?)
-            .map_err(|error| reader.corrupt(CorruptReason::FeeSchedule(error)))?;
+        side.fee_schedule = FeeSchedule {
+            cap_fees: reader.flag(columns.cap_fees)?,
+            flat: reader.uint256(columns.flat)?,
+            proportional: reader.uint256(columns.proportional)?,
+            imbalance_penalty: reader.imbalance_penalty(columns.imbalance_penalty)?,
+        };
         side.fee_timestamp = reader.timestamp(columns.fee_timestamp)?;
     }
     Ok((token_network, channel))
@@ -611,7 +636,10 @@ struct SideColumns {
     updating_capacity: &'static str,
     other_capacity: &'static str,
     reveal_timeout: &'static str,
-    fee_schedule: &'static str,
+    cap_fees: &'static str,
+    flat: &'static str,
+    proportional: &'static str,
+    imbalance_penalty: &'static str,
     fee_timestamp: &'static str,
 }
 
@@ -625,7 +653,10 @@ const SIDE_COLUMNS: [SideColumns; 2] = [
         updating_capacity: "updating_capacity1",
         other_capacity: "other_capacity1",
         reveal_timeout: "reveal_timeout1",
-        fee_schedule: "fee_schedule1",
+        cap_fees: "cap_fees1",
+        flat: "flat1",
+        proportional: "proportional1",
+        imbalance_penalty: "imbalance_penalty1",
         fee_timestamp: "fee_timestamp1",
     },
     SideColumns {
@@ -637,7 +668,10 @@ const SIDE_COLUMNS: [SideColumns; 2] = [
         updating_capacity: "updating_capacity2",
         other_capacity: "other_capacity2",
         reveal_timeout: "reveal_timeout2",
-        fee_schedule: "fee_schedule2",
+        cap_fees: "cap_fees2",
+        flat: "flat2",
+        proportional: "proportional2",
+        imbalance_penalty: "imbalance_penalty2",
         fee_timestamp: "fee_timestamp2",
     },
 ];
@@ -645,7 +679,7 @@ const SIDE_COLUMNS: [SideColumns; 2] = [
 fn decode_deferred(row: &AnyRow) -> Result<(u64, DeferredUpdate), StoreError> {
     let reader = RowReader::new(row, "deferred_update", "load deferred updates");
     let sequence = reader.int("sequence")?;
-    let reader = reader.with_key(sequence);
+    let reader = reader.with_key(move || sequence.to_string());
     let sequence = u64::try_from(sequence)
         .map_err(|_| reader.corrupt(CorruptReason::Negative { column: "sequence" }))?;
     let message = Message::parse(&reader.text("message")?)
@@ -676,7 +710,7 @@ async fn load_blocks(transaction: &mut Transaction<'static, Any>) -> Result<Vec<
 fn decode_block(row: &AnyRow, operation: &'static str) -> Result<ChainCursor, StoreError> {
     let reader = RowReader::new(row, "chain_block", operation);
     let number = reader.int("block_number")?;
-    let reader = reader.with_key(number);
+    let reader = reader.with_key(move || number.to_string());
     let block_number = u64::try_from(number)
         .map_err(|_| reader.corrupt(CorruptReason::Negative { column: "block_number" }))?;
     Ok(ChainCursor { block_number: BlockNumber(block_number), block_hash: reader.hash("block_hash")? })
