@@ -85,7 +85,7 @@ impl<'r> RowReader<'r> {
 
     fn get<T>(&self, column: &'static str) -> Result<T, StoreError>
     where
-        T: for<'a> sqlx::Decode<'a, sqlx::Any> + sqlx::Type<sqlx::Any>,
+        T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
     {
         self.row.try_get(column).map_err(StoreError::database(self.operation))
     }
@@ -105,8 +105,8 @@ impl<'r> RowReader<'r> {
         &self,
         column: &'static str,
     ) -> Result<Option<[u8; N]>, StoreError> {
-        let Some(bytes) = self.get::<Option<Vec<u8>>>(column)? else { return Ok(None) };
-        <[u8; N]>::try_from(bytes.as_slice())
+        let Some(bytes) = self.get::<Option<&[u8]>>(column)? else { return Ok(None) };
+        <[u8; N]>::try_from(bytes)
             .map(Some)
             .map_err(|_| self.corrupt(CorruptReason::WrongLength { column, expected: N, found: bytes.len() }))
     }
@@ -147,7 +147,7 @@ impl<'r> RowReader<'r> {
         &self,
         column: &'static str,
     ) -> Result<Option<ImbalancePenalty>, StoreError> {
-        let Some(bytes) = self.get::<Option<Vec<u8>>>(column)? else { return Ok(None) };
+        let Some(bytes) = self.get::<Option<&[u8]>>(column)? else { return Ok(None) };
         if bytes.len() % 64 != 0 {
             let expected = bytes.len().next_multiple_of(64);
             return Err(self.corrupt(CorruptReason::WrongLength { column, expected, found: bytes.len() }));

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use alloy_primitives::B256;
+use futures_util::TryStreamExt;
 use pfs_core::token_network::{
     CapacityReport, ChainEvent, ChainEventEffect, Channel, ChannelKey, DeferredUpdate, TokenNetwork,
     TokenNetworkRegistry, Undo, UpdateOutcome, UpdateRejection, VerifiedUpdate,
@@ -234,23 +235,19 @@ impl Store {
         let mut transaction = self.begin_read(OPERATION).await?;
         let mut registry = TokenNetworkRegistry::new(self.deployment().chain_id);
         let mut networks = load_token_networks(&mut transaction, None).await?;
-        let rows = sqlx::query(SELECT_CHANNELS)
-            .fetch_all(&mut *transaction)
-            .await
-            .map_err(StoreError::database(OPERATION))?;
-        for row in &rows {
-            let (token_network, channel) = decode_channel(row)?;
-            let key = format!("{token_network}/{}", channel.id);
-            let network = networks.get_mut(&token_network).ok_or_else(|| {
-                StoreError::corrupt(
-                    "channel",
-                    &key,
-                    CorruptReason::MessageMismatch { column: "token_network" },
-                )
-            })?;
+        // Streamed: SQLite's worker thread reads the next rows while this one decodes.
+        let mut rows = sqlx::query(SELECT_CHANNELS).fetch(&mut *transaction);
+        while let Some(row) = rows.try_next().await.map_err(StoreError::database(OPERATION))? {
+            let (token_network, channel) = decode_channel(&row)?;
+            let channel_id = channel.id;
+            let key = || format!("{token_network}/{channel_id}");
+            // Invariant of the schema: a channel's token network row exists (foreign key).
+            let Some(network) = networks.get_mut(&token_network) else {
+                return Err(StoreError::corrupt("channel", key(), CorruptReason::UnknownTokenNetwork));
+            };
             network
                 .restore_channel(channel)
-                .map_err(|error| StoreError::corrupt("channel", &key, CorruptReason::Restore(error)))?;
+                .map_err(|error| StoreError::corrupt("channel", key(), CorruptReason::Restore(error)))?;
         }
         drop(rows);
         for network in networks.into_values() {
