@@ -95,8 +95,10 @@ mod tests {
 
     #[test]
     fn colons_and_spaces_are_encoded_like_quote_plus() {
-        assert_eq!(encode_pairs([("timestamp", "2022-10-01T12:00:00.5"), ("a b", "+")]),
-            "timestamp=2022-10-01T12%3A00%3A00.5&a+b=%2B");
+        assert_eq!(
+            encode_pairs([("timestamp", "2022-10-01T12:00:00.5"), ("a b", "+")]),
+            "timestamp=2022-10-01T12%3A00%3A00.5&a+b=%2B"
+        );
     }
 
     #[test]
@@ -109,7 +111,10 @@ mod tests {
 
     #[test]
     fn empty_values_and_bare_keys_are_dropped() {
-        assert_eq!(decode_pairs("a=1&b=&c&d=2").unwrap(), [("a".into(), "1".into()), ("d".into(), "2".into())]);
+        assert_eq!(
+            decode_pairs("a=1&b=&c&d=2").unwrap(),
+            [("a".into(), "1".into()), ("d".into(), "2".into())]
+        );
     }
 
     proptest::proptest! {

@@ -183,8 +183,9 @@ impl TryFrom<WireIouIn> for Iou {
             return Err(IouError::ExpirationBlock);
         }
         let claimable_until = wire.claimable_until.ok_or(IouError::MissingClaimableUntil)?;
-        let claimable_until = integer::parse_json_integer(claimable_until.get(), IntegerSyntax::NumberOrDecimal)
-            .map_err(IouError::ClaimableUntil)?;
+        let claimable_until =
+            integer::parse_json_integer(claimable_until.get(), IntegerSyntax::NumberOrDecimal)
+                .map_err(IouError::ClaimableUntil)?;
         Ok(Self {
             fields: UnsignedIou {
                 sender: wire.sender,
@@ -282,7 +283,11 @@ impl IouRequest {
     ///
     /// # Errors
     /// [`IouRequestError::Timestamp`] if `timestamp` is not a naive ISO 8601 datetime.
-    pub fn sign(sender_key: &PrivateKey, receiver: Address, timestamp: &str) -> Result<Self, IouRequestError> {
+    pub fn sign(
+        sender_key: &PrivateKey,
+        receiver: Address,
+        timestamp: &str,
+    ) -> Result<Self, IouRequestError> {
         let parsed = NaiveTimestamp::parse(timestamp)?;
         let data = signed_data(&sender_key.address(), &receiver, timestamp);
         Ok(Self {
@@ -304,10 +309,10 @@ impl IouRequest {
         const NAMES: [&str; 4] = ["sender", "receiver", "timestamp", "signature"];
         let mut values: [Option<&str>; 4] = [None; 4];
         for (name, value) in pairs {
-            if let Some(index) = NAMES.iter().position(|known| *known == name) {
-                if values[index].replace(value).is_some() {
-                    return Err(IouRequestError::DuplicateParameter(NAMES[index]));
-                }
+            if let Some(index) = NAMES.iter().position(|known| *known == name)
+                && values[index].replace(value).is_some()
+            {
+                return Err(IouRequestError::DuplicateParameter(NAMES[index]));
             }
         }
         let [sender, receiver, timestamp, signature] = values;
@@ -393,7 +398,11 @@ impl IouRequest {
 }
 
 fn signed_data(sender: &Address, receiver: &Address, timestamp: &str) -> Vec<u8> {
-    Packer::with_capacity(40 + timestamp.len()).address(sender).address(receiver).bytes(timestamp.as_bytes()).finish()
+    Packer::with_capacity(40 + timestamp.len())
+        .address(sender)
+        .address(receiver)
+        .bytes(timestamp.as_bytes())
+        .finish()
 }
 
 #[cfg(test)]
@@ -473,7 +482,9 @@ mod tests {
 
     #[test]
     fn negative_oversized_and_fractional_integers() {
-        for (field, value) in [("amount", serde_json::json!(-1)), ("claimable_until", serde_json::json!("-5"))] {
+        for (field, value) in
+            [("amount", serde_json::json!(-1)), ("claimable_until", serde_json::json!("-5"))]
+        {
             let mut json = iou_json();
             json[field] = value;
             assert!(Iou::from_json(&json.to_string()).is_err(), "{field}");
@@ -506,14 +517,19 @@ mod tests {
             Err(IouRequestError::DuplicateParameter("timestamp"))
         );
         assert!(matches!(
-            IouRequest::from_query_string(&query.replace(&key(1).address().to_checksum(), &key(1).address().to_lower_hex())),
+            IouRequest::from_query_string(
+                &query.replace(&key(1).address().to_checksum(), &key(1).address().to_lower_hex())
+            ),
             Err(IouRequestError::Address { parameter: "sender", .. })
         ));
         assert!(matches!(
             IouRequest::from_query_string(&query.replace("12%3A00%3A00", "12%3A00%3A00Z")),
             Err(IouRequestError::Timestamp(TimestampError::TimezoneNotAllowed(_)))
         ));
-        assert!(matches!(IouRequest::from_query_string(&format!("{query}00")), Err(IouRequestError::Signature(_))));
+        assert!(matches!(
+            IouRequest::from_query_string(&format!("{query}00")),
+            Err(IouRequestError::Signature(_))
+        ));
         assert_eq!(
             IouRequest::from_query_string(&"a".repeat(MAX_QUERY_BYTES + 1)),
             Err(IouRequestError::TooLarge(MAX_QUERY_BYTES + 1))

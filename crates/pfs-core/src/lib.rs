@@ -38,8 +38,8 @@ pub mod timestamp;
 
 pub use address::{Address, AddressError};
 pub use fee_schedule::{FeeSchedule, ImbalancePenalty};
-pub use iou::{Iou, IouRequest};
 pub use ids::{BlockNumber, BlockTimeout, ChainId, ChannelId, Nonce, TokenAmount};
+pub use iou::{Iou, IouRequest};
 pub use messages::{CanonicalIdentifier, CapacityUpdate, FeeUpdate, Message, MessageError};
 pub use signature::{PrivateKey, Signature, SignatureError};
 pub use timestamp::NaiveTimestamp;

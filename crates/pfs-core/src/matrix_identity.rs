@@ -185,7 +185,12 @@ impl Capabilities {
     /// The capabilities of a current Raiden node: `Receive`, `Mediate`, `Delivery`, `webRTC`,
     /// `toDevice` and `immutableMetadata`, all on.
     pub fn raiden_default() -> Self {
-        Self(RAIDEN_DEFAULT_CAPABILITIES.iter().map(|name| ((*name).to_owned(), CapabilityValue::Flag(true))).collect())
+        Self(
+            RAIDEN_DEFAULT_CAPABILITIES
+                .iter()
+                .map(|name| ((*name).to_owned(), CapabilityValue::Flag(true)))
+                .collect(),
+        )
     }
 
     /// Builds capabilities from `(name, value)` pairs (a later duplicate name replaces an
@@ -357,7 +362,11 @@ mod tests {
         let upper = format!("0x{}", name[2..].to_uppercase());
         assert_eq!(validate_displayname(&user, &upper), Ok(key().address()));
         for bad in [&name[2..], &name[..130], "0x", "", &format!("{name}\n"), &format!("0X{}", &name[2..])] {
-            assert_eq!(validate_displayname(&user, bad), Err(MatrixIdentityError::InvalidDisplayname), "{bad}");
+            assert_eq!(
+                validate_displayname(&user, bad),
+                Err(MatrixIdentityError::InvalidDisplayname),
+                "{bad}"
+            );
         }
     }
 
@@ -366,7 +375,10 @@ mod tests {
         let address = "0x1a642f0e3c3af545e7acbd38b07251b3990914f1";
         assert_eq!(parse_user_id(&format!("@{address}:server")).unwrap().server_name, Some("server"));
         assert_eq!(parse_user_id(&format!("@{address}")).unwrap().server_name, None);
-        assert_eq!(parse_user_id(&format!("@{address}.0123abcd:server")).unwrap().server_name, Some("server"));
+        assert_eq!(
+            parse_user_id(&format!("@{address}.0123abcd:server")).unwrap().server_name,
+            Some("server")
+        );
         for bad in [
             format!("@{}:server", address.to_uppercase().replace("0X", "0x")),
             format!("{address}:server"),
@@ -391,7 +403,9 @@ mod tests {
 
     #[test]
     fn capabilities_parse_flags_text_and_lists() {
-        let parsed = Capabilities::parse("mxc://raiden.network/cap?Delivery=0&randomCap=test&a=1&a=2&Receive=+01+&empty=");
+        let parsed = Capabilities::parse(
+            "mxc://raiden.network/cap?Delivery=0&randomCap=test&a=1&a=2&Receive=+01+&empty=",
+        );
         assert_eq!(parsed.get("Delivery"), Some(&CapabilityValue::Flag(false)));
         assert_eq!(parsed.get("randomCap"), Some(&CapabilityValue::Text("test".into())));
         assert_eq!(parsed.get("a"), Some(&CapabilityValue::List(vec!["1".into(), "2".into()])));
@@ -414,7 +428,17 @@ mod tests {
 
     #[test]
     fn python_int_bool_follows_int() {
-        for (text, expected) in [("1", Some(true)), ("0", Some(false)), ("-0", Some(false)), ("0_1", Some(true)), ("-1", None), ("2", None), ("1_", None), ("x", None), ("", None)] {
+        for (text, expected) in [
+            ("1", Some(true)),
+            ("0", Some(false)),
+            ("-0", Some(false)),
+            ("0_1", Some(true)),
+            ("-1", None),
+            ("2", None),
+            ("1_", None),
+            ("x", None),
+            ("", None),
+        ] {
             assert_eq!(python_int_bool(text), expected, "{text}");
         }
     }

@@ -91,7 +91,7 @@ impl Signature {
 
     /// `0x` + 130 lower-case hex digits.
     pub fn to_hex(&self) -> String {
-        hex::encode_prefixed(&self.0)
+        hex::encode_prefixed(self.0)
     }
 
     /// Recovers the address that signed `data` (EIP-191 hashed, see [`eip191_hash`]).
@@ -261,7 +261,8 @@ impl PrivateKey {
 
     /// Signs a 32-byte hash directly (RFC 6979, low `s`, `v ∈ {27, 28}`).
     pub fn sign_hash(&self, hash: &[u8; 32]) -> Signature {
-        let signature = RecoverableSignature::sign_ecdsa_recoverable(Message::from_digest(*hash), &self.secret);
+        let signature =
+            RecoverableSignature::sign_ecdsa_recoverable(Message::from_digest(*hash), &self.secret);
         let (recovery_id, compact) = signature.serialize_compact();
         let mut bytes = [0u8; 65];
         bytes[..64].copy_from_slice(&compact);
@@ -330,7 +331,10 @@ mod tests {
         let mut bytes = *key_one().sign(b"data").as_bytes();
         for v in [2u8, 26, 29, 30, 255] {
             bytes[64] = v;
-            assert_eq!(Signature::from_bytes(bytes).recover(b"data"), Err(SignatureError::InvalidRecoveryByte(v)));
+            assert_eq!(
+                Signature::from_bytes(bytes).recover(b"data"),
+                Err(SignatureError::InvalidRecoveryByte(v))
+            );
         }
     }
 
@@ -357,7 +361,10 @@ mod tests {
     fn hex_parsing_is_strict() {
         let text = key_one().sign(b"x").to_hex();
         assert_eq!(Signature::parse_hex(&text).unwrap().to_hex(), text);
-        assert_eq!(Signature::parse_hex(&text.to_uppercase().replacen("0X", "0x", 1)).unwrap().to_hex(), text);
+        assert_eq!(
+            Signature::parse_hex(&text.to_uppercase().replacen("0X", "0x", 1)).unwrap().to_hex(),
+            text
+        );
         assert_eq!(Signature::parse_hex(&text[2..]), Err(SignatureError::NotHex));
         assert_eq!(Signature::parse_hex(&text[..text.len() - 2]), Err(SignatureError::WrongLength(64)));
         assert_eq!(Signature::parse_hex(&format!("{text}00")), Err(SignatureError::WrongLength(66)));

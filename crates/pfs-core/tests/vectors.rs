@@ -18,8 +18,8 @@ use pfs_core::matrix_identity::{self, Capabilities};
 use pfs_core::messages::{UnsignedCapacityUpdate, UnsignedFeeUpdate};
 use pfs_core::signature::{address_from_public_key_xy, eip191_hash};
 use pfs_core::{
-    Address, BlockTimeout, CanonicalIdentifier, CapacityUpdate, ChainId, ChannelId, FeeUpdate, Iou, IouRequest,
-    Message, NaiveTimestamp, Nonce, PrivateKey, Signature,
+    Address, BlockTimeout, CanonicalIdentifier, CapacityUpdate, ChainId, ChannelId, FeeUpdate, Iou,
+    IouRequest, Message, NaiveTimestamp, Nonce, PrivateKey, Signature,
 };
 use serde_json::value::RawValue;
 
@@ -86,11 +86,15 @@ impl Json {
             Json::Object(map) => {
                 let entries: Vec<String> = map
                     .iter()
-                    .map(|(key, value)| format!("{}:{}", serde_json::to_string(key).unwrap(), value.to_text()))
+                    .map(|(key, value)| {
+                        format!("{}:{}", serde_json::to_string(key).unwrap(), value.to_text())
+                    })
                     .collect();
                 format!("{{{}}}", entries.join(","))
             }
-            Json::Array(items) => format!("[{}]", items.iter().map(Json::to_text).collect::<Vec<_>>().join(",")),
+            Json::Array(items) => {
+                format!("[{}]", items.iter().map(Json::to_text).collect::<Vec<_>>().join(","))
+            }
             Json::String(text) => serde_json::to_string(text).unwrap(),
             Json::Literal(literal) => literal.clone(),
         }
@@ -212,7 +216,10 @@ fn matrix_identities_match() {
         let server_name = vector.get("server_name").str();
         let user_id = matrix_identity::user_id(&address, server_name);
         assert_eq!(user_id, vector.get("user_id").str());
-        assert_eq!(matrix_identity::login_password(&key, server_name), vector.get("login_password_sign_server_name").str());
+        assert_eq!(
+            matrix_identity::login_password(&key, server_name),
+            vector.get("login_password_sign_server_name").str()
+        );
         let displayname = matrix_identity::displayname(&key, &user_id);
         assert_eq!(displayname, vector.get("displayname_sign_user_id").str());
         assert_eq!(matrix_identity::validate_displayname(&user_id, &displayname), Ok(address));
@@ -285,7 +292,8 @@ fn tampered_capacity_update_recovers_another_address() {
 fn fee_schedule(fields: &Json) -> FeeSchedule {
     let penalty = fields.get("imbalance_penalty");
     let imbalance_penalty = (!penalty.is_null()).then(|| {
-        let points = penalty.items().iter().map(|pair| (pair.items()[0].u256(), pair.items()[1].u256())).collect();
+        let points =
+            penalty.items().iter().map(|pair| (pair.items()[0].u256(), pair.items()[1].u256())).collect();
         ImbalancePenalty::new(points).unwrap()
     });
     FeeSchedule {
@@ -366,7 +374,10 @@ fn ious_pack_sign_and_serialize_like_the_contracts_and_the_pfs() {
         let hash = eip191_hash(&packed).to_vec();
         assert_eq!(hash, vector.get("eip191_hash").bytes());
         assert_eq!(hash, vector.get("solidity_hash_check").bytes());
-        assert_eq!(unsigned.session_id().to_vec(), vector.get("session_id_keccak_receiver_sender_claimable_until").bytes());
+        assert_eq!(
+            unsigned.session_id().to_vec(),
+            vector.get("session_id_keccak_receiver_sender_claimable_until").bytes()
+        );
 
         let signed = unsigned.sign(&vector.get("signer_private_key").key());
         assert_eq!(*signed.signature(), vector.get("signature").signature());
@@ -429,7 +440,9 @@ fn iou_requests_sign_and_parse_like_the_clients() {
 
 #[test]
 fn contract_event_topics_match_the_shipped_abis() {
-    let Json::Object(versions) = section("contract_events") else { panic!("contract_events is not an object") };
+    let Json::Object(versions) = section("contract_events") else {
+        panic!("contract_events is not an object")
+    };
     let mut checked = 0;
     for (version, contracts) in versions {
         let ours = if version.starts_with("0.50") {

@@ -246,7 +246,10 @@ mod tests {
     #[test]
     fn capacity_beyond_uint256_is_rejected() {
         let above = "115792089237316195423570985008687907853269984665640564039457584007913129639936";
-        assert!(matches!(CapacityUpdate::from_json(&with("other_capacity", above.into())), Err(MessageError::Json(_))));
+        assert!(matches!(
+            CapacityUpdate::from_json(&with("other_capacity", above.into())),
+            Err(MessageError::Json(_))
+        ));
     }
 
     #[test]
@@ -255,13 +258,19 @@ mod tests {
             let json = with("updating_capacity", value.into());
             assert!(matches!(CapacityUpdate::from_json(&json), Err(MessageError::Json(_))), "{value}");
         }
-        assert!(matches!(CapacityUpdate::from_json(&with("other_nonce", (-1).into())), Err(MessageError::Json(_))));
+        assert!(matches!(
+            CapacityUpdate::from_json(&with("other_nonce", (-1).into())),
+            Err(MessageError::Json(_))
+        ));
     }
 
     #[test]
     fn bad_signature_hex_and_length_are_rejected() {
         for value in ["0x1234", "0xzz", "nothex"] {
-            assert!(matches!(CapacityUpdate::from_json(&with("signature", value.into())), Err(MessageError::Json(_))));
+            assert!(matches!(
+                CapacityUpdate::from_json(&with("signature", value.into())),
+                Err(MessageError::Json(_))
+            ));
         }
     }
 

@@ -44,7 +44,8 @@ impl UnsignedFeeUpdate {
     fn packed_with_timestamp(&self, timestamp: &str) -> Vec<u8> {
         let identifier = &self.canonical_identifier;
         let schedule = &self.fee_schedule;
-        let penalty = rlp_imbalance_penalty(schedule.imbalance_penalty.as_ref().map(|penalty| penalty.points()));
+        let penalty =
+            rlp_imbalance_penalty(schedule.imbalance_penalty.as_ref().map(|penalty| penalty.points()));
         Packer::with_capacity(169 + penalty.len() + timestamp.len())
             .uint256(&identifier.chain_identifier.to_u256())
             .address(&identifier.token_network_address)
@@ -215,7 +216,8 @@ mod tests {
                 flat: U256::from(100),
                 proportional: U256::from(1996),
                 imbalance_penalty: Some(
-                    ImbalancePenalty::new(vec![(U256::ZERO, U256::from(10)), (U256::from(50), U256::ZERO)]).unwrap(),
+                    ImbalancePenalty::new(vec![(U256::ZERO, U256::from(10)), (U256::from(50), U256::ZERO)])
+                        .unwrap(),
                 ),
             },
             timestamp: NaiveTimestamp::parse(timestamp).unwrap(),

@@ -210,7 +210,10 @@ pub(crate) mod tests {
     #[test]
     fn a_pfs_type_with_the_wrong_shape_is_a_json_error() {
         assert!(matches!(Message::parse(r#"{"type": "PFSCapacityUpdate"}"#), Err(MessageError::Json(_))));
-        assert!(matches!(Message::parse(r#"{"type": "PFSFeeUpdate", "timestamp": 1}"#), Err(MessageError::Json(_))));
+        assert!(matches!(
+            Message::parse(r#"{"type": "PFSFeeUpdate", "timestamp": 1}"#),
+            Err(MessageError::Json(_))
+        ));
     }
 
     proptest::proptest! {
@@ -248,7 +251,8 @@ pub(crate) mod tests {
             any::<f64>().prop_map(serde_json::Value::from),
             "[0-9]{0,80}".prop_map(serde_json::Value::from),
             "-?0x[0-9a-fA-F]{0,132}".prop_map(serde_json::Value::from),
-            "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{0,13})?)?Z?".prop_map(serde_json::Value::from),
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{0,13})?)?Z?"
+                .prop_map(serde_json::Value::from),
             ".{0,20}".prop_map(serde_json::Value::from),
         ];
         leaf.prop_recursive(3, 24, 4, |inner| {
