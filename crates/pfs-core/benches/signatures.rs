@@ -1,6 +1,6 @@
 //! Signature throughput: how many signers the PFS can recover per second on one core, what
 //! signing costs a client, and what reading and verifying a whole capacity update from its Matrix
-//! JSON costs (the per-message work of the service's hot path).
+//! JSON line costs (the per-message work of the service's hot path).
 //!
 //! Run with `cargo bench -p pfs-core --bench signatures`; recoveries per second = 1 / median of
 //! `recover_eip191_236_bytes`.
@@ -12,7 +12,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pfs_core::messages::UnsignedCapacityUpdate;
 use pfs_core::signature::eip191_hash;
 use pfs_core::{
-    Address, BlockTimeout, CanonicalIdentifier, CapacityUpdate, ChainId, ChannelId, Nonce, PrivateKey,
+    Address, BlockTimeout, CanonicalIdentifier, CapacityUpdate, ChainId, ChannelId, Message, Nonce,
+    PrivateKey,
 };
 
 fn capacity_update(key: &PrivateKey) -> CapacityUpdate {
@@ -49,7 +50,7 @@ fn signatures(criterion: &mut Criterion) {
     group.bench_function("sign_eip191_236_bytes", |bencher| bencher.iter(|| key.sign(black_box(&packed))));
     group.bench_function("eip191_hash_236_bytes", |bencher| bencher.iter(|| eip191_hash(black_box(&packed))));
     group.bench_function("capacity_update_parse_and_recover", |bencher| {
-        bencher.iter(|| CapacityUpdate::from_json(black_box(&json)).map(|update| update.signer()))
+        bencher.iter(|| Message::parse(black_box(&json)).map(|message| message.signer()))
     });
     group.finish();
 }
