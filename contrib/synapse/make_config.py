@@ -30,7 +30,6 @@ import dataclasses
 import datetime
 import ipaddress
 import json
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -215,9 +214,7 @@ def write_self_signed_certificate(certificate_path: Path, key_path: Path) -> Non
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=3650))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
             critical=False,
         )
         .sign(key, hashes.SHA256())
@@ -278,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repush-seconds", type=float)
     parser.add_argument("--no-router", action="store_true")
     parser.add_argument(
-        "--federation-whitelist", action="append", dest="federation_whitelist",
+        "--federation-whitelist",
+        action="append",
+        dest="federation_whitelist",
         help="a server name allowed to federate (repeat); default: no whitelist",
     )
     parser.add_argument("--min-retry-interval", default="1m")

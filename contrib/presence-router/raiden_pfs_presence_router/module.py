@@ -105,7 +105,7 @@ class PresenceRouter:
             )
         except InfoError as error:
             logger.warning("PFS info %s names no user id: %s", url, error)
-        except Exception as error:  # Any transport failure: keep the last known id.
+        except Exception as error:  # noqa: BLE001 - any transport failure keeps the last known id
             logger.warning("PFS info %s could not be read: %s", url, error)
         return None
 

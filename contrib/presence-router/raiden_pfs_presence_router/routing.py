@@ -47,9 +47,7 @@ class PresenceRouting:
         """Whether `user_id` belongs to this homeserver."""
         return domain_of(user_id) == self.server_name
 
-    def users_for_states(
-        self, states: Iterable[UserPresenceState]
-    ) -> dict[str, set[UserPresenceState]]:
+    def users_for_states(self, states: Iterable[UserPresenceState]) -> dict[str, set[UserPresenceState]]:
         """`get_users_for_states`: every PFS user id mapped to the states it must receive."""
         states = list(states)
         local_states: set[UserPresenceState] | None = None
@@ -69,9 +67,7 @@ class PresenceRouting:
             return PRESENCE_ALL_USERS
         return set()
 
-    async def get_users_for_states(
-        self, states: Iterable[UserPresenceState]
-    ) -> dict[str, set[UserPresenceState]]:
+    async def get_users_for_states(self, states: Iterable[UserPresenceState]) -> dict[str, set[UserPresenceState]]:
         """The async callback Synapse registers; see `users_for_states`."""
         return self.users_for_states(states)
 

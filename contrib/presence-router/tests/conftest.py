@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import statistics
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,12 @@ class Homeservers:
         homeserver = self.create(name, **options)
         homeserver.start()
         return homeserver
+
+    def start_all(self, *homeservers: Homeserver) -> None:
+        """Starts created homeservers in parallel; returns once all answer."""
+        with ThreadPoolExecutor(len(homeservers)) as pool:
+            for result in [pool.submit(homeserver.start) for homeserver in homeservers]:
+                result.result()
 
     def stop_all(self) -> None:
         for homeserver in self.started:

@@ -9,6 +9,8 @@ side, so what the tests exercise is Synapse's HTTP API, not a client library's.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import socket
 import ssl
@@ -23,10 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO_ROOT / "contrib" / "synapse"))
 
-from make_config import HomeserverOptions, write_homeserver  # noqa: E402
+from make_config import HomeserverOptions, write_homeserver
 
 #: How long a homeserver may take to answer its first request.
 START_TIMEOUT_SECONDS = 60.0
@@ -53,9 +57,7 @@ class MatrixError(Exception):
         self.status = status
 
 
-def request_json(
-    method: str, url: str, body: Any = None, token: str | None = None, timeout: float = 30.0
-) -> Any:
+def request_json(method: str, url: str, body: Any = None, token: str | None = None, timeout: float = 30.0) -> Any:
     """One HTTP request with an optional JSON body and bearer token; returns the parsed answer."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
@@ -163,6 +165,20 @@ class Homeserver:
         )
         return MatrixUser(self, answer["user_id"], answer["access_token"])
 
+    def register_admin(self, localpart: str, password: str = "password") -> MatrixUser:
+        """Registers a server admin through the shared-secret admin API."""
+        secret = yaml.safe_load(self.config_path.read_text())["registration_shared_secret"]
+        url = f"{self.client_url}/_synapse/admin/v1/register"
+        nonce = request_json("GET", url)["nonce"]
+        mac = hmac.new(secret.encode(), digestmod=hashlib.sha1)
+        mac.update(b"\x00".join([nonce.encode(), localpart.encode(), password.encode(), b"admin"]))
+        answer = request_json(
+            "POST",
+            url,
+            {"nonce": nonce, "username": localpart, "password": password, "admin": True, "mac": mac.hexdigest()},
+        )
+        return MatrixUser(self, answer["user_id"], answer["access_token"])
+
 
 @dataclass
 class MatrixUser:
@@ -181,6 +197,13 @@ class MatrixUser:
             {"presence": state},
             token=self.access_token,
         )
+
+    def federation_destination(self, destination: str) -> dict[str, Any]:
+        """The admin API's record of `destination` (retry_last_ts, retry_interval, failure_ts, ...);
+        needs a server admin."""
+        quoted = urllib.parse.quote(destination)
+        url = f"{self.homeserver.client_url}/_synapse/admin/v1/federation/destinations/{quoted}"
+        return request_json("GET", url, token=self.access_token)
 
     def sync(self, since: str | None, timeout_ms: int) -> dict[str, Any]:
         """One /sync with the presence-only filter; `set_presence=online`, like the PFS."""

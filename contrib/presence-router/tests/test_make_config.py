@@ -82,7 +82,9 @@ def test_rewriting_keeps_the_signing_key_and_certificate(tmp_path):
 
 def test_command_line_writes_the_config_and_prints_its_path(tmp_path, capsys):
     arguments = ["--data-dir", str(tmp_path), "--client-port", "8008", "--federation-port", "8448"]
-    assert main([*arguments, "--pfs-user-id", PFS, "--repush-seconds", "30", "--set", 'public_baseurl="http://x/"']) == 0
+    assert (
+        main([*arguments, "--pfs-user-id", PFS, "--repush-seconds", "30", "--set", 'public_baseurl="http://x/"']) == 0
+    )
     assert capsys.readouterr().out.strip() == str(tmp_path / "homeserver.yaml")
     written = yaml.safe_load((tmp_path / "homeserver.yaml").read_text())
     assert written["modules"][0]["config"] == {"pfs_user_ids": [PFS], "repush_seconds": 30.0}

@@ -75,9 +75,7 @@ def test_a_server_name_with_a_port_is_matched_exactly():
     routing = PresenceRouting("127.0.0.1:8448", [LOCAL_PFS])
     on_this_server = state("@dave:127.0.0.1:8448")
     on_the_same_host_other_port = state("@erin:127.0.0.1:9448")
-    assert routing.users_for_states([on_this_server, on_the_same_host_other_port]) == {
-        LOCAL_PFS: {on_this_server}
-    }
+    assert routing.users_for_states([on_this_server, on_the_same_host_other_port]) == {LOCAL_PFS: {on_this_server}}
 
 
 def test_pfs_users_are_interested_in_all_presence_and_no_one_else_in_anything():
