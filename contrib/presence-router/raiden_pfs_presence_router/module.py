@@ -105,7 +105,7 @@ class PresenceRouter:
             )
         except InfoError as error:
             logger.warning("PFS info %s names no user id: %s", url, error)
-        except Exception as error:  # noqa: BLE001 - any transport failure keeps the last known id
+        except Exception as error:  # noqa: BLE001 (any transport failure keeps the last known id)
             logger.warning("PFS info %s could not be read: %s", url, error)
         return None
 
@@ -123,5 +123,5 @@ class PresenceRouter:
             ]
             if targets:
                 await self._api.send_local_online_presence_to(targets)
-        except Exception:
+        except Exception:  # Logged; for remote PFS users the next re-push sends it again.
             logger.exception("Sending the presence snapshot to %s failed", sorted(user_ids))

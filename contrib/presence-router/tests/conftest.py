@@ -1,13 +1,7 @@
-"""Shared fixtures: homeservers that are always stopped, and measured figures printed at the end.
-
-Set RAIDEN_PFS_LONG_MEASUREMENTS=1 to run the long measurements (more samples, a bigger burst);
-the default run keeps the whole suite to a few minutes.
-"""
+"""Shared fixtures: homeservers that are always stopped; measured figures printed at the end."""
 
 from __future__ import annotations
 
-import os
-import statistics
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,36 +9,15 @@ from pathlib import Path
 import pytest
 
 from harness import Homeserver, HomeserverOptions, free_port
-
-LONG_MEASUREMENTS = os.environ.get("RAIDEN_PFS_LONG_MEASUREMENTS") == "1"
-
-#: name -> list of samples in seconds, or a single figure; printed by pytest_terminal_summary.
-_MEASUREMENTS: dict[str, list[float]] = {}
-
-
-def record(name: str, *samples: float) -> None:
-    """Adds samples (seconds) to a named measurement shown in the summary."""
-    _MEASUREMENTS.setdefault(name, []).extend(samples)
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    """The `fraction` quantile of `samples` (nearest rank)."""
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+from measurements import summary_lines
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    if not _MEASUREMENTS:
-        return
-    terminalreporter.section("presence measurements (seconds)")
-    for name, samples in _MEASUREMENTS.items():
-        if len(samples) == 1:
-            terminalreporter.write_line(f"{name}: {samples[0]:.3f}")
-        else:
-            terminalreporter.write_line(
-                f"{name}: n={len(samples)} p50={statistics.median(samples):.3f} "
-                f"p95={percentile(samples, 0.95):.3f} max={max(samples):.3f}"
-            )
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section("presence measurements (seconds)")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 class Homeservers:
@@ -92,9 +65,3 @@ def homeservers(tmp_path_factory) -> Iterator[Homeservers]:
         yield pool
     finally:
         pool.stop_all()
-
-
-def reserve_federation_port() -> tuple[int, str]:
-    """A federation port and the server name a homeserver on it will have."""
-    port = free_port()
-    return port, f"127.0.0.1:{port}"

@@ -49,6 +49,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def reserve_federation_port() -> tuple[int, str]:
+    """A free federation port and the server name a homeserver listening there will have."""
+    port = free_port()
+    return port, f"127.0.0.1:{port}"
+
+
 class MatrixError(Exception):
     """A non-2xx answer from the homeserver, with its status and body."""
 

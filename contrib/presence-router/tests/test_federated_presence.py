@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from conftest import LONG_MEASUREMENTS, record, reserve_federation_port
-from harness import Homeserver, MatrixUser, PresenceWatcher
+from harness import Homeserver, MatrixUser, PresenceWatcher, reserve_federation_port
+from measurements import LONG_MEASUREMENTS, record
 
 #: State changes per latency test: each round is online → unavailable → offline.
 LATENCY_ROUNDS = 70 if LONG_MEASUREMENTS else 5

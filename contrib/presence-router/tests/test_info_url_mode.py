@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import record, reserve_federation_port
-from harness import Homeserver, MatrixUser, PresenceWatcher
+from harness import Homeserver, MatrixUser, PresenceWatcher, reserve_federation_port
+from measurements import record
 
 #: D's refresh period; the tests wait a few of these.
 REFRESH_SECONDS = 1.0

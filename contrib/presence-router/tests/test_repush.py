@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import time
 
-from conftest import record, reserve_federation_port
-from harness import MatrixError, PresenceWatcher
+from harness import MatrixError, PresenceWatcher, reserve_federation_port
+from measurements import record
 
 REPUSH_SECONDS = 1.0
 #: Backoff after failures doubles from 1 s, so a few seconds of outage are healed within this.
