@@ -77,6 +77,8 @@ class HomeserverOptions:
     max_long_retries: int | None = None
     #: Open registration without verification, cheap password hashing, no rate limits.
     testing: bool = False
+    #: Further Synapse modules, each `{"module": "package.Class", "config": {...}}`, after the router.
+    extra_modules: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     #: Extra top-level keys merged over the generated config (last word).
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -149,8 +151,10 @@ def build_config(options: HomeserverOptions) -> dict[str, Any]:
     }
     if options.federation_whitelist is not None:
         config["federation_domain_whitelist"] = list(options.federation_whitelist)
-    if not options.no_router:
-        config["modules"] = [{"module": ROUTER_MODULE, "config": router_config(options)}]
+    modules = [] if options.no_router else [{"module": ROUTER_MODULE, "config": router_config(options)}]
+    modules.extend(options.extra_modules)
+    if modules:
+        config["modules"] = modules
     if options.testing:
         config.update(
             {
@@ -250,17 +254,18 @@ def write_homeserver(options: HomeserverOptions) -> Path:
     return config_path
 
 
-def _parse_extra(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, Any]:
-    extra: dict[str, Any] = {}
+def _parse_key_json(parser: argparse.ArgumentParser, flag: str, items: list[str]) -> list[tuple[str, Any]]:
+    """Splits each `KEY=JSON` item of `flag`; exits with a usage error on a malformed one."""
+    pairs = []
     for item in items:
         key, separator, value = item.partition("=")
         if not separator or not key:
-            parser.error(f"--set expects KEY=JSON, got {item!r}")
+            parser.error(f"{flag} expects KEY=JSON, got {item!r}")
         try:
-            extra[key] = json.loads(value)
+            pairs.append((key, json.loads(value)))
         except json.JSONDecodeError as error:
-            parser.error(f"--set {key}: value is not JSON ({error})")
-    return extra
+            parser.error(f"{flag} {key}: value is not JSON ({error})")
+    return pairs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -283,6 +288,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-retry-interval", default="1m")
     parser.add_argument("--max-long-retries", type=int)
     parser.add_argument("--testing", action="store_true")
+    parser.add_argument(
+        "--module",
+        action="append",
+        default=[],
+        metavar="CLASS=JSON",
+        dest="extra_modules",
+        help="another Synapse module and its config, e.g. 'package.Class={}' (repeat)",
+    )
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON", dest="extra")
     arguments = parser.parse_args(argv)
     for port in (arguments.client_port, arguments.federation_port):
@@ -293,7 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     if not arguments.no_router and not (arguments.pfs_user_ids or arguments.pfs_info_urls):
         parser.error("the presence router needs --pfs-user-id or --pfs-info-url (or pass --no-router)")
     fields = vars(arguments)
-    fields["extra"] = _parse_extra(parser, arguments.extra)
+    fields["extra"] = dict(_parse_key_json(parser, "--set", arguments.extra))
+    fields["extra_modules"] = [
+        {"module": module, "config": config}
+        for module, config in _parse_key_json(parser, "--module", arguments.extra_modules)
+    ]
     config_path = write_homeserver(HomeserverOptions(**fields))
     print(config_path)
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -48,10 +47,11 @@ class Homeservers:
         return homeserver
 
     def start_all(self, *homeservers: Homeserver) -> None:
-        """Starts created homeservers in parallel; returns once all answer."""
-        with ThreadPoolExecutor(len(homeservers)) as pool:
-            for result in [pool.submit(homeserver.start) for homeserver in homeservers]:
-                result.result()
+        """Starts created homeservers side by side; returns once all answer."""
+        for homeserver in homeservers:
+            homeserver.launch()
+        for homeserver in homeservers:
+            homeserver.wait_until_ready()
 
     def stop_all(self) -> None:
         for homeserver in self.started:

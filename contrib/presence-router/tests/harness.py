@@ -32,6 +32,15 @@ sys.path.insert(0, str(REPO_ROOT / "contrib" / "synapse"))
 
 from make_config import HomeserverOptions, write_homeserver
 
+#: Starts Synapse after asking Linux (prctl PR_SET_PDEATHSIG = 1) for SIGTERM when the thread that
+#: launched it ends, so a test run that is killed leaves no homeserver behind. It runs in the new
+#: process itself, so nothing runs between fork and exec in the test process (which has threads).
+LINUX_LAUNCHER = (
+    "import ctypes, os, signal, sys; "
+    "ctypes.CDLL(None).prctl(1, signal.SIGTERM); "
+    "os.getppid() == 1 and sys.exit('parent gone'); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'synapse.app.homeserver', *sys.argv[1:]])"
+)
 #: How long a homeserver may take to answer its first request.
 START_TIMEOUT_SECONDS = 60.0
 #: Long-poll timeout of the watcher's /sync, in milliseconds; also bounds how long stop() waits.
@@ -101,20 +110,31 @@ class Homeserver:
         return f"@{localpart}:{self.server_name}"
 
     def start(self) -> None:
-        """Starts the process and returns once both listeners answer.
+        """Starts the process and returns once both listeners answer; see `wait_until_ready`."""
+        self.launch()
+        self.wait_until_ready()
+
+    def launch(self) -> None:
+        """Starts the process without waiting for it. Call from the main thread: on Linux the
+        process is sent SIGTERM when the thread that launched it ends (so a killed test run leaves
+        no homeserver behind)."""
+        assert self.process is None, "already running"
+        with (self.options.data_dir / "process-output.log").open("ab") as output:
+            start = ["-c", LINUX_LAUNCHER] if sys.platform == "linux" else ["-m", "synapse.app.homeserver"]
+            self.process = subprocess.Popen(
+                [sys.executable, *start, "-c", str(self.config_path)],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                cwd=self.options.data_dir,
+            )
+
+    def wait_until_ready(self) -> None:
+        """Returns once both listeners answer.
 
         Raises RuntimeError with the end of the log if the process exits or does not answer within
         START_TIMEOUT_SECONDS.
         """
-        assert self.process is None, "already running"
-        output = (self.options.data_dir / "process-output.log").open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "synapse.app.homeserver", "-c", str(self.config_path)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            cwd=self.options.data_dir,
-        )
-        output.close()
+        assert self.process is not None, "not launched"
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

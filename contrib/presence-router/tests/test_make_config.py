@@ -92,12 +92,24 @@ def test_command_line_writes_the_config_and_prints_its_path(tmp_path, capsys):
     assert load(tmp_path / "homeserver.yaml").server.server_name == "127.0.0.1:8448"
 
 
+def test_command_line_appends_further_modules_after_the_router(tmp_path):
+    arguments = ["--data-dir", str(tmp_path), "--client-port", "8008", "--federation-port", "8448"]
+    main([*arguments, "--pfs-user-id", PFS, "--module", 'some_package.AuthProvider={"secret": "s"}'])
+    written = yaml.safe_load((tmp_path / "homeserver.yaml").read_text())
+    assert [module["module"] for module in written["modules"]] == [
+        "raiden_pfs_presence_router.PresenceRouter",
+        "some_package.AuthProvider",
+    ]
+    assert written["modules"][1]["config"] == {"secret": "s"}
+
+
 @pytest.mark.parametrize(
     ("extra_arguments", "message"),
     [
         ([], "needs --pfs-user-id or --pfs-info-url"),
         (["--no-router", "--set", "nonsense"], "--set expects KEY=JSON"),
         (["--no-router", "--set", "a={"], "value is not JSON"),
+        (["--no-router", "--module", "package.Class"], "--module expects KEY=JSON"),
     ],
 )
 def test_command_line_rejects_incomplete_arguments(tmp_path, capsys, extra_arguments, message):
