@@ -87,29 +87,27 @@ pub const CHANNEL_OPENED_0_40: ContractEvent = event(
     b256!("669a4b0ac0b9994c0f82ed4dbe07bb421fe74e5951725af4f139c7443ebf049d"),
 );
 
-/// The events of contracts 0.50 the PFS follows.
-pub const EVENTS_0_50: [ContractEvent; 8] = [
-    TOKEN_NETWORK_CREATED,
-    CHANNEL_OPENED,
-    CHANNEL_NEW_DEPOSIT,
-    CHANNEL_WITHDRAW,
-    CHANNEL_CLOSED,
-    CHANNEL_SETTLED,
-    REGISTERED_SERVICE,
-    CLAIMED,
-];
+/// A generation of the Raiden contracts; the event set the PFS follows depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContractsVersion {
+    /// Contracts 0.40 (Raiden 3.0.1, raiden.rs).
+    V0_40,
+    /// Contracts 0.50 (raiden-services 2.x, the light client).
+    V0_50,
+}
 
-/// The events of contracts 0.40 the PFS follows (two differ from 0.50).
-pub const EVENTS_0_40: [ContractEvent; 8] = [
-    TOKEN_NETWORK_CREATED_0_40,
-    CHANNEL_OPENED_0_40,
-    CHANNEL_NEW_DEPOSIT,
-    CHANNEL_WITHDRAW,
-    CHANNEL_CLOSED,
-    CHANNEL_SETTLED,
-    REGISTERED_SERVICE,
-    CLAIMED,
-];
+/// The events both generations share.
+const SHARED_EVENTS: [ContractEvent; 6] =
+    [CHANNEL_NEW_DEPOSIT, CHANNEL_WITHDRAW, CHANNEL_CLOSED, CHANNEL_SETTLED, REGISTERED_SERVICE, CLAIMED];
+
+/// The events the PFS follows for one contracts generation.
+pub fn events(version: ContractsVersion) -> impl Iterator<Item = &'static ContractEvent> {
+    let own: &'static [ContractEvent; 2] = match version {
+        ContractsVersion::V0_40 => &[TOKEN_NETWORK_CREATED_0_40, CHANNEL_OPENED_0_40],
+        ContractsVersion::V0_50 => &[TOKEN_NETWORK_CREATED, CHANNEL_OPENED],
+    };
+    own.iter().chain(SHARED_EVENTS.iter())
+}
 
 #[cfg(test)]
 mod tests {
@@ -117,7 +115,7 @@ mod tests {
 
     #[test]
     fn every_constant_is_the_keccak_of_its_signature() {
-        for event in EVENTS_0_50.iter().chain(&EVENTS_0_40) {
+        for event in events(ContractsVersion::V0_50).chain(events(ContractsVersion::V0_40)) {
             assert_eq!(event_topic(event.signature), event.topic0, "{}", event.signature);
         }
     }

@@ -315,10 +315,10 @@ impl IouRequest {
         const NAMES: [&str; 4] = ["sender", "receiver", "timestamp", "signature"];
         let mut values: [Option<&str>; 4] = [None; 4];
         for (name, value) in pairs {
-            if let Some(index) = NAMES.iter().position(|known| *known == name) {
-                if values[index].replace(value).is_some() {
-                    return Err(IouRequestError::DuplicateParameter(NAMES[index]));
-                }
+            if let Some(index) = NAMES.iter().position(|known| *known == name)
+                && values[index].replace(value).is_some()
+            {
+                return Err(IouRequestError::DuplicateParameter(NAMES[index]));
             }
         }
         let [sender, receiver, timestamp, signature] = values;

@@ -15,7 +15,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use alloy_primitives::keccak256;
+use alloy_primitives::{Keccak256, keccak256};
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use secp256k1::{Message, PublicKey, SecretKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -91,7 +91,7 @@ impl Signature {
 
     /// `0x` + 130 lower-case hex digits.
     pub fn to_hex(&self) -> String {
-        hex::encode_prefixed(&self.0)
+        hex::encode_prefixed(self.0)
     }
 
     /// Recovers the address that signed `data` (EIP-191 hashed, see [`eip191_hash`]).
@@ -170,12 +170,23 @@ impl<'de> Deserialize<'de> for Signature {
 /// );
 /// ```
 pub fn eip191_hash(data: &[u8]) -> [u8; 32] {
-    let length = data.len().to_string();
-    let mut preimage = Vec::with_capacity(EIP191_PREFIX.len() + length.len() + data.len());
-    preimage.extend_from_slice(EIP191_PREFIX);
-    preimage.extend_from_slice(length.as_bytes());
-    preimage.extend_from_slice(data);
-    keccak256(&preimage).0
+    // The decimal length, written backwards into a stack buffer (a usize has at most 20 digits).
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut remaining = data.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (remaining % 10) as u8;
+        remaining /= 10;
+        if remaining == 0 {
+            break;
+        }
+    }
+    let mut hasher = Keccak256::new();
+    hasher.update(EIP191_PREFIX);
+    hasher.update(&digits[start..]);
+    hasher.update(data);
+    hasher.finalize().0
 }
 
 /// The Ethereum address of a public key: the last 20 bytes of `keccak256(X ‖ Y)`.
@@ -304,6 +315,17 @@ mod tests {
             result[index] = difference as u8;
         }
         result
+    }
+
+    #[test]
+    fn eip191_hash_writes_the_decimal_length_of_any_size() {
+        for length in [0usize, 1, 9, 10, 99, 100, 236, 1000] {
+            let data = vec![0x42; length];
+            let mut preimage = EIP191_PREFIX.to_vec();
+            preimage.extend_from_slice(length.to_string().as_bytes());
+            preimage.extend_from_slice(&data);
+            assert_eq!(eip191_hash(&data), keccak256(&preimage).0, "length {length}");
+        }
     }
 
     #[test]

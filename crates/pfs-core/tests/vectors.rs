@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use alloy_primitives::{U256, hex, keccak256};
-use pfs_core::contract_events::{EVENTS_0_40, EVENTS_0_50, event_topic};
+use pfs_core::contract_events::{ContractsVersion, event_topic, events};
 use pfs_core::fee_schedule::{FeeSchedule, ImbalancePenalty};
 use pfs_core::integer::{IntegerSyntax, parse_json_integer};
 use pfs_core::iou::{IouError, UnsignedIou};
@@ -445,10 +445,10 @@ fn contract_event_topics_match_the_shipped_abis() {
     };
     let mut checked = 0;
     for (version, contracts) in versions {
-        let ours = if version.starts_with("0.50") {
-            &EVENTS_0_50
+        let ours: Vec<_> = if version.starts_with("0.50") {
+            events(ContractsVersion::V0_50).collect()
         } else if version.starts_with("0.40") {
-            &EVENTS_0_40
+            events(ContractsVersion::V0_40).collect()
         } else {
             panic!("unexpected contracts version {version}")
         };

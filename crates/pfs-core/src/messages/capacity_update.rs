@@ -113,6 +113,11 @@ impl CapacityUpdate {
     /// [`MessageError`] naming what is wrong; never panics.
     pub fn from_json(json: &str) -> Result<Self, MessageError> {
         check_type(json, CAPACITY_UPDATE_TYPE)?;
+        Self::from_tagged_json(json)
+    }
+
+    /// [`Self::from_json`] for a line whose size and `type` tag were already checked.
+    pub(super) fn from_tagged_json(json: &str) -> Result<Self, MessageError> {
         let wire: WireCapacityUpdate = serde_json::from_str(json)?;
         let fields = UnsignedCapacityUpdate {
             canonical_identifier: wire.canonical_identifier,

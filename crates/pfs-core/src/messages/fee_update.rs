@@ -146,6 +146,11 @@ impl FeeUpdate {
     /// [`MessageError::Timestamp`]); never panics.
     pub fn from_json(json: &str) -> Result<Self, MessageError> {
         check_type(json, FEE_UPDATE_TYPE)?;
+        Self::from_tagged_json(json)
+    }
+
+    /// [`Self::from_json`] for a line whose size and `type` tag were already checked.
+    pub(super) fn from_tagged_json(json: &str) -> Result<Self, MessageError> {
         let wire: WireFeeUpdate = serde_json::from_str(json)?;
         let timestamp = NaiveTimestamp::parse(&wire.timestamp)?;
         Ok(Self {

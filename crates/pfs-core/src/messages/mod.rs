@@ -121,8 +121,8 @@ impl Message {
     pub fn parse(line: &str) -> Result<Self, MessageError> {
         let line = line.trim();
         match message_type(line)?.as_str() {
-            CAPACITY_UPDATE_TYPE => CapacityUpdate::from_json(line).map(Self::CapacityUpdate),
-            FEE_UPDATE_TYPE => FeeUpdate::from_json(line).map(Self::FeeUpdate),
+            CAPACITY_UPDATE_TYPE => CapacityUpdate::from_tagged_json(line).map(Self::CapacityUpdate),
+            FEE_UPDATE_TYPE => FeeUpdate::from_tagged_json(line).map(Self::FeeUpdate),
             other if IGNORED_TYPES.contains(&other) => Err(MessageError::IgnoredType(other.to_owned())),
             other => Err(MessageError::UnknownType(other.chars().take(64).collect())),
         }
