@@ -77,7 +77,7 @@ fn large_network() -> TokenNetwork {
                 cap_fees: true,
                 flat: U256::from(created % 100),
                 proportional: U256::from(4_000),
-                imbalance_penalty: (created % 3 == 0).then(|| penalty.clone()),
+                imbalance_penalty: created.is_multiple_of(3).then(|| penalty.clone()),
             };
             side.fee_timestamp = at(created as i64);
         }

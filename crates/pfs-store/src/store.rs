@@ -234,7 +234,6 @@ struct Location {
     options: AnyConnectOptions,
     /// For messages: the URL without its password.
     display: String,
-    access: Access,
 }
 
 impl Location {
@@ -243,7 +242,19 @@ impl Location {
         let (backend, url) = if location.starts_with("postgres://") || location.starts_with("postgresql://") {
             (Backend::Postgres, location.to_owned())
         } else if location.starts_with("sqlite:") {
-            (Backend::Sqlite, location.to_owned())
+            // A read-only open never creates or writes the file, whatever the URL asks.
+            match (access, location.split_once('?')) {
+                (Access::ReadWrite, _) => (Backend::Sqlite, location.to_owned()),
+                (Access::ReadOnly, None) => (Backend::Sqlite, format!("{location}?mode=ro")),
+                (Access::ReadOnly, Some((path, query))) => {
+                    let parameters: Vec<&str> =
+                        query.split('&').filter(|parameter| !parameter.starts_with("mode=")).collect();
+                    (
+                        Backend::Sqlite,
+                        format!("{path}?{}", [&["mode=ro"], &parameters[..]].concat().join("&")),
+                    )
+                }
+            }
         } else if location.contains("://") {
             return Err(invalid("only file paths, sqlite: and postgres:// URLs are supported"));
         } else if location.is_empty() || location == ":memory:" {
@@ -255,7 +266,7 @@ impl Location {
             .parse::<AnyConnectOptions>()
             .map_err(|_| invalid("not a valid URL"))?
             .disable_statement_logging();
-        Ok(Self { backend, options, display: redact(location), access })
+        Ok(Self { backend, options, display: redact(location) })
     }
 
     fn connect_error(&self, source: sqlx::Error) -> StoreError {
@@ -276,13 +287,13 @@ impl Location {
                     format!("PRAGMA busy_timeout = {}", config.busy_timeout.as_millis()),
                     "PRAGMA foreign_keys = ON".to_owned(),
                 ];
-                match (role, self.access) {
-                    (Role::Writer, _) => pragmas.push(match config.durability {
+                match role {
+                    Role::Writer => pragmas.push(match config.durability {
                         Durability::Full => "PRAGMA synchronous = FULL".to_owned(),
                         Durability::Normal => "PRAGMA synchronous = NORMAL".to_owned(),
                     }),
                     // Memory-mapped reads spare a system call per page when loading the state.
-                    (Role::Reader, _) => pragmas.extend([
+                    Role::Reader => pragmas.extend([
                         "PRAGMA query_only = ON".to_owned(),
                         "PRAGMA mmap_size = 1073741824".to_owned(),
                     ]),
@@ -467,6 +478,15 @@ mod tests {
     fn file_paths_become_percent_encoded_sqlite_urls() {
         let url = sqlite_file_url(Path::new("/tmp/a b?#.db"), Access::ReadOnly).unwrap();
         assert_eq!(url, "sqlite:///tmp/a%20b%3F%23.db?mode=ro");
+    }
+
+    #[test]
+    fn read_only_sqlite_urls_are_forced_to_read_only_mode() {
+        let location =
+            Location::parse("sqlite:///tmp/pfs.db?mode=rwc&cache=shared", Access::ReadOnly).unwrap();
+        assert_eq!(location.options.database_url.as_str(), "sqlite:///tmp/pfs.db?mode=ro&cache=shared");
+        let location = Location::parse("sqlite:///tmp/pfs.db", Access::ReadOnly).unwrap();
+        assert_eq!(location.options.database_url.as_str(), "sqlite:///tmp/pfs.db?mode=ro");
     }
 
     #[test]

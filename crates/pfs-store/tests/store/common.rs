@@ -101,8 +101,8 @@ pub fn fee_update(
         fee_schedule: FeeSchedule {
             flat: U256::from(flat),
             proportional: U256::from(flat * 100),
-            cap_fees: flat % 2 == 0,
-            imbalance_penalty: (flat % 3 == 0).then(|| {
+            cap_fees: flat.is_multiple_of(2),
+            imbalance_penalty: flat.is_multiple_of(3).then(|| {
                 ImbalancePenalty::new(vec![
                     (U256::ZERO, U256::from(flat)),
                     (U256::from(100), U256::ZERO),
