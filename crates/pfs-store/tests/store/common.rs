@@ -22,21 +22,58 @@ pub fn deployment() -> Deployment {
     }
 }
 
-/// A temporary directory holding one database file; the directory is removed on drop.
+/// Set to a PostgreSQL server URL (e.g. `postgres://pfs@127.0.0.1:5432`) to run the
+/// backend-independent tests on it, each in a fresh database, instead of on SQLite files.
+pub const POSTGRES_URL_VARIABLE: &str = "PFS_STORE_TEST_POSTGRES_URL";
+
+/// A fresh database for one test: a file in a temporary directory (removed on drop), or a new
+/// database on the server named by [`POSTGRES_URL_VARIABLE`].
 pub struct TempDatabase {
     _directory: tempfile::TempDir,
     pub path: PathBuf,
+    postgres: Option<String>,
 }
 
 impl TempDatabase {
-    pub fn new() -> Self {
+    /// A database on the configured backend.
+    pub async fn new() -> Self {
+        let mut database = Self::sqlite();
+        if let Ok(server) = std::env::var(POSTGRES_URL_VARIABLE) {
+            let directory =
+                database._directory.path().file_name().and_then(|name| name.to_str()).unwrap_or("x");
+            let name: String = format!("pfs_store_test_{directory}")
+                .chars()
+                .map(
+                    |character| {
+                        if character.is_ascii_alphanumeric() { character.to_ascii_lowercase() } else { '_' }
+                    },
+                )
+                .collect();
+            sqlx::any::install_default_drivers();
+            let mut connection =
+                <sqlx::AnyConnection as sqlx::Connection>::connect(&format!("{server}/postgres"))
+                    .await
+                    .expect("the PostgreSQL server accepts connections");
+            sqlx::Executor::execute(&mut connection, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .await
+                .expect("a fresh database");
+            database.postgres = Some(format!("{server}/{name}"));
+        }
+        database
+    }
+
+    /// A SQLite file, for tests of SQLite itself.
+    pub fn sqlite() -> Self {
         let directory = tempfile::tempdir().expect("a temporary directory");
         let path = directory.path().join("pfs.db");
-        Self { _directory: directory, path }
+        Self { _directory: directory, path, postgres: None }
     }
 
     pub fn location(&self) -> String {
-        self.path.to_str().expect("temporary paths are UTF-8").to_owned()
+        match &self.postgres {
+            Some(url) => url.clone(),
+            None => self.path.to_str().expect("temporary paths are UTF-8").to_owned(),
+        }
     }
 
     pub async fn open(&self) -> Store {

@@ -29,7 +29,7 @@ const TOKEN: FeedbackToken = FeedbackToken([7; 16]);
 
 #[tokio::test]
 async fn the_first_report_within_the_lifetime_is_recorded_and_later_ones_are_ignored() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::new().await;
     let store = database.open().await;
     let network = node(0xaa);
     store.save_returned_routes(TOKEN, &network, created(), &routes()).await.unwrap();
@@ -56,7 +56,7 @@ async fn the_first_report_within_the_lifetime_is_recorded_and_later_ones_are_ign
 
 #[tokio::test]
 async fn reports_on_unknown_routes_tokens_networks_or_after_the_lifetime_are_invalid() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::new().await;
     let store = database.open().await;
     let network = node(0xaa);
     store.save_returned_routes(TOKEN, &network, created(), &routes()).await.unwrap();
@@ -81,7 +81,7 @@ async fn reports_on_unknown_routes_tokens_networks_or_after_the_lifetime_are_inv
 
 #[tokio::test]
 async fn pruning_removes_only_routes_created_before_the_retention() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::new().await;
     let store = database.open().await;
     let network = node(0xaa);
     store.save_returned_routes(TOKEN, &network, created(), &routes()).await.unwrap();

@@ -60,7 +60,7 @@ fn reference_rules(iou: &Iou) -> impl FnOnce(&IouSessions) -> Result<(), Refusal
 async fn concurrent_increments_of_one_sender_are_neither_lost_nor_double_counted() {
     const TASKS: usize = 8;
     const INCREMENTS: usize = 10;
-    let database = TempDatabase::new();
+    let database = TempDatabase::new().await;
     // Four stores on one file behave like four processes: only the database's lock orders them.
     let mut stores = Vec::new();
     for _ in 0..4 {
@@ -103,7 +103,7 @@ async fn concurrent_increments_of_one_sender_are_neither_lost_nor_double_counted
 
 #[tokio::test]
 async fn an_accepted_iou_replaces_the_session_and_a_refused_one_changes_nothing() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::new().await;
     let store = database.open().await;
     let first = iou(1, U256::from(FEE), 1_800_000_000);
     assert_eq!(store.check_and_store_iou(&first, now(), reference_rules(&first)).await.unwrap(), Ok(()));
@@ -126,7 +126,7 @@ async fn an_accepted_iou_replaces_the_session_and_a_refused_one_changes_nothing(
 
 #[tokio::test]
 async fn a_claimed_session_cannot_be_paid_again_but_a_new_session_can_start() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::new().await;
     let store = database.open().await;
     let sender = key(1).address();
     let paid = iou(1, U256::from(FEE), 1_800_000_000);
@@ -152,7 +152,7 @@ async fn a_claimed_session_cannot_be_paid_again_but_a_new_session_can_start() {
 
 #[tokio::test]
 async fn a_second_active_session_is_never_stored() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::new().await;
     let store = database.open().await;
     let first = iou(1, U256::from(FEE), 1_800_000_000);
     store.check_and_store_iou(&first, now(), reference_rules(&first)).await.unwrap().unwrap();
@@ -164,7 +164,7 @@ async fn a_second_active_session_is_never_stored() {
 
 #[tokio::test]
 async fn claimable_ious_are_selected_by_window_and_amount_with_exact_256_bit_comparisons() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::new().await;
     let store = database.open().await;
     let huge = U256::from(1u8) << 200;
     let candidates = [

@@ -18,7 +18,7 @@ fn user(byte: u8, server: &str) -> MatrixUser {
 
 #[tokio::test]
 async fn known_users_survive_a_restart_and_can_be_updated_or_forgotten() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::new().await;
     let store = database.open().await;
     store.save_matrix_user(&user(1, "a.example")).await.unwrap();
     store.save_matrix_user(&user(2, "b.example")).await.unwrap();
@@ -32,7 +32,7 @@ async fn known_users_survive_a_restart_and_can_be_updated_or_forgotten() {
 
 #[tokio::test]
 async fn the_sync_token_is_replaced_and_bounded() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::new().await;
     let store = database.open().await;
     assert_eq!(store.sync_token().await.unwrap(), None);
     store.save_sync_token("s1_2_3").await.unwrap();
@@ -44,7 +44,7 @@ async fn the_sync_token_is_replaced_and_bounded() {
 
 #[tokio::test]
 async fn offline_times_are_kept_until_the_address_is_online_again() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::new().await;
     let store = database.open().await;
     let since = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
     let (first, second) = (Address::from_bytes([1; 20]), Address::from_bytes([2; 20]));

@@ -1,4 +1,5 @@
-//! Opening a database: creation, WAL, migrations, the version and deployment checks.
+//! Opening a database: creation, WAL, migrations, the version and deployment checks (on SQLite
+//! files, which some tests inspect or alter directly).
 
 use pfs_core::{Address, ChainId};
 use pfs_store::{Deployment, Durability, Store, StoreConfig, StoreError, supported_version};
@@ -22,7 +23,7 @@ async fn a_new_database_is_created_with_its_directories_in_wal_mode() {
 
 #[tokio::test]
 async fn reopening_with_the_same_deployment_succeeds_and_normal_durability_is_accepted() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::sqlite();
     database.open().await.close().await;
     let config = StoreConfig { durability: Durability::Normal, ..StoreConfig::new(database.location()) };
     Store::open(&config, &deployment()).await.unwrap();
@@ -30,7 +31,7 @@ async fn reopening_with_the_same_deployment_succeeds_and_normal_durability_is_ac
 
 #[tokio::test]
 async fn another_deployment_is_refused_naming_the_setting() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::sqlite();
     database.open().await.close().await;
     let config = StoreConfig::new(database.location());
     let other_chain = Deployment { chain_id: ChainId(5), ..deployment() };
@@ -47,7 +48,7 @@ async fn another_deployment_is_refused_naming_the_setting() {
 
 #[tokio::test]
 async fn a_database_from_a_newer_version_is_refused_with_both_versions() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::sqlite();
     database.open().await.close().await;
     let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", database.location())).await.unwrap();
     sqlx::query(
@@ -74,7 +75,7 @@ async fn a_database_from_a_newer_version_is_refused_with_both_versions() {
 
 #[tokio::test]
 async fn read_only_opening_never_creates_a_database() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::sqlite();
     let error = Store::open_read_only(&database.location()).await.unwrap_err();
     assert!(matches!(error, StoreError::Connect { .. }), "{error}");
     assert!(!database.path.exists());
@@ -82,7 +83,7 @@ async fn read_only_opening_never_creates_a_database() {
 
 #[tokio::test]
 async fn read_only_opening_of_a_foreign_sqlite_file_reports_version_zero() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::sqlite();
     let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=rwc", database.location())).await.unwrap();
     sqlx::query("CREATE TABLE unrelated (x INTEGER)").execute(&raw).await.unwrap();
     raw.close().await;

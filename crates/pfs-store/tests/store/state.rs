@@ -210,7 +210,7 @@ proptest! {
     #[test]
     fn any_history_committed_in_batches_loads_back_identically(steps in proptest::collection::vec(step(), 1..80)) {
         runtime().block_on(async {
-            let database = TempDatabase::new();
+            let database = TempDatabase::new().await;
             let store = database.open().await;
             let (registry, cursor) = play(&store, &steps).await;
             store.close().await;
@@ -224,7 +224,7 @@ proptest! {
 
 #[tokio::test]
 async fn an_empty_database_loads_an_empty_registry_without_cursor() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::new().await;
     let loaded = database.open().await.load_state().await.unwrap();
     assert_eq!(loaded.registry.chain_id(), CHAIN);
     assert_eq!(loaded.registry.token_networks().len(), 0);
@@ -280,7 +280,7 @@ fn busy_registry(changes: &mut StateChanges) -> TokenNetworkRegistry {
 
 #[tokio::test]
 async fn extreme_values_and_fee_schedules_survive_a_round_trip() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::new().await;
     let store = database.open().await;
     let mut changes = StateChanges::new();
     let registry = busy_registry(&mut changes);
@@ -298,7 +298,7 @@ async fn extreme_values_and_fee_schedules_survive_a_round_trip() {
 
 #[tokio::test]
 async fn a_deferred_fee_update_keeps_its_timestamp_exactly_as_sent() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::new().await;
     let store = database.open().await;
     let mut changes = StateChanges::new();
     let mut registry = busy_registry(&mut changes);
@@ -320,7 +320,7 @@ async fn a_deferred_fee_update_keeps_its_timestamp_exactly_as_sent() {
 
 #[tokio::test]
 async fn a_tampered_deferred_update_is_reported_as_corrupt() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::sqlite();
     let store = database.open().await;
     let mut changes = StateChanges::new();
     let mut registry = busy_registry(&mut changes);
@@ -349,7 +349,7 @@ async fn a_tampered_deferred_update_is_reported_as_corrupt() {
 
 #[tokio::test]
 async fn only_the_configured_number_of_recent_blocks_is_kept() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::new().await;
     let config = StoreConfig { recent_blocks: 3, ..StoreConfig::new(database.location()) };
     let store = Store::open(&config, &deployment()).await.unwrap();
     let registry = TokenNetworkRegistry::new(CHAIN);
@@ -365,7 +365,7 @@ async fn only_the_configured_number_of_recent_blocks_is_kept() {
 
 #[tokio::test]
 async fn a_rewound_chain_replaces_the_blocks_of_the_abandoned_branch() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::new().await;
     let store = database.open().await;
     let registry = TokenNetworkRegistry::new(CHAIN);
     let mut changes = StateChanges::new();
@@ -385,7 +385,7 @@ async fn a_rewound_chain_replaces_the_blocks_of_the_abandoned_branch() {
 
 #[tokio::test]
 async fn one_token_network_loads_read_only_for_export() {
-    let database = TempDatabase::new();
+    let database = TempDatabase::new().await;
     let store = database.open().await;
     let mut changes = StateChanges::new();
     let mut registry = busy_registry(&mut changes);
