@@ -282,14 +282,9 @@ impl Store {
     /// [`StoreError::Database`].
     pub async fn prune_feedback(&self, created_before: SystemTime) -> Result<u64, StoreError> {
         const OPERATION: &str = "prune feedback";
-        let mut transaction = self.begin_write(OPERATION).await?;
-        let result = sqlx::query("DELETE FROM feedback WHERE creation_time < $1")
-            .bind(codec::system_time(created_before))
-            .execute(&mut *transaction)
-            .await
-            .map_err(StoreError::database(OPERATION))?;
-        transaction.commit().await.map_err(StoreError::database(OPERATION))?;
-        Ok(result.rows_affected())
+        let statement = sqlx::query("DELETE FROM feedback WHERE creation_time < $1")
+            .bind(codec::system_time(created_before));
+        self.execute_write(OPERATION, statement).await
     }
 }
 

@@ -197,19 +197,14 @@ impl Store {
         now: SystemTime,
     ) -> Result<bool, StoreError> {
         const OPERATION: &str = "mark an IOU claimed";
-        let mut transaction = self.begin_write(OPERATION).await?;
-        let result = sqlx::query(
+        let statement = sqlx::query(
             "UPDATE iou SET claimed = TRUE, updated_at = $3 \
              WHERE sender = $1 AND claimable_until = $2 AND NOT claimed",
         )
         .bind(codec::address(sender))
         .bind(codec::uint256(claimable_until))
-        .bind(codec::system_time(now))
-        .execute(&mut *transaction)
-        .await
-        .map_err(StoreError::database(OPERATION))?;
-        transaction.commit().await.map_err(StoreError::database(OPERATION))?;
-        Ok(result.rows_affected() == 1)
+        .bind(codec::system_time(now));
+        Ok(self.execute_write(OPERATION, statement).await? == 1)
     }
 }
 

@@ -57,18 +57,14 @@ impl Store {
         const OPERATION: &str = "save a Matrix user";
         check_length("Matrix user id", &user.user_id, MAX_USER_ID_BYTES)?;
         check_length("Matrix display name", &user.displayname, MAX_DISPLAYNAME_BYTES)?;
-        let mut transaction = self.begin_write(OPERATION).await?;
-        sqlx::query(
+        let statement = sqlx::query(
             "INSERT INTO matrix_user (user_id, address, displayname) VALUES ($1, $2, $3) \
              ON CONFLICT (user_id) DO UPDATE SET address = excluded.address, displayname = excluded.displayname",
         )
         .bind(user.user_id.clone())
         .bind(codec::address(&user.address))
-        .bind(user.displayname.clone())
-        .execute(&mut *transaction)
-        .await
-        .map_err(StoreError::database(OPERATION))?;
-        transaction.commit().await.map_err(StoreError::database(OPERATION))
+        .bind(user.displayname.clone());
+        self.execute_write(OPERATION, statement).await.map(drop)
     }
 
     /// Forgets a user; returns whether it was known.
@@ -77,14 +73,8 @@ impl Store {
     /// [`StoreError::Database`].
     pub async fn remove_matrix_user(&self, user_id: &str) -> Result<bool, StoreError> {
         const OPERATION: &str = "remove a Matrix user";
-        let mut transaction = self.begin_write(OPERATION).await?;
-        let result = sqlx::query("DELETE FROM matrix_user WHERE user_id = $1")
-            .bind(user_id.to_owned())
-            .execute(&mut *transaction)
-            .await
-            .map_err(StoreError::database(OPERATION))?;
-        transaction.commit().await.map_err(StoreError::database(OPERATION))?;
-        Ok(result.rows_affected() == 1)
+        let statement = sqlx::query("DELETE FROM matrix_user WHERE user_id = $1").bind(user_id.to_owned());
+        Ok(self.execute_write(OPERATION, statement).await? == 1)
     }
 
     /// Every known user, by user id.
@@ -116,16 +106,12 @@ impl Store {
     pub async fn save_sync_token(&self, next_batch: &str) -> Result<(), StoreError> {
         const OPERATION: &str = "save the Matrix sync token";
         check_length("Matrix sync token", next_batch, MAX_SYNC_TOKEN_BYTES)?;
-        let mut transaction = self.begin_write(OPERATION).await?;
-        sqlx::query(
+        let statement = sqlx::query(
             "INSERT INTO matrix_sync (id, next_batch) VALUES (1, $1) \
              ON CONFLICT (id) DO UPDATE SET next_batch = excluded.next_batch",
         )
-        .bind(next_batch.to_owned())
-        .execute(&mut *transaction)
-        .await
-        .map_err(StoreError::database(OPERATION))?;
-        transaction.commit().await.map_err(StoreError::database(OPERATION))
+        .bind(next_batch.to_owned());
+        self.execute_write(OPERATION, statement).await.map(drop)
     }
 
     /// The saved sync position, if any.
@@ -150,8 +136,7 @@ impl Store {
         since: Option<SystemTime>,
     ) -> Result<(), StoreError> {
         const OPERATION: &str = "save an offline time";
-        let mut transaction = self.begin_write(OPERATION).await?;
-        let query = match since {
+        let statement = match since {
             Some(since) => sqlx::query(
                 "INSERT INTO seen_offline (address, since) VALUES ($1, $2) \
                  ON CONFLICT (address) DO UPDATE SET since = excluded.since",
@@ -160,8 +145,7 @@ impl Store {
             .bind(codec::system_time(since)),
             None => sqlx::query("DELETE FROM seen_offline WHERE address = $1").bind(codec::address(address)),
         };
-        query.execute(&mut *transaction).await.map_err(StoreError::database(OPERATION))?;
-        transaction.commit().await.map_err(StoreError::database(OPERATION))
+        self.execute_write(OPERATION, statement).await.map(drop)
     }
 
     /// Every address seen offline, with since when, by address.

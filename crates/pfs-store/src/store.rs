@@ -8,6 +8,7 @@ use pfs_core::{Address, ChainId};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migrate, Migrator};
 use sqlx::pool::PoolConnection;
+use sqlx::query::Query;
 use sqlx::{Any, AnyPool, AssertSqlSafe, ConnectOptions, Executor, Row, Transaction};
 
 use crate::codec::{self, RowReader};
@@ -194,6 +195,18 @@ impl Store {
             Backend::Postgres => self.writer.begin().await,
         };
         begin.map_err(StoreError::database(operation))
+    }
+
+    /// Runs one statement in its own write transaction; returns the rows it affected.
+    pub(crate) async fn execute_write(
+        &self,
+        operation: &'static str,
+        statement: Query<'_, Any, <Any as sqlx::Database>::Arguments>,
+    ) -> Result<u64, StoreError> {
+        let mut transaction = self.begin_write(operation).await?;
+        let result = statement.execute(&mut *transaction).await.map_err(StoreError::database(operation))?;
+        transaction.commit().await.map_err(StoreError::database(operation))?;
+        Ok(result.rows_affected())
     }
 
     /// Starts a read transaction that sees one consistent snapshot.
