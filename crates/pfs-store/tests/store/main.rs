@@ -1,6 +1,7 @@
 //! Integration tests of pfs-store on real SQLite database files in temporary directories.
 
 mod common;
+mod crash;
 mod feedback;
 mod iou;
 mod matrix;
