@@ -80,6 +80,7 @@ CREATE TABLE deferred_update (
     received_at BIGINT NOT NULL
 );
 CREATE INDEX deferred_update_channel ON deferred_update (token_network, channel_id);
+CREATE INDEX deferred_update_sender ON deferred_update (updating_participant);
 
 -- IOUs: one row per payment session (sender, claimable_until).
 CREATE TABLE iou (

@@ -44,6 +44,7 @@ pub struct StateChanges {
     token_networks: BTreeSet<Address>,
     channels: BTreeSet<(Address, ChannelId)>,
     deferred_channels: BTreeSet<ChannelKey>,
+    deferred_senders: BTreeSet<Address>,
     all_deferred: bool,
     blocks: Vec<ChainCursor>,
 }
@@ -59,6 +60,7 @@ impl StateChanges {
         self.token_networks.is_empty()
             && self.channels.is_empty()
             && self.deferred_channels.is_empty()
+            && self.deferred_senders.is_empty()
             && !self.all_deferred
             && self.blocks.is_empty()
     }
@@ -68,6 +70,7 @@ impl StateChanges {
         self.token_networks.clear();
         self.channels.clear();
         self.deferred_channels.clear();
+        self.deferred_senders.clear();
         self.all_deferred = false;
         self.blocks.clear();
     }
@@ -85,6 +88,12 @@ impl StateChanges {
     /// Marks the updates waiting for one channel as changed.
     pub fn touch_deferred(&mut self, channel: ChannelKey) {
         self.deferred_channels.insert(channel);
+    }
+
+    /// Marks every update waiting from one sender as changed: deferring an update can drop the
+    /// sender's oldest waiting update, for any channel.
+    pub fn touch_deferred_sender(&mut self, sender: Address) {
+        self.deferred_senders.insert(sender);
     }
 
     /// Marks every waiting update as changed (after [`TokenNetworkRegistry::expire_deferred`]
@@ -143,7 +152,7 @@ impl StateChanges {
         let key = (identifier.token_network_address, identifier.channel_identifier);
         match outcome {
             Ok(UpdateOutcome::Applied) => self.touch_channel(key.0, key.1),
-            Ok(UpdateOutcome::Deferred) => self.touch_deferred(key),
+            Ok(UpdateOutcome::Deferred) => self.touch_deferred_sender(update.updating_participant()),
             Err(_) => {}
         }
     }
@@ -396,17 +405,34 @@ async fn write_changes(
         for (sequence, entry) in registry.deferred().sequenced() {
             insert_deferred(connection, sequence, entry).await?;
         }
-    } else {
-        for key @ (token_network, channel_id) in &changes.deferred_channels {
+    } else if !changes.deferred_channels.is_empty() || !changes.deferred_senders.is_empty() {
+        for (token_network, channel_id) in &changes.deferred_channels {
             sqlx::query("DELETE FROM deferred_update WHERE token_network = $1 AND channel_id = $2")
                 .bind(codec::address(token_network))
                 .bind(codec::uint256(&channel_id.0))
                 .execute(&mut *connection)
                 .await
                 .map_err(StoreError::database(OPERATION))?;
-            for (sequence, entry) in registry.deferred().waiting_for(key) {
-                insert_deferred(connection, sequence, entry).await?;
-            }
+        }
+        for sender in &changes.deferred_senders {
+            sqlx::query("DELETE FROM deferred_update WHERE updating_participant = $1")
+                .bind(codec::address(sender))
+                .execute(&mut *connection)
+                .await
+                .map_err(StoreError::database(OPERATION))?;
+        }
+        // The current waiting updates of the touched channels and senders, each once.
+        let mut current: BTreeMap<u64, &DeferredUpdate> = BTreeMap::new();
+        for key in &changes.deferred_channels {
+            current.extend(registry.deferred().waiting_for(key));
+        }
+        if !changes.deferred_senders.is_empty() {
+            current.extend(registry.deferred().sequenced().filter(|(_, entry)| {
+                changes.deferred_senders.contains(&entry.update.updating_participant())
+            }));
+        }
+        for (sequence, entry) in current {
+            insert_deferred(connection, sequence, entry).await?;
         }
     }
     write_blocks(connection, &changes.blocks, recent_blocks).await.map_err(|error| match error {

@@ -404,3 +404,22 @@ async fn one_token_network_loads_read_only_for_export() {
     // The service keeps writing while the export reads.
     store.commit(&registry, &changes).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_deferred_update_that_evicts_the_senders_oldest_for_another_channel_removes_its_row() {
+    let database = TempDatabase::new().await;
+    let store = database.open().await;
+    let mut changes = StateChanges::new();
+    let mut registry = busy_registry(&mut changes);
+    store.commit(&registry, &changes).await.unwrap();
+    for channel in 0..(pfs_core::token_network::MAX_DEFERRED_PER_SENDER as u64 + 5) {
+        let update = fee_update(token_network(0), ChannelId(U256::from(100 + channel)), 1, 4, at(0));
+        let outcome = registry.apply_update(update.clone(), at(1));
+        let mut changes = StateChanges::new();
+        changes.record_update(&update, &outcome);
+        store.commit(&registry, &changes).await.unwrap();
+    }
+    assert_eq!(registry.deferred().len(), pfs_core::token_network::MAX_DEFERRED_PER_SENDER);
+    let loaded = store.load_state().await.expect("the bounded set loads");
+    assert_same_state(&loaded.registry, &registry);
+}
