@@ -25,8 +25,10 @@
 
 pub mod address;
 pub mod fee_schedule;
+pub mod fees;
 pub mod ids;
 pub mod integer;
+pub mod routing;
 
 pub use address::{Address, AddressError};
 pub use fee_schedule::{FeeSchedule, ImbalancePenalty};
