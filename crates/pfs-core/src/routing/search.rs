@@ -1,0 +1,545 @@
+//! The diverse k-path search of §2.5: repeated Yen enumerations of loop-free candidates in order
+//! of total weight, each stopping at the first valid path not returned yet.
+//!
+//! # Order
+//!
+//! Candidates are ordered by their total weight, the left-to-right `f64` sum of their edge
+//! weights (Python's `sum`), then by the lexicographically smaller node list (node indices are
+//! ranks in address byte order, §2.10). The shortest-path runs compute exactly that sum: a spur
+//! search starts at its root's sum instead of zero, and ties between equal sums keep the
+//! lexicographically smaller predecessor path.
+//!
+//! # Speed
+//!
+//! * No per-request copy of the graph: the reachability pruning of §2.3 and the capacity bound
+//!   are checked on the fly (offline heads and edges below `value` are skipped).
+//! * Skipping edges whose capacity is below `value` does not change the answer: such an edge
+//!   makes every path through it invalid (§2.7 step 1), and since candidates are taken in a
+//!   strict total order, removing invalid candidates never changes which valid one comes first.
+//! * Edge weights are computed lazily, once per request and edge (the fee part does not change
+//!   between the paths of one request; only the diversity part does), into reusable scratch
+//!   arrays stamped with a generation counter, so nothing is cleared or allocated per request or
+//!   per relaxed edge.
+//! * Work is bounded per request by [`SearchLimits::max_candidates`] and a [`Budget`].
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashSet};
+
+use alloy_primitives::{I256, U256};
+
+use crate::fees::get_amount_with_fees;
+
+use super::graph::{EdgeIndex, NodeIndex, TokenNetwork};
+use super::online::OnlineSet;
+use super::request::{Budget, Capacities, Path, PathError, PathRequest, Routes, SearchLimits, Truncation};
+use super::weight::{fee_weight, no_refund_weight, refund_threshold};
+
+/// Reusable buffers for path searches. Keep one per worker thread and pass it to every query:
+/// it then allocates nothing per request once warm. Any network may be searched with it.
+#[derive(Debug, Default)]
+pub struct PathFinder {
+    request_generation: u32,
+    edge_stamp: Vec<u32>,
+    edge_usable: Vec<bool>,
+    edge_fee_weight: Vec<f64>,
+    edge_no_refund: Vec<f64>,
+    channel_stamp: Vec<u32>,
+    channel_diversity: Vec<f64>,
+    run: u32,
+    node_stamp: Vec<u32>,
+    node_settled: Vec<u32>,
+    node_blocked: Vec<u32>,
+    edge_blocked: Vec<u32>,
+    distance: Vec<f64>,
+    predecessor: Vec<EdgeIndex>,
+    heap: BinaryHeap<Frontier>,
+    tie_left: Vec<NodeIndex>,
+    tie_right: Vec<NodeIndex>,
+}
+
+/// A node on the Dijkstra frontier (min-heap by distance, then node index).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Frontier {
+    distance: f64,
+    node: NodeIndex,
+}
+
+impl Eq for Frontier {}
+
+impl Ord for Frontier {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.distance.total_cmp(&self.distance).then_with(|| other.node.cmp(&self.node))
+    }
+}
+
+impl PartialOrd for Frontier {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A loop-free candidate path (min-heap by total weight, then node list).
+#[derive(Debug, Clone, PartialEq)]
+struct Candidate {
+    total: f64,
+    nodes: Vec<NodeIndex>,
+    edges: Vec<EdgeIndex>,
+}
+
+impl Eq for Candidate {}
+
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.total.total_cmp(&self.total).then_with(|| other.nodes.cmp(&self.nodes))
+    }
+}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// What stays fixed during one request.
+struct Query<'a> {
+    network: &'a TokenNetwork,
+    online: &'a OnlineSet,
+    value: U256,
+    fee_penalty: f64,
+    diversity_penalty: f64,
+    refund_threshold: Option<U256>,
+    source: NodeIndex,
+    target: NodeIndex,
+    limits: &'a SearchLimits,
+    budget: &'a dyn Budget,
+}
+
+/// Counts the work of one request against its limits.
+struct Work {
+    candidates: u64,
+}
+
+/// The §2.4 pre-checks, in the reference's order.
+///
+/// # Errors
+/// The first [`PathError`] that applies.
+pub fn check_path_request(
+    network: &TokenNetwork,
+    online: &OnlineSet,
+    request: &PathRequest,
+) -> Result<(NodeIndex, NodeIndex), PathError> {
+    if !online.contains(network, &request.source) {
+        return Err(PathError::SourceNotOnline);
+    }
+    if !online.contains(network, &request.target) {
+        return Err(PathError::TargetNotOnline);
+    }
+    let topology = &network.topology;
+    let source = network.node_index(&request.source).ok_or(PathError::NoChannelFromSource)?;
+    let target = network.node_index(&request.target).ok_or(PathError::NoChannelToTarget)?;
+    let source_capacities: Vec<U256> =
+        topology.out_edges(source).map(|edge| network.capacity(edge as EdgeIndex)).collect();
+    if source_capacities.iter().max().is_none_or(|max| *max < request.value) {
+        return Err(PathError::SourceCapacity {
+            capacities: Capacities(source_capacities),
+            value: request.value,
+        });
+    }
+    let target_capacities: Vec<U256> =
+        topology.out_edges(target).map(|edge| network.capacity(topology.reverse[edge])).collect();
+    if target_capacities.iter().max().is_none_or(|max| *max < request.value) {
+        return Err(PathError::TargetCapacity {
+            capacities: Capacities(target_capacities),
+            value: request.value,
+        });
+    }
+    if topology.component[source as usize] != topology.component[target as usize] {
+        return Err(PathError::NoRoute);
+    }
+    Ok((source, target))
+}
+
+/// Finds paths with a fresh [`PathFinder`]; see [`PathFinder::find_paths`].
+///
+/// # Errors
+/// As [`PathFinder::find_paths`].
+pub fn find_paths(
+    network: &TokenNetwork,
+    online: &OnlineSet,
+    request: &PathRequest,
+    limits: &SearchLimits,
+    budget: &dyn Budget,
+) -> Result<Routes, PathError> {
+    PathFinder::default().find_paths(network, online, request, limits, budget)
+}
+
+impl PathFinder {
+    /// A finder with empty buffers (they grow to the largest network searched).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Answers `request` on `network` with `online` as the reachable nodes: the §2.4 pre-checks,
+    /// then up to `max_paths` valid paths in the reference's order with their estimated fees.
+    ///
+    /// Penalties that are negative or not finite are treated as 0 (the reference's behaviour for
+    /// them is undefined: negative weights break its shortest-path search).
+    ///
+    /// # Errors
+    /// [`PathError`] from the pre-checks. A search that finds nothing is `Ok` with no paths.
+    pub fn find_paths(
+        &mut self,
+        network: &TokenNetwork,
+        online: &OnlineSet,
+        request: &PathRequest,
+        limits: &SearchLimits,
+        budget: &dyn Budget,
+    ) -> Result<Routes, PathError> {
+        let (source, target) = check_path_request(network, online, request)?;
+        let sanitize = |penalty: f64| if penalty.is_finite() && penalty >= 0.0 { penalty } else { 0.0 };
+        let query = Query {
+            network,
+            online,
+            value: request.value,
+            fee_penalty: sanitize(request.fee_penalty),
+            diversity_penalty: sanitize(request.diversity_penalty),
+            refund_threshold: refund_threshold(request.value),
+            source,
+            target,
+            limits,
+            budget,
+        };
+        self.prepare(network);
+        let mut work = Work { candidates: 0 };
+        let mut taken: Vec<Vec<NodeIndex>> = Vec::new();
+        let mut paths = Vec::new();
+        let mut truncated = None;
+        if !online.contains_node(source) || !online.contains_node(target) {
+            return Ok(Routes { paths, truncated, candidates_examined: 0 });
+        }
+        while paths.len() < request.max_paths {
+            match self.next_path(&query, &taken, &mut work) {
+                Ok(Some((candidate, estimated_fee))) => {
+                    for &edge in &candidate.edges {
+                        self.add_diversity(network, edge, query.diversity_penalty);
+                    }
+                    paths.push(Path {
+                        nodes: candidate.nodes.iter().map(|&node| network.node_address(node)).collect(),
+                        estimated_fee,
+                    });
+                    taken.push(candidate.nodes);
+                }
+                Ok(None) => break,
+                Err(reason) => {
+                    truncated = Some(reason);
+                    break;
+                }
+            }
+        }
+        Ok(Routes { paths, truncated, candidates_examined: work.candidates })
+    }
+
+    /// Sizes the buffers for `network` and starts a new request generation.
+    fn prepare(&mut self, network: &TokenNetwork) {
+        let edges = network.topology.target.len();
+        let nodes = network.node_count();
+        let channels = network.channel_count();
+        if self.edge_stamp.len() < edges {
+            self.edge_stamp.resize(edges, 0);
+            self.edge_usable.resize(edges, false);
+            self.edge_fee_weight.resize(edges, 0.0);
+            self.edge_no_refund.resize(edges, 0.0);
+            self.edge_blocked.resize(edges, 0);
+        }
+        if self.channel_stamp.len() < channels {
+            self.channel_stamp.resize(channels, 0);
+            self.channel_diversity.resize(channels, 0.0);
+        }
+        if self.node_stamp.len() < nodes {
+            self.node_stamp.resize(nodes, 0);
+            self.node_settled.resize(nodes, 0);
+            self.node_blocked.resize(nodes, 0);
+            self.distance.resize(nodes, 0.0);
+            self.predecessor.resize(nodes, 0);
+        }
+        self.request_generation = self.request_generation.wrapping_add(1);
+        if self.request_generation == 0 {
+            self.edge_stamp.fill(0);
+            self.channel_stamp.fill(0);
+            self.request_generation = 1;
+        }
+    }
+
+    /// Starts a new shortest-path run (fresh distances and blocks).
+    fn next_run(&mut self) -> u32 {
+        self.run = self.run.wrapping_add(1);
+        if self.run == 0 {
+            self.node_stamp.fill(0);
+            self.node_settled.fill(0);
+            self.node_blocked.fill(0);
+            self.edge_blocked.fill(0);
+            self.run = 1;
+        }
+        self.run
+    }
+
+    fn add_diversity(&mut self, network: &TokenNetwork, edge: EdgeIndex, penalty: f64) {
+        let channel = network.topology.channel[edge as usize] as usize;
+        if self.channel_stamp[channel] != self.request_generation {
+            self.channel_stamp[channel] = self.request_generation;
+            // Python: `visited[channel_id] += penalty` starting from int 0.
+            self.channel_diversity[channel] = 0.0;
+        }
+        self.channel_diversity[channel] += penalty;
+    }
+
+    fn diversity(&self, network: &TokenNetwork, edge: EdgeIndex) -> f64 {
+        let channel = network.topology.channel[edge as usize] as usize;
+        if self.channel_stamp[channel] == self.request_generation {
+            self.channel_diversity[channel]
+        } else {
+            0.0
+        }
+    }
+
+    /// The weight of `edge` now, or `None` if the search must not use it (head offline, or
+    /// capacity below the value).
+    fn weight(&mut self, query: &Query<'_>, edge: EdgeIndex) -> Option<f64> {
+        let index = edge as usize;
+        if self.edge_stamp[index] != self.request_generation {
+            self.edge_stamp[index] = self.request_generation;
+            let network = query.network;
+            let head = network.topology.target[index];
+            let capacity = network.capacity(edge);
+            let usable = capacity >= query.value && query.online.contains_node(head);
+            self.edge_usable[index] = usable;
+            if usable {
+                let (sender, receiver) = network.terms(edge);
+                self.edge_fee_weight[index] =
+                    fee_weight(capacity, sender, receiver, query.value, query.fee_penalty);
+                let backward = network.topology.reverse[index];
+                self.edge_no_refund[index] =
+                    no_refund_weight(network.capacity(backward), query.refund_threshold);
+            }
+        }
+        if !self.edge_usable[index] {
+            return None;
+        }
+        let fee = self.edge_fee_weight[index];
+        if fee == f64::INFINITY {
+            return Some(f64::INFINITY);
+        }
+        Some(1.0 + self.diversity(query.network, edge) + fee + self.edge_no_refund[index])
+    }
+
+    /// One outer iteration of §2.5: enumerate candidates best first until one is valid and not
+    /// taken yet. `Ok(None)` when the enumeration is exhausted.
+    fn next_path(
+        &mut self,
+        query: &Query<'_>,
+        taken: &[Vec<NodeIndex>],
+        work: &mut Work,
+    ) -> Result<Option<(Candidate, I256)>, Truncation> {
+        let mut emitted: Vec<Candidate> = Vec::new();
+        let mut queue: BinaryHeap<Candidate> = BinaryHeap::new();
+        let mut queued: HashSet<Vec<NodeIndex>> = HashSet::new();
+        if query.budget.exhausted() {
+            return Err(Truncation::Deadline);
+        }
+        self.next_run();
+        let Some(first) = self.shortest_path(query, query.source, 0.0) else {
+            return Ok(None);
+        };
+        queued.insert(first.nodes.clone());
+        queue.push(first);
+        while let Some(candidate) = queue.pop() {
+            queued.remove(&candidate.nodes);
+            if work.candidates >= query.limits.max_candidates {
+                return Err(Truncation::Candidates);
+            }
+            work.candidates += 1;
+            if !taken.contains(&candidate.nodes)
+                && let Some(fee) = self.path_fee(query, &candidate)
+            {
+                return Ok(Some((candidate, fee)));
+            }
+            // Yen's spurs of this candidate.
+            let mut root_length = 0.0;
+            for spur_index in 0..candidate.nodes.len() - 1 {
+                if query.budget.exhausted() {
+                    return Err(Truncation::Deadline);
+                }
+                let run = self.next_run();
+                let root = &candidate.nodes[..=spur_index];
+                for &node in &root[..spur_index] {
+                    self.node_blocked[node as usize] = run;
+                }
+                for earlier in emitted.iter().chain(std::iter::once(&candidate)) {
+                    if earlier.nodes.len() > spur_index + 1 && earlier.nodes[..=spur_index] == *root {
+                        self.edge_blocked[earlier.edges[spur_index] as usize] = run;
+                    }
+                }
+                if let Some(spur) = self.shortest_path(query, root[spur_index], root_length) {
+                    let mut nodes = root[..spur_index].to_vec();
+                    nodes.extend_from_slice(&spur.nodes);
+                    let mut edges = candidate.edges[..spur_index].to_vec();
+                    edges.extend_from_slice(&spur.edges);
+                    if !queued.contains(&nodes) {
+                        queued.insert(nodes.clone());
+                        queue.push(Candidate { total: spur.total, nodes, edges });
+                    }
+                }
+                let edge = candidate.edges[spur_index];
+                root_length += self.weight(query, edge).unwrap_or(f64::INFINITY);
+            }
+            emitted.push(candidate);
+        }
+        Ok(None)
+    }
+
+    /// Dijkstra from `start` (whose distance is `start_distance`, the root's weight) to the
+    /// target, avoiding nodes and edges blocked in the current run; ties keep the
+    /// lexicographically smaller path.
+    fn shortest_path(
+        &mut self,
+        query: &Query<'_>,
+        start: NodeIndex,
+        start_distance: f64,
+    ) -> Option<Candidate> {
+        let run = self.run;
+        let topology = &query.network.topology;
+        self.heap.clear();
+        self.node_stamp[start as usize] = run;
+        self.distance[start as usize] = start_distance;
+        self.predecessor[start as usize] = EdgeIndex::MAX;
+        self.heap.push(Frontier { distance: start_distance, node: start });
+        let mut found = false;
+        while let Some(Frontier { distance, node }) = self.heap.pop() {
+            if self.node_settled[node as usize] == run || distance != self.distance[node as usize] {
+                continue;
+            }
+            self.node_settled[node as usize] = run;
+            if node == query.target {
+                found = true;
+                break;
+            }
+            for edge in topology.out_edges(node) {
+                let head = topology.target[edge];
+                if self.node_blocked[head as usize] == run
+                    || self.node_settled[head as usize] == run
+                    || self.edge_blocked[edge] == run
+                {
+                    continue;
+                }
+                let Some(weight) = self.weight(query, edge as EdgeIndex) else {
+                    continue;
+                };
+                let candidate = distance + weight;
+                let improves = if self.node_stamp[head as usize] != run {
+                    true
+                } else {
+                    match candidate.total_cmp(&self.distance[head as usize]) {
+                        Ordering::Less => true,
+                        Ordering::Greater => false,
+                        Ordering::Equal => self.lexicographically_smaller(topology, node, head, start),
+                    }
+                };
+                if improves {
+                    self.node_stamp[head as usize] = run;
+                    self.distance[head as usize] = candidate;
+                    self.predecessor[head as usize] = edge as EdgeIndex;
+                    self.heap.push(Frontier { distance: candidate, node: head });
+                }
+            }
+        }
+        if !found {
+            return None;
+        }
+        let mut nodes = vec![query.target];
+        let mut edges = Vec::new();
+        let mut node = query.target;
+        while node != start {
+            let edge = self.predecessor[node as usize];
+            edges.push(edge);
+            node = topology.source(edge);
+            nodes.push(node);
+        }
+        nodes.reverse();
+        edges.reverse();
+        Some(Candidate { total: self.distance[query.target as usize], nodes, edges })
+    }
+
+    /// Whether the path to `via` followed by `head` is lexicographically smaller than the current
+    /// path to `head` (both start at `start`).
+    fn lexicographically_smaller(
+        &mut self,
+        topology: &super::graph::Topology,
+        via: NodeIndex,
+        head: NodeIndex,
+        start: NodeIndex,
+    ) -> bool {
+        let mut left = std::mem::take(&mut self.tie_left);
+        let mut right = std::mem::take(&mut self.tie_right);
+        self.collect_path(topology, via, start, &mut left);
+        left.push(head);
+        let current = topology.source(self.predecessor[head as usize]);
+        self.collect_path(topology, current, start, &mut right);
+        right.push(head);
+        let smaller = left < right;
+        self.tie_left = left;
+        self.tie_right = right;
+        smaller
+    }
+
+    fn collect_path(
+        &self,
+        topology: &super::graph::Topology,
+        end: NodeIndex,
+        start: NodeIndex,
+        into: &mut Vec<NodeIndex>,
+    ) {
+        into.clear();
+        let mut node = end;
+        into.push(node);
+        while node != start {
+            node = topology.source(self.predecessor[node as usize]);
+            into.push(node);
+        }
+        into.reverse();
+    }
+
+    /// §2.7: the capacity check and the backwards fee computation; `None` if the path is invalid.
+    fn path_fee(&self, query: &Query<'_>, candidate: &Candidate) -> Option<I256> {
+        path_fee(query.network, query.value, &candidate.edges)
+    }
+}
+
+/// §2.7 on the edges of a path: every edge carries `value`, and each mediator's fee, from the
+/// last to the first, is defined; returns the sum of the fees.
+pub(crate) fn path_fee(network: &TokenNetwork, value: U256, edges: &[EdgeIndex]) -> Option<I256> {
+    if edges.iter().any(|&edge| network.capacity(edge) < value) {
+        return None;
+    }
+    let topology = &network.topology;
+    let mut total = value;
+    let mut estimated_fee = I256::ZERO;
+    for pair in edges.windows(2).rev() {
+        let (edge_in, edge_out) = (pair[0], pair[1]);
+        let backward_in = topology.reverse[edge_in as usize];
+        let (schedule_in, _) = network.terms(backward_in);
+        let (schedule_out, _) = network.terms(edge_out);
+        let with_fees = get_amount_with_fees(
+            total,
+            network.capacity(backward_in),
+            network.capacity(edge_out),
+            &schedule_in,
+            &schedule_out,
+            network.capacity(edge_in),
+        )
+        .ok()?;
+        let fee = I256::try_from(with_fees).ok()?.checked_sub(I256::try_from(total).ok()?)?;
+        estimated_fee = estimated_fee.checked_add(fee)?;
+        total = with_fees;
+    }
+    Some(estimated_fee)
+}
