@@ -3,11 +3,18 @@
 //!
 //! # Order
 //!
-//! Candidates are ordered by their total weight, the left-to-right `f64` sum of their edge
-//! weights (Python's `sum`), then by the lexicographically smaller node list (node indices are
-//! ranks in address byte order, §2.10). The shortest-path runs compute exactly that sum: a spur
-//! search starts at its root's sum instead of zero, and ties between equal sums keep the
-//! lexicographically smaller predecessor path.
+//! Edge weights are the reference's `f64` values bit for bit (§2.6). Candidates are ordered by
+//! their [`Distance`]: first the number of edges whose fee is undefined (weight `+inf` in the
+//! reference, which enumerates such paths last), then the *exact* sum of the finite weights, then
+//! the lexicographically smaller node list (node indices are ranks in address byte order, §2.10).
+//!
+//! Summing exactly instead of in `f64` is a deliberate choice: the reference sums in an order
+//! fixed by networkx internals (bidirectional Dijkstra, root plus spur), so its rounding is not
+//! reproducible anyway, and float sums are not monotone enough for a label-setting search to find
+//! the lexicographically first of several equal totals (`a < b` but `a + w == b + w`). With exact
+//! sums, Dijkstra with lexicographic tie-breaking returns exactly the first path of this order,
+//! which the property tests check against a brute-force enumeration. Every weight is at least 1
+//! and so a multiple of 2^-52; sums are kept as integers in units of 2^-52.
 //!
 //! # Speed
 //!
@@ -50,25 +57,51 @@ pub struct PathFinder {
     node_settled: Vec<u32>,
     node_blocked: Vec<u32>,
     edge_blocked: Vec<u32>,
-    distance: Vec<f64>,
+    distance: Vec<Distance>,
     predecessor: Vec<EdgeIndex>,
     heap: BinaryHeap<Frontier>,
     tie_left: Vec<NodeIndex>,
     tie_right: Vec<NodeIndex>,
 }
 
+/// A path length: edges with undefined fee first, then the exact sum of the finite weights in
+/// units of 2^-52 (saturating; only weights beyond 2^70 could saturate it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(crate) struct Distance {
+    undefined: u32,
+    units: u128,
+}
+
+impl Distance {
+    /// The length of one edge of `weight` (the reference's `f64`, at least 1, or `+inf`).
+    pub(crate) fn of_weight(weight: f64) -> Self {
+        if weight.is_infinite() || weight.is_nan() {
+            return Self { undefined: 1, units: 0 };
+        }
+        // weight >= 1 is a multiple of 2^-52, so this product is an exact integer.
+        let scaled = weight * (1u64 << 52) as f64;
+        let units = if scaled >= u128::MAX as f64 { u128::MAX } else { scaled as u128 };
+        Self { undefined: 0, units }
+    }
+
+    pub(crate) fn plus(self, other: Self) -> Self {
+        Self {
+            undefined: self.undefined.saturating_add(other.undefined),
+            units: self.units.saturating_add(other.units),
+        }
+    }
+}
+
 /// A node on the Dijkstra frontier (min-heap by distance, then node index).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Frontier {
-    distance: f64,
+    distance: Distance,
     node: NodeIndex,
 }
 
-impl Eq for Frontier {}
-
 impl Ord for Frontier {
     fn cmp(&self, other: &Self) -> Ordering {
-        other.distance.total_cmp(&self.distance).then_with(|| other.node.cmp(&self.node))
+        other.distance.cmp(&self.distance).then_with(|| other.node.cmp(&self.node))
     }
 }
 
@@ -79,18 +112,16 @@ impl PartialOrd for Frontier {
 }
 
 /// A loop-free candidate path (min-heap by total weight, then node list).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Candidate {
-    total: f64,
+    total: Distance,
     nodes: Vec<NodeIndex>,
     edges: Vec<EdgeIndex>,
 }
 
-impl Eq for Candidate {}
-
 impl Ord for Candidate {
     fn cmp(&self, other: &Self) -> Ordering {
-        other.total.total_cmp(&self.total).then_with(|| other.nodes.cmp(&self.nodes))
+        other.total.cmp(&self.total).then_with(|| other.nodes.cmp(&self.nodes))
     }
 }
 
@@ -259,7 +290,7 @@ impl PathFinder {
             self.node_stamp.resize(nodes, 0);
             self.node_settled.resize(nodes, 0);
             self.node_blocked.resize(nodes, 0);
-            self.distance.resize(nodes, 0.0);
+            self.distance.resize(nodes, Distance::default());
             self.predecessor.resize(nodes, 0);
         }
         self.request_generation = self.request_generation.wrapping_add(1);
@@ -302,9 +333,9 @@ impl PathFinder {
         }
     }
 
-    /// The weight of `edge` now, or `None` if the search must not use it (head offline, or
+    /// The length of `edge` now, or `None` if the search must not use it (head offline, or
     /// capacity below the value).
-    fn weight(&mut self, query: &Query<'_>, edge: EdgeIndex) -> Option<f64> {
+    fn weight(&mut self, query: &Query<'_>, edge: EdgeIndex) -> Option<Distance> {
         let index = edge as usize;
         if self.edge_stamp[index] != self.request_generation {
             self.edge_stamp[index] = self.request_generation;
@@ -327,9 +358,11 @@ impl PathFinder {
         }
         let fee = self.edge_fee_weight[index];
         if fee == f64::INFINITY {
-            return Some(f64::INFINITY);
+            return Some(Distance::of_weight(f64::INFINITY));
         }
-        Some(1.0 + self.diversity(query.network, edge) + fee + self.edge_no_refund[index])
+        Some(Distance::of_weight(
+            1.0 + self.diversity(query.network, edge) + fee + self.edge_no_refund[index],
+        ))
     }
 
     /// One outer iteration of §2.5: enumerate candidates best first until one is valid and not
@@ -347,7 +380,7 @@ impl PathFinder {
             return Err(Truncation::Deadline);
         }
         self.next_run();
-        let Some(first) = self.shortest_path(query, query.source, 0.0) else {
+        let Some(first) = self.shortest_path(query, query.source, Distance::default()) else {
             return Ok(None);
         };
         queued.insert(first.nodes.clone());
@@ -364,7 +397,7 @@ impl PathFinder {
                 return Ok(Some((candidate, fee)));
             }
             // Yen's spurs of this candidate.
-            let mut root_length = 0.0;
+            let mut root_length = Distance::default();
             for spur_index in 0..candidate.nodes.len() - 1 {
                 if query.budget.exhausted() {
                     return Err(Truncation::Deadline);
@@ -390,7 +423,8 @@ impl PathFinder {
                     }
                 }
                 let edge = candidate.edges[spur_index];
-                root_length += self.weight(query, edge).unwrap_or(f64::INFINITY);
+                let length = self.weight(query, edge).unwrap_or(Distance::of_weight(f64::INFINITY));
+                root_length = root_length.plus(length);
             }
             emitted.push(candidate);
         }
@@ -404,7 +438,7 @@ impl PathFinder {
         &mut self,
         query: &Query<'_>,
         start: NodeIndex,
-        start_distance: f64,
+        start_distance: Distance,
     ) -> Option<Candidate> {
         let run = self.run;
         let topology = &query.network.topology;
@@ -434,11 +468,11 @@ impl PathFinder {
                 let Some(weight) = self.weight(query, edge as EdgeIndex) else {
                     continue;
                 };
-                let candidate = distance + weight;
+                let candidate = distance.plus(weight);
                 let improves = if self.node_stamp[head as usize] != run {
                     true
                 } else {
-                    match candidate.total_cmp(&self.distance[head as usize]) {
+                    match candidate.cmp(&self.distance[head as usize]) {
                         Ordering::Less => true,
                         Ordering::Greater => false,
                         Ordering::Equal => self.lexicographically_smaller(topology, node, head, start),
