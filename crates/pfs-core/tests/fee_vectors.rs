@@ -9,8 +9,8 @@ use pfs_core::fees::client::{
     ppm_fee_per_channel,
 };
 use pfs_core::fees::{
-    ScheduleTerms, backward_fee_function_points, get_amount_with_fees, get_amount_without_fees,
-    interpolate_fraction_strings, schedule_fee_fraction_string,
+    PenaltyPoints, ScheduleTerms, backward_fee_function_points, get_amount_with_fees,
+    get_amount_without_fees, interpolate_fraction_strings, schedule_fee_fraction_string,
 };
 use serde_json::Value;
 
@@ -69,7 +69,7 @@ impl OwnedSchedule {
             cap_fees: self.cap_fees,
             flat: self.flat,
             proportional: self.proportional,
-            imbalance_penalty: self.penalty.as_deref(),
+            imbalance_penalty: self.penalty.as_deref().map(PenaltyPoints::Wide),
         }
     }
 }

@@ -7,7 +7,7 @@
 //! computed the very same value as the big one; on overflow the caller reruns the big one. This is
 //! how the fast path "provably gives the same result as the general algorithm".
 
-use alloy_primitives::{I256, U256};
+use alloy_primitives::{I256, U256, U512};
 use num_bigint::{BigInt, Sign};
 use num_integer::Integer;
 use num_rational::{BigRational, Ratio};
@@ -26,6 +26,25 @@ pub(crate) trait Exact: Clone + Ord + Sized {
     fn from_i256(value: I256) -> Result<Self, Overflow>;
     /// The fraction `numerator / 10^6` (a proportional fee in parts per million).
     fn per_million(numerator: U256) -> Result<Self, Overflow>;
+    /// The integer `value`.
+    fn from_u512(value: U512) -> Result<Self, Overflow>;
+    /// `proportional / 10^6 · amount` (a proportional fee on an amount).
+    fn per_million_of(proportional: U256, amount: U512) -> Result<Self, Overflow> {
+        Self::per_million(proportional)?.mul(&Self::from_u512(amount)?)
+    }
+    /// The line through `(x0, y0)` and `(x1, y1)` at `position` (`x0 < x1`):
+    /// `y0 + (y1 − y0)·(position − x0)/(x1 − x0)`, as `Interpolate` computes it.
+    fn interpolate(x0: U512, y0: U512, x1: U512, y1: U512, position: U512) -> Result<Self, Overflow> {
+        let (x0, y0, x1, y1, position) = (
+            Self::from_u512(x0)?,
+            Self::from_u512(y0)?,
+            Self::from_u512(x1)?,
+            Self::from_u512(y1)?,
+            Self::from_u512(position)?,
+        );
+        let slope = y1.sub(&y0)?.div(&x1.sub(&x0)?)?.ok_or(Overflow)?;
+        y0.add(&slope.mul(&position.sub(&x0)?)?)
+    }
     /// Zero.
     fn zero() -> Self;
     /// `self + other`.
@@ -63,6 +82,12 @@ fn python_fraction_text<T: std::fmt::Display + PartialEq + num_traits::One>(rati
 }
 
 impl Exact for Small {
+    fn from_u512(value: U512) -> Result<Self, Overflow> {
+        let integer: u128 = value.try_into().map_err(|_| Overflow)?;
+        let integer = i128::try_from(integer).map_err(|_| Overflow)?;
+        Ok(Ratio::from_integer(integer))
+    }
+
     fn from_u256(value: U256) -> Result<Self, Overflow> {
         let integer: u128 = value.try_into().map_err(|_| Overflow)?;
         let integer = i128::try_from(integer).map_err(|_| Overflow)?;
@@ -144,6 +169,10 @@ fn big_from_u256(value: U256) -> BigInt {
 }
 
 impl Exact for Big {
+    fn from_u512(value: U512) -> Result<Self, Overflow> {
+        Ok(Ratio::from_integer(BigInt::from_bytes_be(Sign::Plus, &value.to_be_bytes::<64>())))
+    }
+
     fn from_u256(value: U256) -> Result<Self, Overflow> {
         Ok(Ratio::from_integer(big_from_u256(value)))
     }
@@ -226,4 +255,216 @@ pub(crate) fn parse_fraction(text: &str) -> Option<Big> {
         return None;
     }
     Some(Ratio::new(numerator, denominator))
+}
+
+/// Sign-magnitude fractions over 512-bit integers, kept reduced (ruint's Lehmer gcd, no
+/// allocation): the middle instantiation, for token amounts around 10^18 where products of two
+/// amounts and a parts-per-million denominator overflow `i128`.
+#[derive(Debug, Clone)]
+pub(crate) struct Wide {
+    negative: bool,
+    /// Magnitude of the numerator; zero is never negative.
+    numerator: U512,
+    /// Always positive.
+    denominator: U512,
+}
+
+impl Wide {
+    /// Builds a fraction, reducing it only once it grows past 192 bits (a gcd costs more than
+    /// the arithmetic on small numbers; values are the same either way).
+    fn new(negative: bool, numerator: U512, denominator: U512) -> Self {
+        if numerator.bit_len() <= 192 && denominator.bit_len() <= 192 {
+            return Self { negative: negative && !numerator.is_zero(), numerator, denominator };
+        }
+        let divisor = numerator.gcd(denominator);
+        let (numerator, denominator) = if divisor > U512::from(1u8) {
+            (numerator / divisor, denominator / divisor)
+        } else {
+            (numerator, denominator)
+        };
+        Self { negative: negative && !numerator.is_zero(), numerator, denominator }
+    }
+
+    fn integer(negative: bool, magnitude: U512) -> Self {
+        Self {
+            negative: negative && !magnitude.is_zero(),
+            numerator: magnitude,
+            denominator: U512::from(1u8),
+        }
+    }
+
+    /// `self + other` with `other`'s sign flipped when `subtract`.
+    fn combine(&self, other: &Self, subtract: bool) -> Result<Self, Overflow> {
+        let other_negative = other.negative != subtract && !other.numerator.is_zero();
+        let left = self.numerator.checked_mul(other.denominator).ok_or(Overflow)?;
+        let right = other.numerator.checked_mul(self.denominator).ok_or(Overflow)?;
+        let denominator = self.denominator.checked_mul(other.denominator).ok_or(Overflow)?;
+        let (negative, numerator) = if self.negative == other_negative {
+            (self.negative, left.checked_add(right).ok_or(Overflow)?)
+        } else if left >= right {
+            (self.negative, left - right)
+        } else {
+            (other_negative, right - left)
+        };
+        Ok(Self::new(negative, numerator, denominator))
+    }
+}
+
+impl PartialEq for Wide {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for Wide {}
+
+impl PartialOrd for Wide {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Wide {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        match (self.negative, other.negative) {
+            (false, true) => return Ordering::Greater,
+            (true, false) => return Ordering::Less,
+            _ => {}
+        }
+        // Same sign: compare magnitudes, by cross-multiplying (in 1024 bits only when 512 do not
+        // suffice, so it never overflows).
+        let magnitude = if self.denominator == other.denominator {
+            self.numerator.cmp(&other.numerator)
+        } else if let (Some(left), Some(right)) =
+            (self.numerator.checked_mul(other.denominator), other.numerator.checked_mul(self.denominator))
+        {
+            left.cmp(&right)
+        } else {
+            let left = alloy_primitives::ruint::Uint::<1024, 16>::from(self.numerator)
+                * alloy_primitives::ruint::Uint::<1024, 16>::from(other.denominator);
+            let right = alloy_primitives::ruint::Uint::<1024, 16>::from(other.numerator)
+                * alloy_primitives::ruint::Uint::<1024, 16>::from(self.denominator);
+            left.cmp(&right)
+        };
+        if self.negative { magnitude.reverse() } else { magnitude }
+    }
+}
+
+impl Exact for Wide {
+    fn from_u512(value: U512) -> Result<Self, Overflow> {
+        Ok(Self::integer(false, value))
+    }
+
+    fn per_million_of(proportional: U256, amount: U512) -> Result<Self, Overflow> {
+        let numerator = U512::from(proportional).checked_mul(amount).ok_or(Overflow)?;
+        Ok(Self::new(false, numerator, U512::from(1_000_000u64)))
+    }
+
+    fn interpolate(x0: U512, y0: U512, x1: U512, y1: U512, position: U512) -> Result<Self, Overflow> {
+        // (y0·(x1 − x0) ± |y1 − y0|·(position − x0)) / (x1 − x0); never negative for x0 <= position <= x1.
+        let width = x1 - x0;
+        let offset = position - x0;
+        let base = y0.checked_mul(width).ok_or(Overflow)?;
+        let numerator = if y1 >= y0 {
+            base.checked_add((y1 - y0).checked_mul(offset).ok_or(Overflow)?).ok_or(Overflow)?
+        } else {
+            base - (y0 - y1).checked_mul(offset).ok_or(Overflow)?
+        };
+        Ok(Self::new(false, numerator, width))
+    }
+
+    fn from_u256(value: U256) -> Result<Self, Overflow> {
+        Ok(Self::integer(false, U512::from(value)))
+    }
+
+    fn from_i256(value: I256) -> Result<Self, Overflow> {
+        Ok(Self::integer(value.is_negative(), U512::from(value.unsigned_abs())))
+    }
+
+    fn per_million(numerator: U256) -> Result<Self, Overflow> {
+        Ok(Self::new(false, U512::from(numerator), U512::from(1_000_000u64)))
+    }
+
+    fn zero() -> Self {
+        Self::integer(false, U512::ZERO)
+    }
+
+    fn add(&self, other: &Self) -> Result<Self, Overflow> {
+        self.combine(other, false)
+    }
+
+    fn sub(&self, other: &Self) -> Result<Self, Overflow> {
+        self.combine(other, true)
+    }
+
+    fn mul(&self, other: &Self) -> Result<Self, Overflow> {
+        let negative = self.negative != other.negative;
+        if let (Some(numerator), Some(denominator)) =
+            (self.numerator.checked_mul(other.numerator), self.denominator.checked_mul(other.denominator))
+        {
+            return Ok(Self::new(negative, numerator, denominator));
+        }
+        // Cross-reduce so the products stay small.
+        let first = self.numerator.gcd(other.denominator).max(U512::from(1u8));
+        let second = other.numerator.gcd(self.denominator).max(U512::from(1u8));
+        let numerator = (self.numerator / first).checked_mul(other.numerator / second).ok_or(Overflow)?;
+        let denominator =
+            (self.denominator / second).checked_mul(other.denominator / first).ok_or(Overflow)?;
+        Ok(Self::new(negative, numerator, denominator))
+    }
+
+    fn div(&self, other: &Self) -> Result<Option<Self>, Overflow> {
+        if other.numerator.is_zero() {
+            return Ok(None);
+        }
+        let reciprocal =
+            Self { negative: other.negative, numerator: other.denominator, denominator: other.numerator };
+        self.mul(&reciprocal).map(Some)
+    }
+
+    fn abs(&self) -> Result<Self, Overflow> {
+        Ok(Self { negative: false, ..self.clone() })
+    }
+
+    fn is_negative(&self) -> bool {
+        self.negative
+    }
+
+    fn is_positive(&self) -> bool {
+        !self.negative && !self.numerator.is_zero()
+    }
+
+    fn round_half_even(&self) -> Option<I256> {
+        let (quotient, remainder) = self.numerator.div_rem(self.denominator);
+        let twice = remainder.checked_mul(U512::from(2u8))?;
+        // Round the magnitude half to even; the parity of the result is symmetric in the sign.
+        let magnitude = match twice.cmp(&self.denominator) {
+            std::cmp::Ordering::Less => quotient,
+            std::cmp::Ordering::Greater => quotient + U512::from(1u8),
+            std::cmp::Ordering::Equal => quotient + (quotient & U512::from(1u8)),
+        };
+        if magnitude.bit_len() > 255 {
+            return None;
+        }
+        let magnitude = I256::from_raw(U256::from(magnitude));
+        Some(if self.negative { -magnitude } else { magnitude })
+    }
+
+    fn to_fraction_string(&self) -> String {
+        let reduced = {
+            let divisor = self.numerator.gcd(self.denominator).max(U512::from(1u8));
+            Self {
+                negative: self.negative,
+                numerator: self.numerator / divisor,
+                denominator: self.denominator / divisor,
+            }
+        };
+        let sign = if reduced.negative { "-" } else { "" };
+        let (numerator, denominator) = (reduced.numerator, reduced.denominator);
+        if denominator == U512::from(1u8) {
+            return format!("{sign}{numerator}");
+        }
+        format!("{sign}{numerator}/{denominator}")
+    }
 }

@@ -2,7 +2,7 @@
 //! Raiden's `_mediation_fee_func`, `_cap_fees`, `Interpolate` and `find_intersection`
 //! (`spec/PROTOCOL.md` §3.1–3.2), generic over the exact number type.
 
-use alloy_primitives::{I256, U256};
+use alloy_primitives::{I256, U256, U512};
 
 use super::arith::{Exact, Overflow};
 use super::{ScheduleTerms, UndefinedFee};
@@ -78,9 +78,9 @@ fn penalty_points<N: Exact>(schedule: &ScheduleTerms<'_>, zero_until: &N) -> Res
         Some(points) => {
             let mut xs = Vec::with_capacity(points.len());
             let mut ys = Vec::with_capacity(points.len());
-            for (x, y) in points {
-                xs.push(N::from_u256(*x)?);
-                ys.push(N::from_u256(*y)?);
+            for (x, y) in points.iter() {
+                xs.push(N::from_u256(x)?);
+                ys.push(N::from_u256(y)?);
             }
             Ok(Points { xs, ys })
         }
@@ -103,65 +103,99 @@ fn schedule_fee<N: Exact>(
     Ok(flat.add(&moved)?.add(&after.sub(&before)?)?)
 }
 
+/// A penalty's points as 512-bit integers; the zero function on `[0, zero_until]` when the
+/// schedule has none (what `_mediation_fee_func` installs).
+struct IntegerPenalty {
+    points: Vec<(U512, U512)>,
+}
+
+impl IntegerPenalty {
+    fn of(schedule: &ScheduleTerms<'_>, zero_until: U512) -> Self {
+        let points = match schedule.imbalance_penalty {
+            Some(points) => points.iter().map(|(x, y)| (U512::from(x), U512::from(y))).collect(),
+            None => vec![(U512::ZERO, U512::ZERO), (zero_until, U512::ZERO)],
+        };
+        Self { points }
+    }
+
+    /// `Interpolate.__call__` at an integer: undefined outside the points.
+    fn at<N: Exact>(&self, position: U512) -> Result<N, Failure> {
+        let points = &self.points;
+        let last = points.len() - 1;
+        if position < points[0].0 || position > points[last].0 {
+            return Err(Failure::Undefined(UndefinedFee::OutsidePenaltyRange));
+        }
+        if position == points[last].0 {
+            return Ok(N::from_u512(points[last].1)?);
+        }
+        let index = points.partition_point(|point| point.0 <= position) - 1;
+        let ((x0, y0), (x1, y1)) = (points[index], points[index + 1]);
+        Ok(N::interpolate(x0, y0, x1, y1, position)?)
+    }
+}
+
 /// `_mediation_fee_func`: the mediator's total fee as a function of the unknown amount.
+///
+/// Every sample point and every penalty evaluation point is an integer, so the sample points are
+/// built, sorted and checked with integers, and each fee is assembled from a few exact
+/// fractions (the value is the reference's: the arithmetic is exact either way).
 pub(crate) fn fee_function<N: Exact>(mediation: &Mediation<'_>) -> Result<Points<N>, Failure> {
     let Mediation { amount, balance_in, balance_out, receivable, schedule_in, schedule_out, direction } =
         *mediation;
     if balance_out.is_zero() || receivable.is_zero() {
         return Err(Failure::Undefined(UndefinedFee::NoBalance));
     }
-    let amount = N::from_u256(amount)?;
-    let balance_in = N::from_u256(balance_in)?;
-    let balance_out = N::from_u256(balance_out)?;
-    let receivable = N::from_u256(receivable)?;
-    let penalty_in = penalty_points(schedule_in, &balance_in.add(&receivable)?)?;
-    let penalty_out = penalty_points(schedule_out, &balance_out)?;
+    let (amount, balance_in, balance_out, receivable) =
+        (U512::from(amount), U512::from(balance_in), U512::from(balance_out), U512::from(receivable));
+    let penalty_in = IntegerPenalty::of(schedule_in, balance_in + receivable);
+    let penalty_out = IntegerPenalty::of(schedule_out, balance_out);
 
     let max_x = match direction {
-        Direction::Backward => &receivable,
-        Direction::Forward => &balance_out,
+        Direction::Backward => receivable,
+        Direction::Forward => balance_out,
     };
-    let upper = std::cmp::min(max_x, &balance_out).clone();
-    let zero = N::zero();
-    let clamp = |x: N| -> N {
-        if x < zero {
-            zero.clone()
-        } else if x > upper {
-            upper.clone()
-        } else {
-            x
-        }
-    };
-    let mut xs = Vec::with_capacity(penalty_in.xs.len() + penalty_out.xs.len());
-    for x in &penalty_in.xs {
-        xs.push(clamp(x.sub(&balance_in)?));
-    }
-    for x in &penalty_out.xs {
-        xs.push(clamp(balance_out.sub(x)?));
-    }
-    xs.sort();
+    let upper = max_x.min(balance_out);
+    // x − balance_in and balance_out − x, clamped to [0, upper] (a negative difference clamps to 0).
+    let mut xs: Vec<U512> = penalty_in
+        .points
+        .iter()
+        .map(|(x, _)| x.saturating_sub(balance_in).min(upper))
+        .chain(penalty_out.points.iter().map(|(x, _)| balance_out.saturating_sub(*x).min(upper)))
+        .collect();
+    xs.sort_unstable();
     xs.dedup();
 
+    let flat_in = N::from_i256(schedule_in.flat)?;
+    let flat_out = N::from_i256(schedule_out.flat)?;
     let mut ys = Vec::with_capacity(xs.len());
     match direction {
         Direction::Backward => {
-            let fee_out = schedule_fee(schedule_out, &penalty_out, &balance_out, &zero.sub(&amount)?)?;
+            // fee_out(balance_out, −amount) + flat_in − P_in(balance_in) is the same for every x.
+            if amount > balance_out {
+                return Err(Failure::Undefined(UndefinedFee::OutsidePenaltyRange));
+            }
+            let fee_out = flat_out
+                .add(&N::per_million_of(schedule_out.proportional, amount)?)?
+                .add(&penalty_out.at::<N>(balance_out - amount)?.sub(&penalty_out.at::<N>(balance_out)?)?)?;
+            let constant = fee_out.add(&flat_in)?.sub(&penalty_in.at::<N>(balance_in)?)?;
             for x in &xs {
-                ys.push(schedule_fee(schedule_in, &penalty_in, &balance_in, x)?.add(&fee_out)?);
+                let moved = N::per_million_of(schedule_in.proportional, *x)?;
+                ys.push(constant.add(&moved)?.add(&penalty_in.at::<N>(balance_in + *x)?)?);
             }
         }
         Direction::Forward => {
-            let fee_in = schedule_fee(schedule_in, &penalty_in, &balance_in, &amount)?;
+            let fee_in = flat_in
+                .add(&N::per_million_of(schedule_in.proportional, amount)?)?
+                .add(&penalty_in.at::<N>(balance_in + amount)?.sub(&penalty_in.at::<N>(balance_in)?)?)?;
+            let constant = fee_in.add(&flat_out)?.sub(&penalty_out.at::<N>(balance_out)?)?;
             for x in &xs {
-                ys.push(fee_in.add(&schedule_fee(
-                    schedule_out,
-                    &penalty_out,
-                    &balance_out,
-                    &zero.sub(x)?,
-                )?)?);
+                let moved = N::per_million_of(schedule_out.proportional, *x)?;
+                // x <= upper <= balance_out, so the subtraction cannot wrap.
+                ys.push(constant.add(&moved)?.add(&penalty_out.at::<N>(balance_out - *x)?)?);
             }
         }
     }
+    let xs = xs.into_iter().map(N::from_u512).collect::<Result<Vec<_>, _>>()?;
     let mut points = Points { xs, ys };
     if schedule_in.cap_fees {
         cap_fees(&mut points)?;
@@ -261,4 +295,299 @@ pub(crate) fn schedule_fee_text(schedule: &ScheduleTerms<'_>, balance: I256, amo
     let balance = Big::from_i256(balance).ok()?;
     let amount = Big::from_i256(amount).ok()?;
     schedule_fee(schedule, &penalty, &balance, &amount).ok().map(|fee| fee.to_fraction_string())
+}
+
+/// The domain of a penalty as `[first x, last x]`; the zero penalty's when there is none.
+fn penalty_domain(schedule: &ScheduleTerms<'_>, zero_until: U512) -> (U512, U512) {
+    match schedule.imbalance_penalty {
+        Some(points) if !points.is_empty() => {
+            (U512::from(points.point(0).0), U512::from(points.point(points.len() - 1).0))
+        }
+        _ => (U512::ZERO, zero_until),
+    }
+}
+
+/// Decides with integers only whether `fee_function` would fail before computing any fraction:
+/// the reference evaluates every penalty at every sample point before anything else, and all
+/// those evaluation points are integers, so checking them against the penalty domains is exact.
+/// `None` means the fee function is defined (the full computation then runs).
+pub(crate) fn undefined_before_fractions(mediation: &Mediation<'_>) -> Option<UndefinedFee> {
+    let Mediation { amount, balance_in, balance_out, receivable, schedule_in, schedule_out, direction } =
+        *mediation;
+    if balance_out.is_zero() || receivable.is_zero() {
+        return Some(UndefinedFee::NoBalance);
+    }
+    let (amount, balance_in, balance_out, receivable) =
+        (U512::from(amount), U512::from(balance_in), U512::from(balance_out), U512::from(receivable));
+    let (in_first, in_last) = penalty_domain(schedule_in, balance_in + receivable);
+    let (out_first, out_last) = penalty_domain(schedule_out, balance_out);
+    let max_x = match direction {
+        Direction::Backward => receivable,
+        Direction::Forward => balance_out,
+    };
+    let upper = max_x.min(balance_out);
+    // Sample points: px − balance_in and balance_out − px, clamped to [0, upper]; clamping is
+    // monotone, so the extremes come from the extreme raw values (negative raw values clamp to 0).
+    let clamp_difference = |left: U512, right: U512| left.saturating_sub(right).min(upper);
+    let lowest = clamp_difference(in_first, balance_in).min(clamp_difference(balance_out, out_last));
+    let highest = clamp_difference(in_last, balance_in).max(clamp_difference(balance_out, out_first));
+    let inside = |value: U512, first: U512, last: U512| first <= value && value <= last;
+    let defined = match direction {
+        Direction::Backward => {
+            // fee_in(balance_in, x) for every x, fee_out(balance_out, −amount).
+            inside(balance_in, in_first, in_last)
+                && inside(balance_in + lowest, in_first, in_last)
+                && inside(balance_in + highest, in_first, in_last)
+                && inside(balance_out, out_first, out_last)
+                && amount <= balance_out
+                && inside(balance_out - amount, out_first, out_last)
+        }
+        Direction::Forward => {
+            // fee_in(balance_in, amount), fee_out(balance_out, −x) for every x (x <= balance_out).
+            inside(balance_in, in_first, in_last)
+                && inside(balance_in + amount, in_first, in_last)
+                && inside(balance_out, out_first, out_last)
+                && inside(balance_out - lowest, out_first, out_last)
+                && inside(balance_out - highest, out_first, out_last)
+        }
+    };
+    (!defined).then_some(UndefinedFee::OutsidePenaltyRange)
+}
+
+/// A float approximation of an exact value with a rigorous bound: `|exact − value| <= error`.
+#[derive(Debug, Clone, Copy)]
+struct Approximation {
+    value: f64,
+    error: f64,
+}
+
+/// Relative slack for every float computation below: far above the few units in the last place
+/// that a handful of correctly rounded operations can accumulate (2^-53 each).
+const SLACK: f64 = 1.0 / (1u64 << 40) as f64;
+
+fn float(value: U512) -> f64 {
+    f64::from(&value)
+}
+
+impl IntegerPenalty {
+    /// `at` in floats: the value and the sum of the magnitudes that went into it.
+    fn approximate(&self, position: U512) -> (f64, f64) {
+        let points = &self.points;
+        let last = points.len() - 1;
+        if position >= points[last].0 {
+            let value = float(points[last].1);
+            return (value, value);
+        }
+        let index = points.partition_point(|point| point.0 <= position) - 1;
+        let ((x0, y0), (x1, y1)) = (points[index], points[index + 1]);
+        let fraction = float(position - x0) / float(x1 - x0);
+        let rise = if y1 >= y0 { float(y1 - y0) } else { -float(y0 - y1) };
+        let base = float(y0);
+        (base + rise * fraction, base + rise.abs() * fraction)
+    }
+}
+
+/// One point of the capped fee function as the filter sees it.
+#[derive(Debug, Clone, Copy)]
+enum FilterPoint {
+    /// Sample point `index` of the original list.
+    Sample(usize),
+    /// The zero crossing inserted between samples `index` and `index + 1`.
+    Crossing(usize),
+}
+
+/// The backward fee through the float filter: every sign and comparison of `_cap_fees` and
+/// `find_intersection` is decided on float approximations with error bounds, and only the two
+/// points around the intersection are computed exactly. `None` when some decision is too close
+/// to call (or a number overflows): the caller then runs the exact algorithm, so the result is
+/// always the reference's. The caller has run `undefined_before_fractions` (all penalty
+/// evaluations are inside their domains) and checked `cap_fees`.
+pub(crate) fn backward_filtered(mediation: &Mediation<'_>) -> Option<Result<U256, UndefinedFee>> {
+    use super::arith::Wide;
+    let Mediation { amount, balance_in, balance_out, receivable, schedule_in, schedule_out, direction } =
+        *mediation;
+    if direction != Direction::Backward {
+        return None;
+    }
+    let (amount, balance_in, balance_out, receivable) =
+        (U512::from(amount), U512::from(balance_in), U512::from(balance_out), U512::from(receivable));
+    let penalty_in = IntegerPenalty::of(schedule_in, balance_in + receivable);
+    let penalty_out = IntegerPenalty::of(schedule_out, balance_out);
+    let upper = receivable.min(balance_out);
+    let mut xs: Vec<U512> = penalty_in
+        .points
+        .iter()
+        .map(|(x, _)| x.saturating_sub(balance_in).min(upper))
+        .chain(penalty_out.points.iter().map(|(x, _)| balance_out.saturating_sub(*x).min(upper)))
+        .collect();
+    xs.sort_unstable();
+    xs.dedup();
+
+    // y(x) = constant + p_in·x/10^6 + P_in(balance_in + x), with
+    // constant = flat_in + flat_out + p_out·amount/10^6 + P_out(balance_out − amount) − P_out(balance_out) − P_in(balance_in).
+    let signed_float = |value: I256| {
+        let magnitude = float(U512::from(value.unsigned_abs()));
+        if value.is_negative() { -magnitude } else { magnitude }
+    };
+    let (out_after, out_after_size) = penalty_out.approximate(balance_out - amount);
+    let (out_before, out_before_size) = penalty_out.approximate(balance_out);
+    let (in_before, in_before_size) = penalty_in.approximate(balance_in);
+    let moved_out = float(U512::from(schedule_out.proportional)) * float(amount) / 1e6;
+    let flats = signed_float(schedule_in.flat) + signed_float(schedule_out.flat);
+    let constant = flats + moved_out + out_after - out_before - in_before;
+    let constant_size = flats.abs() + moved_out + out_after_size + out_before_size + in_before_size;
+    let proportional_in = float(U512::from(schedule_in.proportional));
+    let ys: Vec<Approximation> = xs
+        .iter()
+        .map(|x| {
+            let moved = proportional_in * float(*x) / 1e6;
+            let (penalty, penalty_size) = penalty_in.approximate(balance_in + *x);
+            let value = constant + moved + penalty;
+            Approximation { value, error: SLACK * (constant_size + moved + penalty_size) }
+        })
+        .collect();
+    // The sign of every sample, or give up when one is too close to zero.
+    let mut signs = Vec::with_capacity(ys.len());
+    for y in &ys {
+        if y.value.abs() <= y.error {
+            return None;
+        }
+        signs.push(if y.value > 0.0 { 1i8 } else { -1i8 });
+    }
+
+    // _cap_fees on the structure: the same loop over the original number of pairs.
+    let mut points: Vec<FilterPoint> = (0..xs.len()).map(FilterPoint::Sample).collect();
+    let capped = schedule_in.cap_fees;
+    if capped {
+        for index in 0..xs.len().saturating_sub(1) {
+            if let (FilterPoint::Sample(left), FilterPoint::Sample(right)) =
+                (points[index], points[index + 1])
+                && signs[left] * signs[right] == -1
+            {
+                points.insert(index + 1, FilterPoint::Crossing(left));
+            }
+        }
+    }
+
+    // Float view of a point: (x, x error, y, y error, y is exactly zero).
+    let view = |point: FilterPoint| -> (f64, f64, f64, f64, bool) {
+        match point {
+            FilterPoint::Sample(index) => {
+                let x = float(xs[index]);
+                let negative = signs[index] < 0;
+                if capped && negative {
+                    (x, x * SLACK, 0.0, 0.0, true)
+                } else {
+                    (x, x * SLACK, ys[index].value, ys[index].error, false)
+                }
+            }
+            FilterPoint::Crossing(index) => {
+                // x1 + |y1| / (|y1| + |y2|) · (x2 − x1), bounded through the y intervals.
+                let (y1, y2) = (ys[index], ys[index + 1]);
+                let (x1, width) = (float(xs[index]), float(xs[index + 1] - xs[index]));
+                let low = (y1.value.abs() - y1.error).max(0.0)
+                    / (y1.value.abs() + y1.error + y2.value.abs() + y2.error);
+                let high =
+                    (y1.value.abs() + y1.error) / (y1.value.abs() - y1.error + y2.value.abs() - y2.error);
+                let (low, high) = (x1 + low * width, x1 + high.min(1.0) * width);
+                let x = (low + high) / 2.0;
+                (x, (high - low) / 2.0 + SLACK * (x1 + width), 0.0, 0.0, true)
+            }
+        }
+    };
+    let amount_float = float(amount);
+    // Decides `y < line` (Less), `y > line` (Greater), or gives up.
+    let compare = |point: FilterPoint| -> Option<std::cmp::Ordering> {
+        use std::cmp::Ordering;
+        if let FilterPoint::Sample(index) = point
+            && capped
+            && signs[index] < 0
+        {
+            // 0 against the integer x − amount: exact.
+            return Some(amount.cmp(&xs[index]));
+        }
+        let (x, x_error, y, y_error, _) = view(point);
+        let line = x - amount_float;
+        let difference = y - line;
+        let bound = y_error + x_error + SLACK * (y.abs() + x.abs() + amount_float);
+        if difference.abs() <= bound {
+            None
+        } else if difference < 0.0 {
+            Some(Ordering::Less)
+        } else {
+            Some(Ordering::Greater)
+        }
+    };
+    let count = points.len();
+    let below = compare(points[0])? == std::cmp::Ordering::Less;
+    let mut index = 0;
+    loop {
+        let ordering = compare(points[index])?;
+        let keep_walking = if below {
+            ordering == std::cmp::Ordering::Less
+        } else {
+            ordering == std::cmp::Ordering::Greater
+        };
+        if !keep_walking {
+            break;
+        }
+        index += 1;
+        if index == count {
+            return Some(Err(UndefinedFee::InsufficientCapacity));
+        }
+    }
+    let previous = if index == 0 { count - 1 } else { index - 1 };
+
+    // Exact values at the two points.
+    let proportional = schedule_in.proportional;
+    let exact_constant = || -> Result<Wide, Failure> {
+        let flat = Wide::from_i256(schedule_in.flat)?.add(&Wide::from_i256(schedule_out.flat)?)?;
+        let moved = Wide::per_million_of(schedule_out.proportional, amount)?;
+        let out = penalty_out.at::<Wide>(balance_out - amount)?.sub(&penalty_out.at::<Wide>(balance_out)?)?;
+        Ok(flat.add(&moved)?.add(&out)?.sub(&penalty_in.at::<Wide>(balance_in)?)?)
+    };
+    let constant = exact_constant().ok()?;
+    let exact_y = |sample: usize| -> Result<Wide, Failure> {
+        let moved = Wide::per_million_of(proportional, xs[sample])?;
+        Ok(constant.add(&moved)?.add(&penalty_in.at::<Wide>(balance_in + xs[sample])?)?)
+    };
+    let exact_point = |point: FilterPoint| -> Result<(Wide, Wide), Failure> {
+        match point {
+            FilterPoint::Sample(sample) => {
+                let y = exact_y(sample)?;
+                let y = if capped && y.is_negative() { Wide::zero() } else { y };
+                Ok((Wide::from_u512(xs[sample])?, y))
+            }
+            FilterPoint::Crossing(sample) => {
+                let (y1, y2) = (exact_y(sample)?, exact_y(sample + 1)?);
+                let (x1, x2) = (Wide::from_u512(xs[sample])?, Wide::from_u512(xs[sample + 1])?);
+                let fraction = y1
+                    .abs()?
+                    .div(&y2.sub(&y1)?.abs()?)?
+                    .ok_or(Failure::Undefined(UndefinedFee::DivisionByZero))?;
+                Ok((x1.add(&fraction.mul(&x2.sub(&x1)?)?)?, Wide::zero()))
+            }
+        }
+    };
+    let finish = || -> Result<U256, Failure> {
+        let amount = Wide::from_u512(amount)?;
+        let (x1, fee1) = exact_point(points[previous])?;
+        let (x2, fee2) = exact_point(points[index])?;
+        let (line1, line2) = (x1.sub(&amount)?, x2.sub(&amount)?);
+        let numerator = line1.sub(&fee1)?.mul(&x2.sub(&x1)?)?;
+        let denominator = fee2.sub(&fee1)?.sub(&line2.sub(&line1)?)?;
+        let quotient =
+            numerator.div(&denominator)?.ok_or(Failure::Undefined(UndefinedFee::DivisionByZero))?;
+        let solution = quotient.add(&x1)?;
+        if !solution.is_positive() {
+            return Err(Failure::Undefined(UndefinedFee::NotPositive));
+        }
+        let rounded = solution.round_half_even().ok_or(Failure::Undefined(UndefinedFee::TooLarge))?;
+        Ok(rounded.into_raw())
+    };
+    match finish() {
+        Ok(value) => Some(Ok(value)),
+        Err(Failure::Undefined(reason)) => Some(Err(reason)),
+        Err(Failure::Overflow) => None,
+    }
 }

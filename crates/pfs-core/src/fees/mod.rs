@@ -29,8 +29,9 @@
 //! * **Division by zero.** `find_intersection` divides by zero in degenerate single-point cases,
 //!   which Python does not catch; here it is [`UndefinedFee::DivisionByZero`].
 
-mod arith;
+pub(crate) mod arith;
 pub mod client;
+mod closed_form;
 pub(crate) mod float;
 mod mediation;
 
@@ -38,7 +39,7 @@ use alloy_primitives::{I256, U256};
 
 use crate::fee_schedule::FeeSchedule;
 use crate::ids::TokenAmount;
-use arith::{Big, Exact, Small};
+use arith::{Big, Exact, Small, Wide};
 use mediation::{Direction, Failure, Mediation};
 
 /// The arithmetic view of a [`FeeSchedule`]: what the fee model reads from it.
@@ -55,7 +56,54 @@ pub struct ScheduleTerms<'a> {
     /// Proportional fee in parts per million.
     pub proportional: U256,
     /// The penalty points `(balance, penalty)`, balances strictly increasing, or `None`.
-    pub imbalance_penalty: Option<&'a [(TokenAmount, TokenAmount)]>,
+    pub imbalance_penalty: Option<PenaltyPoints<'a>>,
+}
+
+/// Borrowed imbalance-penalty points, at full width or narrowed to `u128` (how the routing graph
+/// stores them when they fit, at half the memory). Invariant: at least one point, balances
+/// strictly increasing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PenaltyPoints<'a> {
+    /// Points as announced.
+    Wide(&'a [(TokenAmount, TokenAmount)]),
+    /// The same points narrowed: balances below 2^128, penalties below 2^64.
+    Narrow {
+        /// The balances.
+        xs: &'a [u128],
+        /// The penalties, one per balance.
+        ys: &'a [u64],
+    },
+}
+
+impl PenaltyPoints<'_> {
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Wide(points) => points.len(),
+            Self::Narrow { xs, .. } => xs.len(),
+        }
+    }
+
+    /// Whether there are no points (never, by the invariant).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Point `index`.
+    ///
+    /// # Panics
+    /// If `index` is not below [`PenaltyPoints::len`].
+    pub fn point(&self, index: usize) -> (TokenAmount, TokenAmount) {
+        match self {
+            Self::Wide(points) => points[index],
+            Self::Narrow { xs, ys } => (U256::from(xs[index]), U256::from(ys[index])),
+        }
+    }
+
+    /// The points in order.
+    pub fn iter(&self) -> impl Iterator<Item = (TokenAmount, TokenAmount)> + '_ {
+        (0..self.len()).map(|index| self.point(index))
+    }
 }
 
 impl<'a> ScheduleTerms<'a> {
@@ -67,7 +115,10 @@ impl<'a> ScheduleTerms<'a> {
             cap_fees: schedule.cap_fees,
             flat: I256::try_from(schedule.flat).unwrap_or(I256::MAX),
             proportional: schedule.proportional,
-            imbalance_penalty: schedule.imbalance_penalty.as_ref().map(|penalty| penalty.points()),
+            imbalance_penalty: schedule
+                .imbalance_penalty
+                .as_ref()
+                .map(|penalty| PenaltyPoints::Wide(penalty.points())),
         }
     }
 
@@ -113,14 +164,33 @@ fn run(mediation: &Mediation<'_>) -> Result<TokenAmount, UndefinedFee> {
     if mediation.schedule_in.cap_fees != mediation.schedule_out.cap_fees {
         return Err(UndefinedFee::CapFeesMismatch);
     }
-    match mediation::solve::<Small>(mediation) {
+    if let Some(reason) = mediation::undefined_before_fractions(mediation) {
+        return Err(reason);
+    }
+    if let Some(result) = closed_form::backward_without_penalties(mediation) {
+        return result;
+    }
+    if let Some(result) = mediation::backward_filtered(mediation) {
+        return result;
+    }
+    // i128 fractions overflow as soon as two amounts beyond ~2^50 are multiplied with a
+    // parts-per-million denominator; skip the attempt when that is certain to happen.
+    let small_fits = [mediation.amount, mediation.balance_in, mediation.balance_out, mediation.receivable]
+        .iter()
+        .all(|value| value.bit_len() <= 40);
+    let first = if small_fits { mediation::solve::<Small>(mediation) } else { Err(Failure::Overflow) };
+    match first {
         Ok(amount) => Ok(amount),
         Err(Failure::Undefined(reason)) => Err(reason),
-        Err(Failure::Overflow) => match mediation::solve::<Big>(mediation) {
+        Err(Failure::Overflow) => match mediation::solve::<Wide>(mediation) {
             Ok(amount) => Ok(amount),
             Err(Failure::Undefined(reason)) => Err(reason),
-            // Big fractions never overflow.
-            Err(Failure::Overflow) => Err(UndefinedFee::TooLarge),
+            Err(Failure::Overflow) => match mediation::solve::<Big>(mediation) {
+                Ok(amount) => Ok(amount),
+                Err(Failure::Undefined(reason)) => Err(reason),
+                // Big fractions never overflow.
+                Err(Failure::Overflow) => Err(UndefinedFee::TooLarge),
+            },
         },
     }
 }

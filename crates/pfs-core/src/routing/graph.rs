@@ -16,11 +16,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use alloy_primitives::U256;
+use alloy_primitives::{I256, U256};
 
 use crate::address::Address;
 use crate::fee_schedule::FeeSchedule;
-use crate::fees::ScheduleTerms;
+use crate::fees::{PenaltyPoints, ScheduleTerms};
 use crate::ids::{ChannelId, TokenAmount};
 
 /// Edges per copy-on-write chunk of edge states.
@@ -137,33 +137,104 @@ impl Topology {
     }
 }
 
+/// A fee schedule as the graph stores it: the penalty narrowed to `u128` balances and `u64`
+/// penalties when they fit (amounts beyond 3·10^38, or penalties beyond 1.8·10^19, are unusual),
+/// which cuts the biggest part of a schedule to three eighths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredSchedule {
+    cap_fees: bool,
+    flat: TokenAmount,
+    proportional: U256,
+    penalty: Option<StoredPenalty>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StoredPenalty {
+    Narrow { xs: Box<[u128]>, ys: Box<[u64]> },
+    Wide(Box<[(TokenAmount, TokenAmount)]>),
+}
+
+impl StoredSchedule {
+    fn new(schedule: &FeeSchedule) -> Self {
+        let penalty = schedule.imbalance_penalty.as_ref().map(|penalty| {
+            let points = penalty.points();
+            let xs: Option<Box<[u128]>> = points.iter().map(|(x, _)| u128::try_from(*x).ok()).collect();
+            let ys: Option<Box<[u64]>> = points.iter().map(|(_, y)| u64::try_from(*y).ok()).collect();
+            match (xs, ys) {
+                (Some(xs), Some(ys)) => StoredPenalty::Narrow { xs, ys },
+                _ => StoredPenalty::Wide(points.into()),
+            }
+        });
+        Self {
+            cap_fees: schedule.cap_fees,
+            flat: schedule.flat,
+            proportional: schedule.proportional,
+            penalty,
+        }
+    }
+
+    pub fn terms(&self) -> ScheduleTerms<'_> {
+        ScheduleTerms {
+            cap_fees: self.cap_fees,
+            flat: I256::try_from(self.flat).unwrap_or(I256::MAX),
+            proportional: self.proportional,
+            imbalance_penalty: self.penalty.as_ref().map(|penalty| match penalty {
+                StoredPenalty::Narrow { xs, ys } => PenaltyPoints::Narrow { xs, ys },
+                StoredPenalty::Wide(points) => PenaltyPoints::Wide(points),
+            }),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + match &self.penalty {
+                Some(StoredPenalty::Narrow { xs, ys }) => {
+                    std::mem::size_of_val(&**xs) + std::mem::size_of_val(&**ys)
+                }
+                Some(StoredPenalty::Wide(points)) => std::mem::size_of_val(&**points),
+                None => 0,
+            }
+    }
+}
+
 /// What one direction of a channel carries: its capacity and its sender's fee schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EdgeState {
     pub capacity: TokenAmount,
-    /// `None` is the default schedule (capped, no fees); schedules are shared between edges that
-    /// announce the same one.
-    pub schedule: Option<Arc<FeeSchedule>>,
+    /// `None` is the default schedule (capped, no fees); schedules without penalty are shared
+    /// between the edges that announce the same one.
+    pub schedule: Option<Arc<StoredSchedule>>,
 }
 
 static DEFAULT_SCHEDULE: std::sync::LazyLock<FeeSchedule> = std::sync::LazyLock::new(FeeSchedule::default);
+static DEFAULT_STORED: std::sync::LazyLock<StoredSchedule> =
+    std::sync::LazyLock::new(|| StoredSchedule::new(&FeeSchedule::default()));
 
 impl EdgeState {
-    pub fn schedule(&self) -> &FeeSchedule {
-        self.schedule.as_deref().unwrap_or(&DEFAULT_SCHEDULE)
+    pub fn terms(&self) -> ScheduleTerms<'_> {
+        self.schedule.as_deref().unwrap_or(&DEFAULT_STORED).terms()
     }
 }
 
-/// Interns schedules while building, so edges announcing the same schedule share one allocation.
+/// Shares schedules without penalty between edges while building (a penalty depends on the
+/// channel's deposits, so those are rarely equal and not worth hashing).
 #[derive(Default)]
-struct ScheduleInterner(HashMap<FeeSchedule, Arc<FeeSchedule>>);
+struct ScheduleInterner(HashMap<(bool, U256, U256), Arc<StoredSchedule>>);
 
 impl ScheduleInterner {
-    fn intern(&mut self, schedule: FeeSchedule) -> Option<Arc<FeeSchedule>> {
-        if schedule == *DEFAULT_SCHEDULE {
+    fn intern(&mut self, schedule: &FeeSchedule) -> Option<Arc<StoredSchedule>> {
+        if *schedule == *DEFAULT_SCHEDULE {
             return None;
         }
-        Some(self.0.entry(schedule.clone()).or_insert_with(|| Arc::new(schedule)).clone())
+        if schedule.imbalance_penalty.is_some() {
+            return Some(Arc::new(StoredSchedule::new(schedule)));
+        }
+        Some(
+            self.0
+                .entry((schedule.cap_fees, schedule.flat, schedule.proportional))
+                .or_insert_with(|| Arc::new(StoredSchedule::new(schedule)))
+                .clone(),
+        )
     }
 }
 
@@ -191,10 +262,10 @@ pub struct ChannelView<'a> {
     pub capacity: TokenAmount,
     /// What `partner` can send back.
     pub capacity_partner: TokenAmount,
-    /// `participant`'s schedule for this channel.
-    pub fee_schedule_sender: &'a FeeSchedule,
-    /// `partner`'s schedule for this channel.
-    pub fee_schedule_receiver: &'a FeeSchedule,
+    /// `participant`'s schedule for this channel (its arithmetic terms).
+    pub fee_schedule_sender: ScheduleTerms<'a>,
+    /// `partner`'s schedule for this channel (its arithmetic terms).
+    pub fee_schedule_receiver: ScheduleTerms<'a>,
 }
 
 impl TokenNetwork {
@@ -264,14 +335,10 @@ impl TokenNetwork {
             reverse[backward as usize] = forward;
             channel_of[forward as usize] = index as u32;
             channel_of[backward as usize] = index as u32;
-            states[forward as usize] = EdgeState {
-                capacity: channel.capacity1,
-                schedule: interner.intern(channel.fee_schedule1.clone()),
-            };
-            states[backward as usize] = EdgeState {
-                capacity: channel.capacity2,
-                schedule: interner.intern(channel.fee_schedule2.clone()),
-            };
+            states[forward as usize] =
+                EdgeState { capacity: channel.capacity1, schedule: interner.intern(&channel.fee_schedule1) };
+            states[backward as usize] =
+                EdgeState { capacity: channel.capacity2, schedule: interner.intern(&channel.fee_schedule2) };
             channel_edge.push(forward);
         }
 
@@ -324,8 +391,11 @@ impl TokenNetwork {
                 state.capacity = capacity;
             }
             if let Some(schedule) = &update.fee_schedule {
-                state.schedule =
-                    if *schedule == *DEFAULT_SCHEDULE { None } else { Some(Arc::new(schedule.clone())) };
+                state.schedule = if *schedule == *DEFAULT_SCHEDULE {
+                    None
+                } else {
+                    Some(Arc::new(StoredSchedule::new(schedule)))
+                };
             }
         }
         Ok(next)
@@ -398,15 +468,15 @@ impl TokenNetwork {
             partner: topology.nodes[topology.target[edge as usize] as usize],
             capacity: self.capacity(edge),
             capacity_partner: self.capacity(backward),
-            fee_schedule_sender: self.state(edge).schedule(),
-            fee_schedule_receiver: self.state(backward).schedule(),
+            fee_schedule_sender: self.state(edge).terms(),
+            fee_schedule_receiver: self.state(backward).terms(),
         }
     }
 
     /// The sender's and the receiver's fee terms of an edge.
     pub(crate) fn terms(&self, edge: EdgeIndex) -> (ScheduleTerms<'_>, ScheduleTerms<'_>) {
         let backward = self.topology.reverse[edge as usize];
-        (ScheduleTerms::of(self.state(edge).schedule()), ScheduleTerms::of(self.state(backward).schedule()))
+        (self.state(edge).terms(), self.state(backward).terms())
     }
 
     /// Bytes of memory this snapshot holds (arrays and schedules, counting shared schedules once
@@ -431,10 +501,8 @@ impl TokenNetwork {
                 if let Some(schedule) = &state.schedule
                     && seen.insert(Arc::as_ptr(schedule))
                 {
-                    bytes += size_of::<FeeSchedule>() + 16;
-                    if let Some(penalty) = &schedule.imbalance_penalty {
-                        bytes += 16 + std::mem::size_of_val(penalty.points());
-                    }
+                    // The Arc's two counters, the schedule, its points.
+                    bytes += 16 + schedule.heap_bytes();
                 }
             }
         }

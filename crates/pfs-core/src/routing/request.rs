@@ -174,4 +174,6 @@ pub struct Routes {
     pub truncated: Option<Truncation>,
     /// Candidate paths examined.
     pub candidates_examined: u64,
+    /// Edges whose fee weight was computed (each at most once per request).
+    pub edges_weighed: u64,
 }

@@ -46,6 +46,7 @@ use super::weight::{fee_weight, no_refund_weight, refund_threshold};
 #[derive(Debug, Default)]
 pub struct PathFinder {
     request_generation: u32,
+    edges_weighed: u64,
     edge_stamp: Vec<u32>,
     edge_usable: Vec<bool>,
     edge_fee_weight: Vec<f64>,
@@ -60,48 +61,78 @@ pub struct PathFinder {
     distance: Vec<Distance>,
     predecessor: Vec<EdgeIndex>,
     heap: BinaryHeap<Frontier>,
+    hops: Vec<u32>,
+    hops_stamp: Vec<u32>,
+    buckets: Vec<Vec<NodeIndex>>,
     tie_left: Vec<NodeIndex>,
     tie_right: Vec<NodeIndex>,
 }
 
 /// A path length: edges with undefined fee first, then the exact sum of the finite weights in
-/// units of 2^-52 (saturating; only weights beyond 2^70 could saturate it).
+/// units of 2^-52, packed into one `u128` (the count in the top 16 bits, the sum in the low 112;
+/// both saturate, which only totals beyond 2^60 could reach), so comparing lengths is comparing
+/// integers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub(crate) struct Distance {
-    undefined: u32,
-    units: u128,
-}
+pub(crate) struct Distance(u128);
+
+const UNITS_BITS: u32 = 112;
+const UNITS_MAX: u128 = (1 << UNITS_BITS) - 1;
 
 impl Distance {
+    fn parts(self) -> (u128, u128) {
+        (self.0 >> UNITS_BITS, self.0 & UNITS_MAX)
+    }
+
+    fn from_parts(undefined: u128, units: u128) -> Self {
+        Self((undefined.min(0xFFFF) << UNITS_BITS) | units.min(UNITS_MAX))
+    }
+
     /// The length of one edge of `weight` (the reference's `f64`, at least 1, or `+inf`).
     pub(crate) fn of_weight(weight: f64) -> Self {
         if weight.is_infinite() || weight.is_nan() {
-            return Self { undefined: 1, units: 0 };
+            return Self::from_parts(1, 0);
         }
         // weight >= 1 is a multiple of 2^-52, so this product is an exact integer.
         let scaled = weight * (1u64 << 52) as f64;
-        let units = if scaled >= u128::MAX as f64 { u128::MAX } else { scaled as u128 };
-        Self { undefined: 0, units }
+        let units = if scaled >= UNITS_MAX as f64 { UNITS_MAX } else { scaled as u128 };
+        Self::from_parts(0, units)
+    }
+
+    /// A lower bound for `steps` more units of weight 1 (each edge weighs at least 1).
+    pub(crate) fn of_hops(steps: u32) -> Self {
+        Self::from_parts(0, u128::from(steps) << 52)
     }
 
     pub(crate) fn plus(self, other: Self) -> Self {
-        Self {
-            undefined: self.undefined.saturating_add(other.undefined),
-            units: self.units.saturating_add(other.units),
-        }
+        let (left_undefined, left_units) = self.parts();
+        let (right_undefined, right_units) = other.parts();
+        Self::from_parts(left_undefined + right_undefined, left_units.saturating_add(right_units))
     }
 }
 
-/// A node on the Dijkstra frontier (min-heap by distance, then node index).
+/// An entry of the A* frontier: a node reached with exact distance `reached`, or an edge whose
+/// exact weight is not computed yet (`edge != NO_EDGE`; `reached` is then its tail's distance).
+/// Min-heap by estimated total `key`, then `reached`, then node, then edge: among equal keys the
+/// entry closer to the start comes first, so every predecessor of a node on an equally long path
+/// is relaxed before the node is settled (which the lexicographic tie-break relies on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Frontier {
-    distance: Distance,
+    key: Distance,
+    reached: Distance,
     node: NodeIndex,
+    edge: EdgeIndex,
 }
+
+const NO_EDGE: EdgeIndex = EdgeIndex::MAX;
 
 impl Ord for Frontier {
     fn cmp(&self, other: &Self) -> Ordering {
-        other.distance.cmp(&self.distance).then_with(|| other.node.cmp(&self.node))
+        (other.key, other.reached, other.node, other.edge).cmp(&(
+            self.key,
+            self.reached,
+            self.node,
+            self.edge,
+        ))
     }
 }
 
@@ -117,6 +148,8 @@ struct Candidate {
     total: Distance,
     nodes: Vec<NodeIndex>,
     edges: Vec<EdgeIndex>,
+    /// Index of the node where this path left the path it was derived from (0 for the first).
+    deviation: usize,
 }
 
 impl Ord for Candidate {
@@ -241,12 +274,14 @@ impl PathFinder {
             budget,
         };
         self.prepare(network);
+        self.edges_weighed = 0;
+        self.compute_hops(&query);
         let mut work = Work { candidates: 0 };
         let mut taken: Vec<Vec<NodeIndex>> = Vec::new();
         let mut paths = Vec::new();
         let mut truncated = None;
         if !online.contains_node(source) || !online.contains_node(target) {
-            return Ok(Routes { paths, truncated, candidates_examined: 0 });
+            return Ok(Routes { paths, truncated, candidates_examined: 0, edges_weighed: 0 });
         }
         while paths.len() < request.max_paths {
             match self.next_path(&query, &taken, &mut work) {
@@ -267,7 +302,12 @@ impl PathFinder {
                 }
             }
         }
-        Ok(Routes { paths, truncated, candidates_examined: work.candidates })
+        Ok(Routes {
+            paths,
+            truncated,
+            candidates_examined: work.candidates,
+            edges_weighed: self.edges_weighed,
+        })
     }
 
     /// Sizes the buffers for `network` and starts a new request generation.
@@ -292,11 +332,14 @@ impl PathFinder {
             self.node_blocked.resize(nodes, 0);
             self.distance.resize(nodes, Distance::default());
             self.predecessor.resize(nodes, 0);
+            self.hops.resize(nodes, 0);
+            self.hops_stamp.resize(nodes, 0);
         }
         self.request_generation = self.request_generation.wrapping_add(1);
         if self.request_generation == 0 {
             self.edge_stamp.fill(0);
             self.channel_stamp.fill(0);
+            self.hops_stamp.fill(0);
             self.request_generation = 1;
         }
     }
@@ -345,6 +388,7 @@ impl PathFinder {
             let usable = capacity >= query.value && query.online.contains_node(head);
             self.edge_usable[index] = usable;
             if usable {
+                self.edges_weighed += 1;
                 let (sender, receiver) = network.terms(edge);
                 self.edge_fee_weight[index] =
                     fee_weight(capacity, sender, receiver, query.value, query.fee_penalty);
@@ -396,9 +440,14 @@ impl PathFinder {
             {
                 return Ok(Some((candidate, fee)));
             }
-            // Yen's spurs of this candidate.
+            // Yen's spurs of this candidate, from its deviation node on (Lawler's refinement:
+            // spurs at earlier nodes were already derived from its ancestors).
             let mut root_length = Distance::default();
-            for spur_index in 0..candidate.nodes.len() - 1 {
+            for &edge in &candidate.edges[..candidate.deviation] {
+                let length = self.weight(query, edge).unwrap_or(Distance::of_weight(f64::INFINITY));
+                root_length = root_length.plus(length);
+            }
+            for spur_index in candidate.deviation..candidate.nodes.len() - 1 {
                 if query.budget.exhausted() {
                     return Err(Truncation::Deadline);
                 }
@@ -419,7 +468,7 @@ impl PathFinder {
                     edges.extend_from_slice(&spur.edges);
                     if !queued.contains(&nodes) {
                         queued.insert(nodes.clone());
-                        queue.push(Candidate { total: spur.total, nodes, edges });
+                        queue.push(Candidate { total: spur.total, nodes, edges, deviation: spur_index });
                     }
                 }
                 let edge = candidate.edges[spur_index];
@@ -431,9 +480,123 @@ impl PathFinder {
         Ok(None)
     }
 
-    /// Dijkstra from `start` (whose distance is `start_distance`, the root's weight) to the
-    /// target, avoiding nodes and edges blocked in the current run; ties keep the
-    /// lexicographically smaller path.
+    /// Lower bounds of the distance to the target, by a backwards shortest-path search over
+    /// usable edges (head online, capacity at least the value) with the weights `1 + no_refund`
+    /// (Dial's algorithm: weights are 1 or 2). Every real weight is at least that (the diversity
+    /// and fee parts are never negative), so this is an admissible and consistent A* heuristic;
+    /// it is exact up to fees and diversity, so the search expands little beyond the paths that
+    /// tie on it. Nodes that cannot reach the target get none and are never entered.
+    fn compute_hops(&mut self, query: &Query<'_>) {
+        let topology = &query.network.topology;
+        let generation = self.request_generation;
+        let mut buckets = std::mem::take(&mut self.buckets);
+        for bucket in &mut buckets {
+            bucket.clear();
+        }
+        if buckets.len() < 3 {
+            buckets.resize_with(3, Vec::new);
+        }
+        self.hops[query.target as usize] = 0;
+        self.hops_stamp[query.target as usize] = generation;
+        buckets[0].push(query.target);
+        let mut distance = 0u32;
+        let mut pending = 1usize;
+        while pending > 0 {
+            let slot = distance as usize % 3;
+            while let Some(node) = buckets[slot].pop() {
+                pending -= 1;
+                if self.hops[node as usize] != distance {
+                    continue;
+                }
+                for edge in topology.out_edges(node) {
+                    // `edge` is node → tail; the edge used forwards is its reverse, tail → node.
+                    let tail = topology.target[edge];
+                    let forward = topology.reverse[edge];
+                    if !query.online.contains_node(tail) || query.network.capacity(forward) < query.value {
+                        continue;
+                    }
+                    let step = 1 + no_refund_weight(
+                        query.network.capacity(edge as EdgeIndex),
+                        query.refund_threshold,
+                    ) as u32;
+                    let candidate = distance + step;
+                    if self.hops_stamp[tail as usize] == generation && self.hops[tail as usize] <= candidate {
+                        continue;
+                    }
+                    self.hops_stamp[tail as usize] = generation;
+                    self.hops[tail as usize] = candidate;
+                    buckets[candidate as usize % 3].push(tail);
+                    pending += 1;
+                }
+            }
+            distance += 1;
+        }
+        self.buckets = buckets;
+    }
+
+    /// The heuristic of `node` in distance units, or `None` if it cannot reach the target.
+    fn heuristic(&self, node: NodeIndex) -> Option<Distance> {
+        (self.hops_stamp[node as usize] == self.request_generation)
+            .then(|| Distance::of_hops(self.hops[node as usize]))
+    }
+
+    /// A lower bound of an edge's weight that needs no fee computation (`1 + diversity +
+    /// no_refund`; the fee part is never negative), or its exact weight when already known.
+    /// `None` if the edge is unusable. The flag tells whether the value is exact.
+    fn weight_bound(&mut self, query: &Query<'_>, edge: EdgeIndex) -> Option<(Distance, bool)> {
+        let index = edge as usize;
+        if self.edge_stamp[index] == self.request_generation {
+            return self.weight(query, edge).map(|weight| (weight, true));
+        }
+        let network = query.network;
+        let head = network.topology.target[index];
+        if network.capacity(edge) < query.value || !query.online.contains_node(head) {
+            return None;
+        }
+        let backward = network.topology.reverse[index];
+        let no_refund = no_refund_weight(network.capacity(backward), query.refund_threshold);
+        Some((Distance::of_weight(1.0 + self.diversity(network, edge) + 0.0 + no_refund), false))
+    }
+
+    /// Relaxes `edge` (tail at exact distance `reached`, exact `weight`).
+    fn relax(
+        &mut self,
+        topology: &super::graph::Topology,
+        edge: EdgeIndex,
+        reached: Distance,
+        weight: Distance,
+        start: NodeIndex,
+    ) {
+        let run = self.run;
+        let tail = topology.source(edge);
+        let head = topology.target[edge as usize];
+        let candidate = reached.plus(weight);
+        let improves = if self.node_stamp[head as usize] != run {
+            true
+        } else {
+            match candidate.cmp(&self.distance[head as usize]) {
+                Ordering::Less => true,
+                Ordering::Greater => false,
+                Ordering::Equal => self.lexicographically_smaller(topology, tail, head, start),
+            }
+        };
+        if improves && let Some(heuristic) = self.heuristic(head) {
+            self.node_stamp[head as usize] = run;
+            self.distance[head as usize] = candidate;
+            self.predecessor[head as usize] = edge;
+            self.heap.push(Frontier {
+                key: candidate.plus(heuristic),
+                reached: candidate,
+                node: head,
+                edge: NO_EDGE,
+            });
+        }
+    }
+
+    /// A* from `start` (whose distance is `start_distance`, the root's weight) to the target,
+    /// avoiding nodes and edges blocked in the current run; ties keep the lexicographically
+    /// smaller path. Edge weights are computed only when an edge's lower-bound entry reaches the
+    /// front of the queue, so most edges of a hub are never weighed.
     fn shortest_path(
         &mut self,
         query: &Query<'_>,
@@ -443,13 +606,30 @@ impl PathFinder {
         let run = self.run;
         let topology = &query.network.topology;
         self.heap.clear();
+        let heuristic = self.heuristic(start)?;
         self.node_stamp[start as usize] = run;
         self.distance[start as usize] = start_distance;
         self.predecessor[start as usize] = EdgeIndex::MAX;
-        self.heap.push(Frontier { distance: start_distance, node: start });
+        self.heap.push(Frontier {
+            key: start_distance.plus(heuristic),
+            reached: start_distance,
+            node: start,
+            edge: NO_EDGE,
+        });
         let mut found = false;
-        while let Some(Frontier { distance, node }) = self.heap.pop() {
-            if self.node_settled[node as usize] == run || distance != self.distance[node as usize] {
+        while let Some(Frontier { reached, node, edge, .. }) = self.heap.pop() {
+            if edge != NO_EDGE {
+                // A lazily weighed edge: compute its exact weight now and relax it.
+                let head = topology.target[edge as usize];
+                if self.node_settled[head as usize] == run {
+                    continue;
+                }
+                if let Some(weight) = self.weight(query, edge) {
+                    self.relax(topology, edge, reached, weight, start);
+                }
+                continue;
+            }
+            if self.node_settled[node as usize] == run || reached != self.distance[node as usize] {
                 continue;
             }
             self.node_settled[node as usize] = run;
@@ -465,24 +645,21 @@ impl PathFinder {
                 {
                     continue;
                 }
-                let Some(weight) = self.weight(query, edge as EdgeIndex) else {
+                let Some(head_heuristic) = self.heuristic(head) else {
                     continue;
                 };
-                let candidate = distance.plus(weight);
-                let improves = if self.node_stamp[head as usize] != run {
-                    true
-                } else {
-                    match candidate.cmp(&self.distance[head as usize]) {
-                        Ordering::Less => true,
-                        Ordering::Greater => false,
-                        Ordering::Equal => self.lexicographically_smaller(topology, node, head, start),
-                    }
+                let Some((bound, exact)) = self.weight_bound(query, edge as EdgeIndex) else {
+                    continue;
                 };
-                if improves {
-                    self.node_stamp[head as usize] = run;
-                    self.distance[head as usize] = candidate;
-                    self.predecessor[head as usize] = edge as EdgeIndex;
-                    self.heap.push(Frontier { distance: candidate, node: head });
+                if exact {
+                    self.relax(topology, edge as EdgeIndex, reached, bound, start);
+                } else {
+                    self.heap.push(Frontier {
+                        key: reached.plus(bound).plus(head_heuristic),
+                        reached,
+                        node,
+                        edge: edge as EdgeIndex,
+                    });
                 }
             }
         }
@@ -500,7 +677,7 @@ impl PathFinder {
         }
         nodes.reverse();
         edges.reverse();
-        Some(Candidate { total: self.distance[query.target as usize], nodes, edges })
+        Some(Candidate { total: self.distance[query.target as usize], nodes, edges, deviation: 0 })
     }
 
     /// Whether the path to `via` followed by `head` is lexicographically smaller than the current

@@ -74,13 +74,8 @@ pub(crate) fn no_refund_weight(capacity_partner: TokenAmount, threshold: Option<
 /// assert_eq!(edge_weight(2.0, &view, ether, 0.0), 3.0);
 /// ```
 pub fn edge_weight(diversity: f64, view: &ChannelView<'_>, amount: TokenAmount, fee_penalty: f64) -> f64 {
-    let fee = fee_weight(
-        view.capacity,
-        ScheduleTerms::of(view.fee_schedule_sender),
-        ScheduleTerms::of(view.fee_schedule_receiver),
-        amount,
-        fee_penalty,
-    );
+    let fee =
+        fee_weight(view.capacity, view.fee_schedule_sender, view.fee_schedule_receiver, amount, fee_penalty);
     if fee.is_infinite() && fee > 0.0 {
         return f64::INFINITY;
     }
