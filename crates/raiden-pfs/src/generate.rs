@@ -179,6 +179,7 @@ pub fn generate_network(shape: &NetworkShape, seed: u64) -> NetworkSnapshot {
         connect(first, second, &mut endpoints);
     }
 
+    ordered.truncate(shape.channels);
     let channels = ordered
         .iter()
         .enumerate()

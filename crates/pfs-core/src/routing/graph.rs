@@ -448,6 +448,11 @@ impl TokenNetwork {
         &self.chunks[edge as usize / CHUNK_EDGES][edge as usize % CHUNK_EDGES]
     }
 
+    /// Every edge's capacity, in edge order (a sequential walk over the chunks).
+    pub(crate) fn capacities(&self) -> impl Iterator<Item = &TokenAmount> + '_ {
+        self.chunks.iter().flat_map(|chunk| chunk.iter().map(|state| &state.capacity))
+    }
+
     pub(crate) fn capacity(&self, edge: EdgeIndex) -> TokenAmount {
         self.state(edge).capacity
     }

@@ -41,11 +41,21 @@ use super::online::OnlineSet;
 use super::request::{Budget, Capacities, Path, PathError, PathRequest, Routes, SearchLimits, Truncation};
 use super::weight::{fee_weight, no_refund_weight, refund_threshold};
 
+/// Largest single edge step of the A* lower bound (see `PathFinder::compute_hops`).
+const MAX_BOUND_STEP: u32 = 64;
+
 /// Reusable buffers for path searches. Keep one per worker thread and pass it to every query:
 /// it then allocates nothing per request once warm. Any network may be searched with it.
 #[derive(Debug, Default)]
 pub struct PathFinder {
     request_generation: u32,
+    hops_generation: u32,
+    /// Per edge, for the current request: bit 0 capacity >= value, bit 1 capacity >= the refund
+    /// threshold (so the reverse edge has no no-refund weight).
+    edge_flags: Vec<u8>,
+    /// Per edge, ⌊diversity⌋ of its channel (cut at [`MAX_BOUND_STEP`]), and the edges set.
+    edge_diversity_steps: Vec<u8>,
+    diversity_touched: Vec<EdgeIndex>,
     edges_weighed: u64,
     edge_stamp: Vec<u32>,
     edge_usable: Vec<bool>,
@@ -275,7 +285,14 @@ impl PathFinder {
         };
         self.prepare(network);
         self.edges_weighed = 0;
-        self.compute_hops(&query);
+        for edge in self.diversity_touched.drain(..) {
+            self.edge_diversity_steps[edge as usize] = 0;
+        }
+        for (flags, capacity) in self.edge_flags.iter_mut().zip(network.capacities()) {
+            let usable = *capacity >= query.value;
+            let refundable = query.refund_threshold.is_some_and(|threshold| *capacity >= threshold);
+            *flags = u8::from(usable) | (u8::from(refundable) << 1);
+        }
         let mut work = Work { candidates: 0 };
         let mut taken: Vec<Vec<NodeIndex>> = Vec::new();
         let mut paths = Vec::new();
@@ -284,6 +301,7 @@ impl PathFinder {
             return Ok(Routes { paths, truncated, candidates_examined: 0, edges_weighed: 0 });
         }
         while paths.len() < request.max_paths {
+            self.compute_hops(&query);
             match self.next_path(&query, &taken, &mut work) {
                 Ok(Some((candidate, estimated_fee))) => {
                     for &edge in &candidate.edges {
@@ -315,6 +333,10 @@ impl PathFinder {
         let edges = network.topology.target.len();
         let nodes = network.node_count();
         let channels = network.channel_count();
+        if self.edge_flags.len() < edges {
+            self.edge_flags.resize(edges, 0);
+            self.edge_diversity_steps.resize(edges, 0);
+        }
         if self.edge_stamp.len() < edges {
             self.edge_stamp.resize(edges, 0);
             self.edge_usable.resize(edges, false);
@@ -339,7 +361,6 @@ impl PathFinder {
         if self.request_generation == 0 {
             self.edge_stamp.fill(0);
             self.channel_stamp.fill(0);
-            self.hops_stamp.fill(0);
             self.request_generation = 1;
         }
     }
@@ -365,6 +386,11 @@ impl PathFinder {
             self.channel_diversity[channel] = 0.0;
         }
         self.channel_diversity[channel] += penalty;
+        let steps = self.channel_diversity[channel].floor().min(f64::from(MAX_BOUND_STEP)) as u8;
+        for edge in [edge, network.topology.reverse[edge as usize]] {
+            self.edge_diversity_steps[edge as usize] = steps;
+            self.diversity_touched.push(edge);
+        }
     }
 
     fn diversity(&self, network: &TokenNetwork, edge: EdgeIndex) -> f64 {
@@ -481,20 +507,29 @@ impl PathFinder {
     }
 
     /// Lower bounds of the distance to the target, by a backwards shortest-path search over
-    /// usable edges (head online, capacity at least the value) with the weights `1 + no_refund`
-    /// (Dial's algorithm: weights are 1 or 2). Every real weight is at least that (the diversity
-    /// and fee parts are never negative), so this is an admissible and consistent A* heuristic;
-    /// it is exact up to fees and diversity, so the search expands little beyond the paths that
-    /// tie on it. Nodes that cannot reach the target get none and are never entered.
+    /// usable edges (head online, capacity at least the value) with the integer weights
+    /// `1 + ⌊diversity⌋ + no_refund` (Dial's algorithm over a ring of buckets; steps above
+    /// [`MAX_BOUND_STEP`] are cut to it, which keeps them lower bounds). Every real weight is at
+    /// least that (the fee part is never negative), so this is an admissible and consistent A*
+    /// heuristic, exact up to fees and fractional diversity, and the search expands little
+    /// beyond the paths that tie on it. It is recomputed for every returned path because the
+    /// diversity penalties change. Nodes that cannot reach the target get none and are never
+    /// entered.
     fn compute_hops(&mut self, query: &Query<'_>) {
         let topology = &query.network.topology;
-        let generation = self.request_generation;
+        self.hops_generation = self.hops_generation.wrapping_add(1);
+        if self.hops_generation == 0 {
+            self.hops_stamp.fill(0);
+            self.hops_generation = 1;
+        }
+        let generation = self.hops_generation;
+        let ring = MAX_BOUND_STEP as usize + 1;
         let mut buckets = std::mem::take(&mut self.buckets);
         for bucket in &mut buckets {
             bucket.clear();
         }
-        if buckets.len() < 3 {
-            buckets.resize_with(3, Vec::new);
+        if buckets.len() < ring {
+            buckets.resize_with(ring, Vec::new);
         }
         self.hops[query.target as usize] = 0;
         self.hops_stamp[query.target as usize] = generation;
@@ -502,7 +537,7 @@ impl PathFinder {
         let mut distance = 0u32;
         let mut pending = 1usize;
         while pending > 0 {
-            let slot = distance as usize % 3;
+            let slot = distance as usize % ring;
             while let Some(node) = buckets[slot].pop() {
                 pending -= 1;
                 if self.hops[node as usize] != distance {
@@ -512,20 +547,20 @@ impl PathFinder {
                     // `edge` is node → tail; the edge used forwards is its reverse, tail → node.
                     let tail = topology.target[edge];
                     let forward = topology.reverse[edge];
-                    if !query.online.contains_node(tail) || query.network.capacity(forward) < query.value {
+                    if self.edge_flags[forward as usize] & 1 == 0 || !query.online.contains_node(tail) {
                         continue;
                     }
-                    let step = 1 + no_refund_weight(
-                        query.network.capacity(edge as EdgeIndex),
-                        query.refund_threshold,
-                    ) as u32;
+                    // No refund when the reverse edge (this one) is below the threshold.
+                    let no_refund = u32::from(self.edge_flags[edge] & 2 == 0);
+                    let diversity = u32::from(self.edge_diversity_steps[forward as usize]);
+                    let step = (1 + no_refund + diversity).min(MAX_BOUND_STEP);
                     let candidate = distance + step;
                     if self.hops_stamp[tail as usize] == generation && self.hops[tail as usize] <= candidate {
                         continue;
                     }
                     self.hops_stamp[tail as usize] = generation;
                     self.hops[tail as usize] = candidate;
-                    buckets[candidate as usize % 3].push(tail);
+                    buckets[candidate as usize % ring].push(tail);
                     pending += 1;
                 }
             }
@@ -536,7 +571,7 @@ impl PathFinder {
 
     /// The heuristic of `node` in distance units, or `None` if it cannot reach the target.
     fn heuristic(&self, node: NodeIndex) -> Option<Distance> {
-        (self.hops_stamp[node as usize] == self.request_generation)
+        (self.hops_stamp[node as usize] == self.hops_generation)
             .then(|| Distance::of_hops(self.hops[node as usize]))
     }
 
@@ -550,11 +585,11 @@ impl PathFinder {
         }
         let network = query.network;
         let head = network.topology.target[index];
-        if network.capacity(edge) < query.value || !query.online.contains_node(head) {
+        if self.edge_flags[index] & 1 == 0 || !query.online.contains_node(head) {
             return None;
         }
-        let backward = network.topology.reverse[index];
-        let no_refund = no_refund_weight(network.capacity(backward), query.refund_threshold);
+        let backward = network.topology.reverse[index] as usize;
+        let no_refund = if self.edge_flags[backward] & 2 == 0 { 1.0 } else { 0.0 };
         Some((Distance::of_weight(1.0 + self.diversity(network, edge) + 0.0 + no_refund), false))
     }
 

@@ -62,7 +62,6 @@ pub fn run(arguments: &ReplayArgs) -> anyhow::Result<()> {
     let mut weighed = 0u64;
     for record in &requests {
         let started = Instant::now();
-        let mut finder_stats = (0, 0, None);
         let deadline = started + limits.time_budget;
         let budget = move || Instant::now() >= deadline;
         let (paths, error) = match record.to_path_request() {
@@ -72,7 +71,6 @@ pub fn run(arguments: &ReplayArgs) -> anyhow::Result<()> {
                 Ok(Routes { paths, truncated: cut, candidates_examined, edges_weighed }) => {
                     truncated += usize::from(cut.is_some());
                     candidates += candidates_examined;
-                    finder_stats = (candidates_examined, edges_weighed, cut);
                     weighed += edges_weighed;
                     let error = paths.is_empty().then(|| NO_ROUTE_FOUND.to_owned());
                     let paths = paths
