@@ -85,9 +85,6 @@ pub fn run(arguments: &ReplayArgs) -> anyhow::Result<()> {
             },
         };
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        if std::env::var_os("PFS_DEBUG").is_some() {
-            eprintln!("DEBUG {micros} {:?}", finder_stats);
-        }
         results.push(ResultRecord { paths, error, micros });
     }
 
