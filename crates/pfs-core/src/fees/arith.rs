@@ -73,6 +73,22 @@ pub(crate) type Small = Ratio<i128>;
 /// Arbitrary-precision fractions: the general instantiation.
 pub(crate) type Big = BigRational;
 
+/// Python's `round(Fraction)` on a ratio with positive denominator: the nearest integer, halves
+/// to the even neighbour; `None` on overflow of the integer type.
+fn round_ratio_half_even<T>(ratio: &Ratio<T>) -> Option<T>
+where
+    T: Clone + Integer + num_traits::CheckedMul + num_traits::CheckedAdd + From<u8>,
+{
+    let (quotient, remainder) = ratio.numer().div_mod_floor(ratio.denom());
+    let twice = remainder.checked_mul(&T::from(2))?;
+    match twice.cmp(ratio.denom()) {
+        std::cmp::Ordering::Less => Some(quotient),
+        std::cmp::Ordering::Greater => quotient.checked_add(&T::from(1)),
+        std::cmp::Ordering::Equal if quotient.is_odd() => quotient.checked_add(&T::from(1)),
+        std::cmp::Ordering::Equal => Some(quotient),
+    }
+}
+
 fn python_fraction_text<T: std::fmt::Display + PartialEq + num_traits::One>(ratio: &Ratio<T>) -> String {
     if ratio.denom().is_one() {
         ratio.numer().to_string()
@@ -148,15 +164,7 @@ impl Exact for Small {
     }
 
     fn round_half_even(&self) -> Option<I256> {
-        // Ratio keeps the denominator positive.
-        let (quotient, remainder) = self.numer().div_mod_floor(self.denom());
-        let twice = remainder.checked_mul(2)?;
-        let rounded = match twice.cmp(self.denom()) {
-            std::cmp::Ordering::Less => quotient,
-            std::cmp::Ordering::Greater => quotient.checked_add(1)?,
-            std::cmp::Ordering::Equal => quotient.checked_add(quotient.rem_euclid(2))?,
-        };
-        Some(I256::try_from(rounded).ok()?)
+        I256::try_from(round_ratio_half_even(self)?).ok()
     }
 
     fn to_fraction_string(&self) -> String {
@@ -219,16 +227,7 @@ impl Exact for Big {
     }
 
     fn round_half_even(&self) -> Option<I256> {
-        let (quotient, remainder) = self.numer().div_mod_floor(self.denom());
-        let twice: BigInt = remainder * 2;
-        let rounded = match twice.cmp(self.denom()) {
-            std::cmp::Ordering::Less => quotient,
-            std::cmp::Ordering::Greater => quotient + 1,
-            std::cmp::Ordering::Equal => {
-                let odd = quotient.is_odd();
-                if odd { quotient + 1 } else { quotient }
-            }
-        };
+        let rounded = round_ratio_half_even(self)?;
         let (sign, bytes) = rounded.to_bytes_be();
         if bytes.len() > 32 {
             return None;

@@ -8,7 +8,7 @@ use alloy_primitives::aliases::I512;
 use alloy_primitives::{I256, U256, U512};
 
 use super::UndefinedFee;
-use super::mediation::{Direction, Mediation};
+use super::mediation::{Direction, Mediation, intersection_segment};
 
 fn unsigned(value: U256) -> I512 {
     I512::from_raw(U512::from(value))
@@ -60,21 +60,13 @@ pub(crate) fn backward_without_penalties(mediation: &Mediation<'_>) -> Option<Re
     let line =
         |index: usize| -> Option<I512> { scale.checked_mul(points[index].0.checked_sub(scaled_amount)?) };
 
-    // find_intersection, literally (including the wrap to the last point at index 0).
-    let below = points[0].1 < line(0)?;
-    let mut index = 0;
-    loop {
-        let (fee, line_value) = (points[index].1, line(index)?);
-        let keep_walking = if below { fee < line_value } else { fee > line_value };
-        if !keep_walking {
-            break;
-        }
-        index += 1;
-        if index == count {
-            return Some(Err(UndefinedFee::InsufficientCapacity));
-        }
-    }
-    let previous = if index == 0 { count - 1 } else { index - 1 };
+    let (previous, index) = match intersection_segment(count, |index| {
+        Ok::<_, ()>(points[index].1.cmp(&line(index).ok_or(())?))
+    }) {
+        Err(()) => return None,
+        Ok(Err(reason)) => return Some(Err(reason)),
+        Ok(Ok(segment)) => segment,
+    };
     let (line_previous, line_current) = (line(previous)?, line(index)?);
     let (x_previous, fee_previous) = points[previous];
     let (x_current, fee_current) = points[index];

@@ -45,6 +45,21 @@ pub(crate) struct Mediation<'a> {
     pub direction: Direction,
 }
 
+impl<'a> Mediation<'a> {
+    /// The inputs in the order of Raiden's `get_amount_with_fees` arguments.
+    pub(crate) fn new(
+        direction: Direction,
+        amount: U256,
+        balance_in: U256,
+        balance_out: U256,
+        schedule_in: &'a ScheduleTerms<'a>,
+        schedule_out: &'a ScheduleTerms<'a>,
+        receivable: U256,
+    ) -> Self {
+        Self { amount, balance_in, balance_out, receivable, schedule_in, schedule_out, direction }
+    }
+}
+
 /// A piecewise-linear function given by its points (Python's `Interpolate`); `xs` strictly
 /// increasing, one `y` per `x`.
 pub(crate) struct Points<N> {
@@ -134,6 +149,27 @@ impl IntegerPenalty {
     }
 }
 
+/// The sample points of `_mediation_fee_func`: `x − balance_in` for the incoming penalty's
+/// points and `balance_out − x` for the outgoing one's, clamped to `[0, upper]` (a negative
+/// difference clamps to 0), sorted, without duplicates. All integers.
+fn sample_points(
+    penalty_in: &IntegerPenalty,
+    penalty_out: &IntegerPenalty,
+    balance_in: U512,
+    balance_out: U512,
+    upper: U512,
+) -> Vec<U512> {
+    let mut xs: Vec<U512> = penalty_in
+        .points
+        .iter()
+        .map(|(x, _)| x.saturating_sub(balance_in).min(upper))
+        .chain(penalty_out.points.iter().map(|(x, _)| balance_out.saturating_sub(*x).min(upper)))
+        .collect();
+    xs.sort_unstable();
+    xs.dedup();
+    xs
+}
+
 /// `_mediation_fee_func`: the mediator's total fee as a function of the unknown amount.
 ///
 /// Every sample point and every penalty evaluation point is an integer, so the sample points are
@@ -155,15 +191,7 @@ pub(crate) fn fee_function<N: Exact>(mediation: &Mediation<'_>) -> Result<Points
         Direction::Forward => balance_out,
     };
     let upper = max_x.min(balance_out);
-    // x − balance_in and balance_out − x, clamped to [0, upper] (a negative difference clamps to 0).
-    let mut xs: Vec<U512> = penalty_in
-        .points
-        .iter()
-        .map(|(x, _)| x.saturating_sub(balance_in).min(upper))
-        .chain(penalty_out.points.iter().map(|(x, _)| balance_out.saturating_sub(*x).min(upper)))
-        .collect();
-    xs.sort_unstable();
-    xs.dedup();
+    let xs = sample_points(&penalty_in, &penalty_out, balance_in, balance_out, upper);
 
     let flat_in = N::from_i256(schedule_in.flat)?;
     let flat_out = N::from_i256(schedule_out.flat)?;
@@ -229,27 +257,38 @@ fn cap_fees<N: Exact>(points: &mut Points<N>) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `find_intersection`'s walk over `count` points, literally: start at index 0; walk while the fee
+/// stays on the side of the line it started on (equality at index 0 selects "above" and stops at
+/// once); running past the last point means insufficient capacity. Returns the indices of the
+/// two points to interpolate between, with Python's `i - 1 == -1` wrap to the last point.
+/// `compare(i)` orders the fee against the line at point `i`; its error aborts the walk.
+pub(crate) fn intersection_segment<E>(
+    count: usize,
+    mut compare: impl FnMut(usize) -> Result<std::cmp::Ordering, E>,
+) -> Result<Result<(usize, usize), UndefinedFee>, E> {
+    use std::cmp::Ordering;
+    let below = compare(0)? == Ordering::Less;
+    let side = if below { Ordering::Less } else { Ordering::Greater };
+    let mut index = 0;
+    while compare(index)? == side {
+        index += 1;
+        if index == count {
+            return Ok(Err(UndefinedFee::InsufficientCapacity));
+        }
+    }
+    let previous = if index == 0 { count - 1 } else { index - 1 };
+    Ok(Ok((previous, index)))
+}
+
 /// `find_intersection`, literally, including Python's `i - 1 == -1` wrap to the last point.
 fn find_intersection<N: Exact>(
     points: &Points<N>,
     line: impl Fn(usize) -> Result<N, Overflow>,
 ) -> Result<N, Failure> {
-    let count = points.xs.len();
-    let mut index = 0;
-    let below = points.ys[0] < line(0)?;
-    loop {
-        let y = &points.ys[index];
-        let line_y = line(index)?;
-        let keep_walking = if below { *y < line_y } else { *y > line_y };
-        if !keep_walking {
-            break;
-        }
-        index += 1;
-        if index == count {
-            return Err(Failure::Undefined(UndefinedFee::InsufficientCapacity));
-        }
-    }
-    let previous = if index == 0 { count - 1 } else { index - 1 };
+    let segment = intersection_segment(points.xs.len(), |index| -> Result<_, Failure> {
+        Ok(points.ys[index].cmp(&line(index)?))
+    })?;
+    let (previous, index) = segment.map_err(Failure::Undefined)?;
     let (x1, x2) = (&points.xs[previous], &points.xs[index]);
     let (fee1, fee2) = (&points.ys[previous], &points.ys[index]);
     let (line1, line2) = (line(previous)?, line(index)?);
@@ -414,14 +453,7 @@ pub(crate) fn backward_filtered(mediation: &Mediation<'_>) -> Option<Result<U256
     let penalty_in = IntegerPenalty::of(schedule_in, balance_in + receivable);
     let penalty_out = IntegerPenalty::of(schedule_out, balance_out);
     let upper = receivable.min(balance_out);
-    let mut xs: Vec<U512> = penalty_in
-        .points
-        .iter()
-        .map(|(x, _)| x.saturating_sub(balance_in).min(upper))
-        .chain(penalty_out.points.iter().map(|(x, _)| balance_out.saturating_sub(*x).min(upper)))
-        .collect();
-    xs.sort_unstable();
-    xs.dedup();
+    let xs = sample_points(&penalty_in, &penalty_out, balance_in, balance_out, upper);
 
     // y(x) = constant + p_in·x/10^6 + P_in(balance_in + x), with
     // constant = flat_in + flat_out + p_out·amount/10^6 + P_out(balance_out − amount) − P_out(balance_out) − P_in(balance_in).
@@ -518,25 +550,12 @@ pub(crate) fn backward_filtered(mediation: &Mediation<'_>) -> Option<Result<U256
             Some(Ordering::Greater)
         }
     };
-    let count = points.len();
-    let below = compare(points[0])? == std::cmp::Ordering::Less;
-    let mut index = 0;
-    loop {
-        let ordering = compare(points[index])?;
-        let keep_walking = if below {
-            ordering == std::cmp::Ordering::Less
-        } else {
-            ordering == std::cmp::Ordering::Greater
-        };
-        if !keep_walking {
-            break;
-        }
-        index += 1;
-        if index == count {
-            return Some(Err(UndefinedFee::InsufficientCapacity));
-        }
-    }
-    let previous = if index == 0 { count - 1 } else { index - 1 };
+    let (previous, index) = match intersection_segment(points.len(), |index| compare(points[index]).ok_or(()))
+    {
+        Err(()) => return None,
+        Ok(Err(reason)) => return Some(Err(reason)),
+        Ok(Ok(segment)) => segment,
+    };
 
     // Exact values at the two points.
     let proportional = schedule_in.proportional;

@@ -226,15 +226,15 @@ pub fn get_amount_with_fees(
     schedule_out: &ScheduleTerms<'_>,
     receivable: TokenAmount,
 ) -> Result<TokenAmount, UndefinedFee> {
-    run(&Mediation {
-        amount: amount_without_fees,
+    run(&Mediation::new(
+        Direction::Backward,
+        amount_without_fees,
         balance_in,
         balance_out,
-        receivable,
         schedule_in,
         schedule_out,
-        direction: Direction::Backward,
-    })
+        receivable,
+    ))
 }
 
 /// How much a mediator forwards when `amount_with_fees` arrived (Raiden's mediator-side
@@ -250,15 +250,15 @@ pub fn get_amount_without_fees(
     schedule_out: &ScheduleTerms<'_>,
     receivable: TokenAmount,
 ) -> Result<TokenAmount, UndefinedFee> {
-    run(&Mediation {
-        amount: amount_with_fees,
+    run(&Mediation::new(
+        Direction::Forward,
+        amount_with_fees,
         balance_in,
         balance_out,
-        receivable,
         schedule_in,
         schedule_out,
-        direction: Direction::Forward,
-    })
+        receivable,
+    ))
 }
 
 /// The points of the backward fee function as Python prints them (`str(Fraction)`), after
@@ -274,15 +274,15 @@ pub fn backward_fee_function_points(
     schedule_out: &ScheduleTerms<'_>,
     receivable: TokenAmount,
 ) -> Result<(Vec<String>, Vec<String>), UndefinedFee> {
-    let mediation = Mediation {
-        amount: amount_without_fees,
+    let mediation = Mediation::new(
+        Direction::Backward,
+        amount_without_fees,
         balance_in,
         balance_out,
-        receivable,
         schedule_in,
         schedule_out,
-        direction: Direction::Backward,
-    };
+        receivable,
+    );
     match mediation::fee_function::<Big>(&mediation) {
         Ok(points) => Ok((
             points.xs.iter().map(Exact::to_fraction_string).collect(),
@@ -307,15 +307,15 @@ pub fn get_amount_with_fees_general(
     if schedule_in.cap_fees != schedule_out.cap_fees {
         return Err(UndefinedFee::CapFeesMismatch);
     }
-    let mediation = Mediation {
-        amount: amount_without_fees,
+    let mediation = Mediation::new(
+        Direction::Backward,
+        amount_without_fees,
         balance_in,
         balance_out,
-        receivable,
         schedule_in,
         schedule_out,
-        direction: Direction::Backward,
-    };
+        receivable,
+    );
     match mediation::solve::<Big>(&mediation) {
         Ok(amount) => Ok(amount),
         Err(Failure::Undefined(reason)) => Err(reason),
