@@ -4,11 +4,12 @@
 //! --summary` on generated files; these measure the mean over a rotating request set.
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use pfs_core::U256;
 use pfs_core::routing::{
-    ChannelDescription, ChannelUpdate, OnlineSet, PathFinder, SearchLimits, TokenNetwork, Unlimited,
+    ChannelDescription, ChannelUpdate, OnlineSet, PathFinder, SearchLimits, TokenNetwork,
 };
 use raiden_pfs::generate::{NetworkShape, generate_network, generate_requests};
 
@@ -19,10 +20,11 @@ fn bench_size(criterion: &mut Criterion, label: &str, nodes: usize, channels: us
     let online = OnlineSet::from_addresses(&network, &snapshot.online);
 
     let mut group = criterion.benchmark_group(label);
-    group.sample_size(20);
+    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
     group.bench_function("build graph", |bencher| {
-        bencher
-            .iter(|| TokenNetwork::build(snapshot.token_network_address, black_box(&descriptions)).unwrap())
+        bencher.iter_with_large_drop(|| {
+            TokenNetwork::build(snapshot.token_network_address, black_box(&descriptions)).unwrap()
+        })
     });
     let updates: Vec<ChannelUpdate> = descriptions
         .iter()
@@ -35,7 +37,7 @@ fn bench_size(criterion: &mut Criterion, label: &str, nodes: usize, channels: us
         })
         .collect();
     group.bench_function("publish 100 capacity updates", |bencher| {
-        bencher.iter(|| network.with_updates(black_box(&updates)).unwrap())
+        bencher.iter_with_large_drop(|| network.with_updates(black_box(&updates)).unwrap())
     });
     for max_paths in [1, 5, 25] {
         let requests: Vec<_> = generate_requests(&snapshot, 200, max_paths, 3)
@@ -48,7 +50,11 @@ fn bench_size(criterion: &mut Criterion, label: &str, nodes: usize, channels: us
             bencher.iter(|| {
                 let request = &requests[next % requests.len()];
                 next += 1;
-                finder.find_paths(&network, &online, request, &SearchLimits::default(), &Unlimited)
+                // The service's default limits, with the clock supplied here as the binary does.
+                let limits = SearchLimits::default();
+                let deadline = Instant::now() + limits.time_budget;
+                let budget = move || Instant::now() >= deadline;
+                finder.find_paths(&network, &online, request, &limits, &budget)
             })
         });
     }

@@ -369,7 +369,10 @@ impl TokenNetwork {
             }
         }
         topology.component = components(&topology);
-        let chunks = states.chunks(CHUNK_EDGES).map(|chunk| Arc::new(chunk.to_vec())).collect();
+        let mut remaining = states.into_iter();
+        let chunks = (0..edge_count.div_ceil(CHUNK_EDGES))
+            .map(|_| Arc::new(remaining.by_ref().take(CHUNK_EDGES).collect::<Vec<_>>()))
+            .collect();
         Ok(Self { address, topology: Arc::new(topology), chunks })
     }
 
