@@ -36,6 +36,21 @@
 //! the graph, and stops after [`SearchLimits::max_candidates`] candidates or when its [`Budget`]
 //! says so, returning the paths found so far (see [`Routes::truncated`]). The core reads no
 //! clock: the caller's [`Budget`] does.
+//!
+//! # Where it deliberately differs from the reference
+//!
+//! * **Order of equal and undefined weights.** Candidates are ordered by the exact sum of their
+//!   (bit-identical) `f64` edge weights, then by the lexicographically smaller address list
+//!   (§2.10); paths through edges whose fee weight is undefined (`+inf` in the reference, which
+//!   orders them by networkx internals) come after all others, fewest such edges first. The
+//!   reference's own float sums follow networkx's evaluation order, so only near-ties at the
+//!   last bit can be ordered differently. Every table of the reference test suite is reproduced.
+//! * **Mismatched `cap_fees`** on a mediator's two channels makes paths through that mediator
+//!   invalid instead of failing the request (see [`crate::fees`]).
+//! * **Bounded work.** The reference enumerates candidates until it finds `max_paths` valid ones,
+//!   which can take minutes; here [`SearchLimits`] and the [`Budget`] cut the search and the
+//!   answer is the paths found so far.
+//! * Negative or non-finite penalties (which break the reference's search) count as 0.
 
 mod graph;
 mod online;

@@ -12,9 +12,9 @@
 //! fixed by networkx internals (bidirectional Dijkstra, root plus spur), so its rounding is not
 //! reproducible anyway, and float sums are not monotone enough for a label-setting search to find
 //! the lexicographically first of several equal totals (`a < b` but `a + w == b + w`). With exact
-//! sums, Dijkstra with lexicographic tie-breaking returns exactly the first path of this order,
-//! which the property tests check against a brute-force enumeration. Every weight is at least 1
-//! and so a multiple of 2^-52; sums are kept as integers in units of 2^-52.
+//! sums, a label-setting search with lexicographic tie-breaking returns exactly the first path of
+//! this order, which the property tests check against a brute-force enumeration. Every weight is
+//! at least 1 and so a multiple of 2^-52; sums are kept as integers in units of 2^-52.
 //!
 //! # Speed
 //!
@@ -23,11 +23,19 @@
 //! * Skipping edges whose capacity is below `value` does not change the answer: such an edge
 //!   makes every path through it invalid (§2.7 step 1), and since candidates are taken in a
 //!   strict total order, removing invalid candidates never changes which valid one comes first.
-//! * Edge weights are computed lazily, once per request and edge (the fee part does not change
-//!   between the paths of one request; only the diversity part does), into reusable scratch
-//!   arrays stamped with a generation counter, so nothing is cleared or allocated per request or
-//!   per relaxed edge.
-//! * Work is bounded per request by [`SearchLimits::max_candidates`] and a [`Budget`].
+//! * Shortest paths are found by A* with a lower bound computed per returned path: a backwards
+//!   Dial search with the integer weights `1 + ⌊diversity⌋ + no_refund` (every real weight is at
+//!   least that). It is exact up to fees, so the search stays on the paths that tie on it.
+//! * Edge weights are computed lazily: an edge enters the queue with its cheap lower bound and
+//!   gets its exact fee only when it reaches the front, once per request and edge (the fee part
+//!   does not change between the paths of one request; only the diversity part does), into
+//!   reusable scratch arrays stamped with a generation counter. Nothing is cleared or allocated
+//!   per request or per relaxed edge.
+//! * Yen's enumeration uses Lawler's refinement: a candidate's spurs start at the node where it
+//!   left its parent (earlier spurs were derived from its ancestors).
+//! * Work is bounded per request by [`SearchLimits::max_candidates`] and a [`Budget`]; a cut
+//!   search returns the paths found so far and says so in [`Routes::truncated`], which the
+//!   service counts in a metric.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashSet};
