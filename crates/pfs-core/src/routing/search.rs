@@ -52,12 +52,19 @@ use super::weight::{fee_weight, no_refund_weight, refund_threshold};
 /// Largest single edge step of the A* lower bound (see `PathFinder::compute_hops`).
 const MAX_BOUND_STEP: u32 = 64;
 
+/// How far beyond the source the lower-bound search settles nodes before it stops. A larger
+/// horizon costs more per search and prunes the A* better; any value keeps the bound admissible
+/// and consistent.
+const BOUND_HORIZON: u32 = 3;
+
 /// Reusable buffers for path searches. Keep one per worker thread and pass it to every query:
 /// it then allocates nothing per request once warm. Any network may be searched with it.
 #[derive(Debug, Default)]
 pub struct PathFinder {
     request_generation: u32,
     hops_generation: u32,
+    /// Set when the lower-bound search stopped early: the bound of every node not settled.
+    hops_cap: Option<u32>,
     /// Per edge, for the current request: bit 0 capacity >= value, bit 1 capacity >= the refund
     /// threshold (so the reverse edge has no no-refund weight).
     edge_flags: Vec<u8>,
@@ -521,8 +528,9 @@ impl PathFinder {
     /// least that (the fee part is never negative), so this is an admissible and consistent A*
     /// heuristic, exact up to fees and fractional diversity, and the search expands little
     /// beyond the paths that tie on it. It is recomputed for every returned path because the
-    /// diversity penalties change. Nodes that cannot reach the target get none and are never
-    /// entered.
+    /// diversity penalties change. It stops [`BOUND_HORIZON`] units beyond the source; nodes not
+    /// settled by then are bounded by the frontier's distance. When it runs to completion, nodes
+    /// that cannot reach the target get no bound and are never entered.
     fn compute_hops(&mut self, query: &Query<'_>) {
         let topology = &query.network.topology;
         self.hops_generation = self.hops_generation.wrapping_add(1);
@@ -544,7 +552,18 @@ impl PathFinder {
         buckets[0].push(query.target);
         let mut distance = 0u32;
         let mut pending = 1usize;
+        self.hops_cap = None;
         while pending > 0 {
+            // Once the source is settled, nodes much farther than it cannot be on a path the
+            // search will take: stop, and bound every node not settled yet by the frontier.
+            let source = query.source as usize;
+            if self.hops_stamp[source] == generation
+                && self.hops[source] < distance
+                && distance >= self.hops[source] + BOUND_HORIZON
+            {
+                self.hops_cap = Some(distance);
+                break;
+            }
             let slot = distance as usize % ring;
             while let Some(node) = buckets[slot].pop() {
                 pending -= 1;
@@ -579,8 +598,17 @@ impl PathFinder {
 
     /// The heuristic of `node` in distance units, or `None` if it cannot reach the target.
     fn heuristic(&self, node: NodeIndex) -> Option<Distance> {
-        (self.hops_stamp[node as usize] == self.hops_generation)
-            .then(|| Distance::of_hops(self.hops[node as usize]))
+        let known = self.hops_stamp[node as usize] == self.hops_generation;
+        match self.hops_cap {
+            // Complete search: unreached nodes cannot reach the target.
+            None => known.then(|| Distance::of_hops(self.hops[node as usize])),
+            // Cut search: settled nodes (below the cap) are exact; every other node is at
+            // least as far as the frontier was.
+            Some(cap) => {
+                let hops = if known { self.hops[node as usize].min(cap) } else { cap };
+                Some(Distance::of_hops(hops))
+            }
+        }
     }
 
     /// A lower bound of an edge's weight that needs no fee computation (`1 + diversity +
