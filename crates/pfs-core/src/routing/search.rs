@@ -66,7 +66,7 @@ pub struct PathFinder {
     /// Set when the lower-bound search stopped early: the bound of every node not settled.
     hops_cap: Option<u32>,
     /// Per edge, for the current request: bit 0 capacity >= value, bit 1 capacity >= the refund
-    /// threshold (so the reverse edge has no no-refund weight).
+    /// threshold (so the reverse edge has no no-refund weight), bit 2 the reverse edge's bit 0.
     edge_flags: Vec<u8>,
     /// Per edge, ⌊diversity⌋ of its channel (cut at [`MAX_BOUND_STEP`]), and the edges set.
     edge_diversity_steps: Vec<u8>,
@@ -303,10 +303,18 @@ impl PathFinder {
         for edge in self.diversity_touched.drain(..) {
             self.edge_diversity_steps[edge as usize] = 0;
         }
+        let threshold = query.refund_threshold;
         for (flags, capacity) in self.edge_flags.iter_mut().zip(network.capacities()) {
-            let usable = *capacity >= query.value;
-            let refundable = query.refund_threshold.is_some_and(|threshold| *capacity >= threshold);
+            let usable = at_least(capacity, &query.value);
+            let refundable = threshold.as_ref().is_some_and(|threshold| at_least(capacity, threshold));
             *flags = u8::from(usable) | (u8::from(refundable) << 1);
+        }
+        // Bit 2: the reverse edge is usable, so the backwards lower-bound search reads only the
+        // edge it walks (sequential in memory) instead of its reverse (anywhere).
+        let reverse = &network.topology.reverse;
+        for edge in 0..reverse.len() {
+            let reverse_usable = self.edge_flags[reverse[edge] as usize] & 1;
+            self.edge_flags[edge] = (self.edge_flags[edge] & 0b11) | (reverse_usable << 2);
         }
         let mut work = Work { candidates: 0 };
         let mut taken: Vec<Vec<NodeIndex>> = Vec::new();
@@ -573,13 +581,14 @@ impl PathFinder {
                 for edge in topology.out_edges(node) {
                     // `edge` is node → tail; the edge used forwards is its reverse, tail → node.
                     let tail = topology.target[edge];
-                    let forward = topology.reverse[edge];
-                    if self.edge_flags[forward as usize] & 1 == 0 || !query.online.contains_node(tail) {
+                    let flags = self.edge_flags[edge];
+                    if flags & 0b100 == 0 || !query.online.contains_node(tail) {
                         continue;
                     }
                     // No refund when the reverse edge (this one) is below the threshold.
-                    let no_refund = u32::from(self.edge_flags[edge] & 2 == 0);
-                    let diversity = u32::from(self.edge_diversity_steps[forward as usize]);
+                    let no_refund = u32::from(flags & 0b10 == 0);
+                    // Both directions of a channel carry its diversity steps.
+                    let diversity = u32::from(self.edge_diversity_steps[edge]);
                     let step = (1 + no_refund + diversity).min(MAX_BOUND_STEP);
                     let candidate = distance + step;
                     if self.hops_stamp[tail as usize] == generation && self.hops[tail as usize] <= candidate {
@@ -793,6 +802,18 @@ impl PathFinder {
     /// §2.7: the capacity check and the backwards fee computation; `None` if the path is invalid.
     fn path_fee(&self, query: &Query<'_>, candidate: &Candidate) -> Option<I256> {
         path_fee(query.network, query.value, &candidate.edges)
+    }
+}
+
+/// `left >= right`, comparing two limbs at a time when both fit 128 bits (nearly every amount).
+#[inline]
+fn at_least(left: &U256, right: &U256) -> bool {
+    let (left, right) = (left.as_limbs(), right.as_limbs());
+    if (left[2] | left[3] | right[2] | right[3]) == 0 {
+        (u128::from(left[1]) << 64 | u128::from(left[0]))
+            >= (u128::from(right[1]) << 64 | u128::from(right[0]))
+    } else {
+        U256::from_limbs(*left) >= U256::from_limbs(*right)
     }
 }
 
