@@ -312,8 +312,8 @@ impl PathFinder {
         // Bit 2: the reverse edge is usable, so the backwards lower-bound search reads only the
         // edge it walks (sequential in memory) instead of its reverse (anywhere).
         let reverse = &network.topology.reverse;
-        for edge in 0..reverse.len() {
-            let reverse_usable = self.edge_flags[reverse[edge] as usize] & 1;
+        for (edge, &backward) in reverse.iter().enumerate() {
+            let reverse_usable = self.edge_flags[backward as usize] & 1;
             self.edge_flags[edge] = (self.edge_flags[edge] & 0b11) | (reverse_usable << 2);
         }
         let mut work = Work { candidates: 0 };
