@@ -23,7 +23,7 @@ pub const MAX_IMBALANCE_PENALTY_POINTS: usize = 256;
 /// `fee(balance, amount) = flat + proportional/10^6 · |amount| + P(balance + amount) − P(balance)`,
 /// where `P` is the [`ImbalancePenalty`] (see `spec/PROTOCOL.md` §3). Cloning is cheap: the
 /// penalty points are shared.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FeeSchedule {
     /// Whether the mediator caps its total fee at zero from below (no negative fees).
     pub cap_fees: bool,
@@ -51,7 +51,7 @@ impl Default for FeeSchedule {
 /// Invariants, checked by [`ImbalancePenalty::new`]: at least one point, at most
 /// [`MAX_IMBALANCE_PENALTY_POINTS`], balances strictly increasing. The function is defined only
 /// on `[first balance, last balance]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ImbalancePenalty(Arc<[(TokenAmount, TokenAmount)]>);
 
 /// Why a list of points is not a valid imbalance penalty.

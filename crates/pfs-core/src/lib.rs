@@ -26,6 +26,7 @@
 pub mod address;
 pub mod contract_events;
 pub mod fee_schedule;
+pub mod fees;
 mod form_urlencoded;
 pub mod ids;
 pub mod integer;
@@ -34,6 +35,7 @@ pub mod matrix_identity;
 pub mod messages;
 mod packing;
 pub mod presence;
+pub mod routing;
 pub mod signature;
 pub mod timestamp;
 pub mod token_network;

@@ -1,0 +1,546 @@
+//! The routing graph of one token network: an immutable snapshot of its channels, built once from
+//! channel descriptions and updated by publishing a new snapshot.
+//!
+//! # Layout
+//!
+//! * [`Topology`] (shared through an `Arc`, rebuilt only when channels open or close): nodes sorted
+//!   by address bytes (so comparing node indices compares addresses), and a compressed adjacency
+//!   array. Every channel contributes two directed edges ([`ChannelView`]s); a node's out-edges
+//!   are stored in the order its channels were given, which is the reference's insertion order
+//!   (it shows in the §2.4 capacity lists). Edge `e` and `reverse[e]` are the two directions of
+//!   one channel.
+//! * Edge states (capacity and the sender's fee schedule per direction) in fixed-size chunks,
+//!   each behind an `Arc`. Publishing a capacity or fee update copies only the chunks it touches;
+//!   the rest is shared with the previous snapshot.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use alloy_primitives::{I256, U256};
+
+use crate::address::Address;
+use crate::fee_schedule::FeeSchedule;
+use crate::fees::{PenaltyPoints, ScheduleTerms};
+use crate::ids::{ChannelId, TokenAmount};
+
+/// Edges per copy-on-write chunk of edge states.
+const CHUNK_EDGES: usize = 1024;
+
+/// Most channels one token network may hold (edge indices are `u32`).
+pub const MAX_CHANNELS: usize = (u32::MAX / 2) as usize;
+
+/// One channel as the routing graph needs it.
+///
+/// `capacity1` is what `participant1` can send to `participant2`; `fee_schedule1` is
+/// `participant1`'s schedule for this channel, used when it forwards into the channel and when it
+/// receives through it. Participants may be given in either byte order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelDescription {
+    /// The channel's on-chain identifier.
+    pub channel_id: ChannelId,
+    /// One participant.
+    pub participant1: Address,
+    /// The other participant.
+    pub participant2: Address,
+    /// What `participant1` can send to `participant2`.
+    pub capacity1: TokenAmount,
+    /// What `participant2` can send to `participant1`.
+    pub capacity2: TokenAmount,
+    /// `participant1`'s fee schedule for this channel.
+    pub fee_schedule1: FeeSchedule,
+    /// `participant2`'s fee schedule for this channel.
+    pub fee_schedule2: FeeSchedule,
+}
+
+/// A change to one direction of one channel: what `participant` can send to its partner, and/or
+/// `participant`'s fee schedule for the channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelUpdate {
+    /// The channel.
+    pub channel_id: ChannelId,
+    /// The participant whose side changes.
+    pub participant: Address,
+    /// Its new capacity towards the partner, if it changes.
+    pub capacity: Option<TokenAmount>,
+    /// Its new fee schedule for this channel, if it changes.
+    pub fee_schedule: Option<FeeSchedule>,
+}
+
+/// Why channel descriptions or updates were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    /// A channel from a node to itself.
+    #[error("channel {0} connects {1} to itself")]
+    SelfChannel(ChannelId, Address),
+    /// Two channels between the same pair of nodes.
+    #[error("channels {0} and {1} connect the same pair of nodes")]
+    DuplicatePair(ChannelId, ChannelId),
+    /// Two channels with the same identifier.
+    #[error("channel id {0} appears twice")]
+    DuplicateChannelId(ChannelId),
+    /// More than [`MAX_CHANNELS`] channels.
+    #[error("a token network holds at most {MAX_CHANNELS} channels, got {0}")]
+    TooManyChannels(usize),
+    /// An update names a channel the graph does not have.
+    #[error("unknown channel {0}")]
+    UnknownChannel(ChannelId),
+    /// An update names a participant that is not in the channel.
+    #[error("{1} is not a participant of channel {0}")]
+    NotAParticipant(ChannelId, Address),
+}
+
+/// Index of a node in a [`ChannelGraph`] (its rank in address byte order).
+pub type NodeIndex = u32;
+/// Index of a directed edge in a [`ChannelGraph`].
+pub type EdgeIndex = u32;
+
+/// The shape of the graph: nodes, edges and channels, without capacities or fees.
+#[derive(Debug)]
+pub(crate) struct Topology {
+    /// Node addresses, strictly increasing.
+    pub nodes: Vec<Address>,
+    /// `offsets[n]..offsets[n + 1]` are node `n`'s out-edges.
+    pub offsets: Vec<u32>,
+    /// Head of each edge.
+    pub target: Vec<NodeIndex>,
+    /// The opposite direction of each edge.
+    pub reverse: Vec<EdgeIndex>,
+    /// The channel (index into `channel_ids`) of each edge.
+    pub channel: Vec<u32>,
+    /// Channel identifiers in description order.
+    pub channel_ids: Vec<ChannelId>,
+    /// For each channel (description order), the edge `participant1 → participant2`.
+    pub channel_edge: Vec<EdgeIndex>,
+    /// `(channel id, channel index)` sorted by id, for updates.
+    pub channel_lookup: Vec<(ChannelId, u32)>,
+    /// Connected component of each node: the reference's unweighted "is there a path" check is
+    /// a component comparison, because every channel has both directions.
+    pub component: Vec<u32>,
+}
+
+impl Topology {
+    pub fn node_index(&self, address: &Address) -> Option<NodeIndex> {
+        self.nodes.binary_search(address).ok().map(|index| index as NodeIndex)
+    }
+
+    pub fn out_edges(&self, node: NodeIndex) -> std::ops::Range<usize> {
+        self.offsets[node as usize] as usize..self.offsets[node as usize + 1] as usize
+    }
+
+    /// The tail of an edge: the head of its reverse.
+    pub fn source(&self, edge: EdgeIndex) -> NodeIndex {
+        self.target[self.reverse[edge as usize] as usize]
+    }
+
+    pub fn find_edge(&self, from: NodeIndex, to: NodeIndex) -> Option<EdgeIndex> {
+        self.out_edges(from).find(|&edge| self.target[edge] == to).map(|edge| edge as EdgeIndex)
+    }
+}
+
+/// A fee schedule as the graph stores it: the penalty narrowed to `u128` balances and `u64`
+/// penalties when they fit (amounts beyond 3·10^38, or penalties beyond 1.8·10^19, are unusual),
+/// which cuts the biggest part of a schedule to three eighths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredSchedule {
+    cap_fees: bool,
+    flat: TokenAmount,
+    proportional: U256,
+    penalty: Option<StoredPenalty>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StoredPenalty {
+    Narrow { xs: Box<[u128]>, ys: Box<[u64]> },
+    Wide(Box<[(TokenAmount, TokenAmount)]>),
+}
+
+impl StoredSchedule {
+    fn new(schedule: &FeeSchedule) -> Self {
+        let penalty = schedule.imbalance_penalty.as_ref().map(|penalty| {
+            let points = penalty.points();
+            let xs: Option<Box<[u128]>> = points.iter().map(|(x, _)| u128::try_from(*x).ok()).collect();
+            let ys: Option<Box<[u64]>> = points.iter().map(|(_, y)| u64::try_from(*y).ok()).collect();
+            match (xs, ys) {
+                (Some(xs), Some(ys)) => StoredPenalty::Narrow { xs, ys },
+                _ => StoredPenalty::Wide(points.into()),
+            }
+        });
+        Self {
+            cap_fees: schedule.cap_fees,
+            flat: schedule.flat,
+            proportional: schedule.proportional,
+            penalty,
+        }
+    }
+
+    pub fn terms(&self) -> ScheduleTerms<'_> {
+        ScheduleTerms {
+            cap_fees: self.cap_fees,
+            flat: I256::try_from(self.flat).unwrap_or(I256::MAX),
+            proportional: self.proportional,
+            imbalance_penalty: self.penalty.as_ref().map(|penalty| match penalty {
+                StoredPenalty::Narrow { xs, ys } => PenaltyPoints::Narrow { xs, ys },
+                StoredPenalty::Wide(points) => PenaltyPoints::Wide(points),
+            }),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + match &self.penalty {
+                Some(StoredPenalty::Narrow { xs, ys }) => {
+                    std::mem::size_of_val(&**xs) + std::mem::size_of_val(&**ys)
+                }
+                Some(StoredPenalty::Wide(points)) => std::mem::size_of_val(&**points),
+                None => 0,
+            }
+    }
+}
+
+/// What one direction of a channel carries: its capacity and its sender's fee schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EdgeState {
+    pub capacity: TokenAmount,
+    /// `None` is the default schedule (capped, no fees); schedules without penalty are shared
+    /// between the edges that announce the same one.
+    pub schedule: Option<Arc<StoredSchedule>>,
+}
+
+static DEFAULT_SCHEDULE: std::sync::LazyLock<FeeSchedule> = std::sync::LazyLock::new(FeeSchedule::default);
+static DEFAULT_STORED: std::sync::LazyLock<StoredSchedule> =
+    std::sync::LazyLock::new(|| StoredSchedule::new(&FeeSchedule::default()));
+
+impl EdgeState {
+    pub fn terms(&self) -> ScheduleTerms<'_> {
+        self.schedule.as_deref().unwrap_or(&DEFAULT_STORED).terms()
+    }
+}
+
+/// Shares schedules without penalty between edges while building (a penalty depends on the
+/// channel's deposits, so those are rarely equal and not worth hashing).
+#[derive(Default)]
+struct ScheduleInterner(HashMap<(bool, U256, U256), Arc<StoredSchedule>>);
+
+impl ScheduleInterner {
+    fn intern(&mut self, schedule: &FeeSchedule) -> Option<Arc<StoredSchedule>> {
+        if *schedule == *DEFAULT_SCHEDULE {
+            return None;
+        }
+        if schedule.imbalance_penalty.is_some() {
+            return Some(Arc::new(StoredSchedule::new(schedule)));
+        }
+        Some(
+            self.0
+                .entry((schedule.cap_fees, schedule.flat, schedule.proportional))
+                .or_insert_with(|| Arc::new(StoredSchedule::new(schedule)))
+                .clone(),
+        )
+    }
+}
+
+/// An immutable snapshot of one token network's channels: what a path query reads.
+///
+/// Cloning is cheap (reference counts only). [`ChannelGraph::with_updates`] publishes a new
+/// snapshot sharing everything it does not change.
+#[derive(Debug, Clone)]
+pub struct ChannelGraph {
+    address: Address,
+    pub(crate) topology: Arc<Topology>,
+    chunks: Vec<Arc<Vec<EdgeState>>>,
+}
+
+/// One direction of a channel as seen from its sender, in the reference's terms.
+#[derive(Debug, Clone, Copy)]
+pub struct ChannelView<'a> {
+    /// The channel.
+    pub channel_id: ChannelId,
+    /// The sending participant.
+    pub participant: Address,
+    /// The receiving participant.
+    pub partner: Address,
+    /// What `participant` can send to `partner`.
+    pub capacity: TokenAmount,
+    /// What `partner` can send back.
+    pub capacity_partner: TokenAmount,
+    /// `participant`'s schedule for this channel (its arithmetic terms).
+    pub fee_schedule_sender: ScheduleTerms<'a>,
+    /// `partner`'s schedule for this channel (its arithmetic terms).
+    pub fee_schedule_receiver: ScheduleTerms<'a>,
+}
+
+impl ChannelGraph {
+    /// Builds the graph of `channels` of the token network at `address`.
+    ///
+    /// # Errors
+    /// [`GraphError`] for a channel to itself, two channels between one pair, a repeated
+    /// channel id, or more than [`MAX_CHANNELS`] channels.
+    pub fn build(address: Address, channels: &[ChannelDescription]) -> Result<Self, GraphError> {
+        if channels.len() > MAX_CHANNELS {
+            return Err(GraphError::TooManyChannels(channels.len()));
+        }
+        let mut nodes: Vec<Address> =
+            channels.iter().flat_map(|channel| [channel.participant1, channel.participant2]).collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        let index_of = |address: &Address| -> NodeIndex {
+            // Every participant was collected above.
+            nodes.binary_search(address).map(|index| index as NodeIndex).unwrap_or(0)
+        };
+
+        let mut channel_lookup: Vec<(ChannelId, u32)> =
+            channels.iter().enumerate().map(|(index, channel)| (channel.channel_id, index as u32)).collect();
+        channel_lookup.sort_unstable();
+        if let Some(pair) = channel_lookup.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+            return Err(GraphError::DuplicateChannelId(pair[0].0));
+        }
+
+        // Edge 2c is participant1 → participant2 of channel c, 2c + 1 the reverse, before sorting
+        // by tail. A stable counting sort keeps each node's edges in description order.
+        let node_count = nodes.len();
+        let mut degree = vec![0u32; node_count + 1];
+        let mut pairs: Vec<(NodeIndex, NodeIndex, u32)> = Vec::with_capacity(channels.len());
+        for channel in channels {
+            let (first, second) = (index_of(&channel.participant1), index_of(&channel.participant2));
+            if first == second {
+                return Err(GraphError::SelfChannel(channel.channel_id, channel.participant1));
+            }
+            degree[first as usize] += 1;
+            degree[second as usize] += 1;
+            pairs.push((first, second, pairs.len() as u32));
+        }
+        let mut offsets = vec![0u32; node_count + 1];
+        for node in 0..node_count {
+            offsets[node + 1] = offsets[node] + degree[node];
+        }
+        let edge_count = channels.len() * 2;
+        let mut cursor = offsets.clone();
+        let mut position = vec![0u32; edge_count];
+        for (index, &(first, second, _)) in pairs.iter().enumerate() {
+            position[2 * index] = cursor[first as usize];
+            cursor[first as usize] += 1;
+            position[2 * index + 1] = cursor[second as usize];
+            cursor[second as usize] += 1;
+        }
+        let mut target = vec![0 as NodeIndex; edge_count];
+        let mut reverse = vec![0 as EdgeIndex; edge_count];
+        let mut channel_of = vec![0u32; edge_count];
+        let mut states: Vec<EdgeState> = vec![EdgeState { capacity: U256::ZERO, schedule: None }; edge_count];
+        let mut channel_edge = Vec::with_capacity(channels.len());
+        let mut interner = ScheduleInterner::default();
+        for (index, (&(first, second, _), channel)) in pairs.iter().zip(channels).enumerate() {
+            let (forward, backward) = (position[2 * index], position[2 * index + 1]);
+            target[forward as usize] = second;
+            target[backward as usize] = first;
+            reverse[forward as usize] = backward;
+            reverse[backward as usize] = forward;
+            channel_of[forward as usize] = index as u32;
+            channel_of[backward as usize] = index as u32;
+            states[forward as usize] =
+                EdgeState { capacity: channel.capacity1, schedule: interner.intern(&channel.fee_schedule1) };
+            states[backward as usize] =
+                EdgeState { capacity: channel.capacity2, schedule: interner.intern(&channel.fee_schedule2) };
+            channel_edge.push(forward);
+        }
+
+        let mut topology = Topology {
+            nodes,
+            offsets,
+            target,
+            reverse,
+            channel: channel_of,
+            channel_ids: channels.iter().map(|channel| channel.channel_id).collect(),
+            channel_edge,
+            channel_lookup,
+            component: Vec::new(),
+        };
+        // At most one channel per pair: a node's out-edges have distinct heads.
+        let mut last_seen = vec![u32::MAX; node_count];
+        let mut seen_edge = vec![0 as EdgeIndex; node_count];
+        for node in 0..node_count as NodeIndex {
+            for edge in topology.out_edges(node) {
+                let head = topology.target[edge] as usize;
+                if last_seen[head] == node {
+                    let first = topology.channel_ids[topology.channel[seen_edge[head] as usize] as usize];
+                    let second = topology.channel_ids[topology.channel[edge] as usize];
+                    return Err(GraphError::DuplicatePair(first, second));
+                }
+                last_seen[head] = node;
+                seen_edge[head] = edge as EdgeIndex;
+            }
+        }
+        topology.component = components(&topology);
+        let mut remaining = states.into_iter();
+        let chunks = (0..edge_count.div_ceil(CHUNK_EDGES))
+            .map(|_| Arc::new(remaining.by_ref().take(CHUNK_EDGES).collect::<Vec<_>>()))
+            .collect();
+        Ok(Self { address, topology: Arc::new(topology), chunks })
+    }
+
+    /// A new snapshot with `updates` applied in order; this one is unchanged. Only the chunks of
+    /// edge states that an update touches are copied.
+    ///
+    /// # Errors
+    /// [`GraphError::UnknownChannel`] or [`GraphError::NotAParticipant`]; then nothing is applied.
+    pub fn with_updates<'u>(
+        &self,
+        updates: impl IntoIterator<Item = &'u ChannelUpdate>,
+    ) -> Result<Self, GraphError> {
+        let mut next = self.clone();
+        for update in updates {
+            let edge = self.edge_of(update.channel_id, &update.participant)?;
+            let chunk = Arc::make_mut(&mut next.chunks[edge as usize / CHUNK_EDGES]);
+            let state = &mut chunk[edge as usize % CHUNK_EDGES];
+            if let Some(capacity) = update.capacity {
+                state.capacity = capacity;
+            }
+            if let Some(schedule) = &update.fee_schedule {
+                state.schedule = if *schedule == *DEFAULT_SCHEDULE {
+                    None
+                } else {
+                    Some(Arc::new(StoredSchedule::new(schedule)))
+                };
+            }
+        }
+        Ok(next)
+    }
+
+    /// The edge `participant → partner` of `channel_id`.
+    fn edge_of(&self, channel_id: ChannelId, participant: &Address) -> Result<EdgeIndex, GraphError> {
+        let topology = &self.topology;
+        let position = topology
+            .channel_lookup
+            .binary_search_by(|(id, _)| id.cmp(&channel_id))
+            .map_err(|_| GraphError::UnknownChannel(channel_id))?;
+        let forward = topology.channel_edge[topology.channel_lookup[position].1 as usize];
+        let backward = topology.reverse[forward as usize];
+        [forward, backward]
+            .into_iter()
+            .find(|&edge| topology.nodes[topology.source(edge) as usize] == *participant)
+            .ok_or(GraphError::NotAParticipant(channel_id, *participant))
+    }
+
+    /// The token network's address.
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    /// Number of nodes (addresses with at least one channel).
+    pub fn node_count(&self) -> usize {
+        self.topology.nodes.len()
+    }
+
+    /// Number of channels.
+    pub fn channel_count(&self) -> usize {
+        self.topology.channel_ids.len()
+    }
+
+    /// The node index of `address`, if it has a channel.
+    pub fn node_index(&self, address: &Address) -> Option<NodeIndex> {
+        self.topology.node_index(address)
+    }
+
+    /// The address of node `index`.
+    ///
+    /// # Panics
+    /// If `index` is not below [`ChannelGraph::node_count`].
+    pub fn node_address(&self, index: NodeIndex) -> Address {
+        self.topology.nodes[index as usize]
+    }
+
+    pub(crate) fn state(&self, edge: EdgeIndex) -> &EdgeState {
+        &self.chunks[edge as usize / CHUNK_EDGES][edge as usize % CHUNK_EDGES]
+    }
+
+    /// Every edge's capacity, in edge order (a sequential walk over the chunks).
+    pub(crate) fn capacities(&self) -> impl Iterator<Item = &TokenAmount> + '_ {
+        self.chunks.iter().flat_map(|chunk| chunk.iter().map(|state| &state.capacity))
+    }
+
+    pub(crate) fn capacity(&self, edge: EdgeIndex) -> TokenAmount {
+        self.state(edge).capacity
+    }
+
+    /// The view `from → to`, if they share a channel.
+    pub fn view(&self, from: &Address, to: &Address) -> Option<ChannelView<'_>> {
+        let topology = &self.topology;
+        let edge = topology.find_edge(topology.node_index(from)?, topology.node_index(to)?)?;
+        Some(self.edge_view(edge))
+    }
+
+    pub(crate) fn edge_view(&self, edge: EdgeIndex) -> ChannelView<'_> {
+        let topology = &self.topology;
+        let backward = topology.reverse[edge as usize];
+        ChannelView {
+            channel_id: topology.channel_ids[topology.channel[edge as usize] as usize],
+            participant: topology.nodes[topology.source(edge) as usize],
+            partner: topology.nodes[topology.target[edge as usize] as usize],
+            capacity: self.capacity(edge),
+            capacity_partner: self.capacity(backward),
+            fee_schedule_sender: self.state(edge).terms(),
+            fee_schedule_receiver: self.state(backward).terms(),
+        }
+    }
+
+    /// The sender's and the receiver's fee terms of an edge.
+    pub(crate) fn terms(&self, edge: EdgeIndex) -> (ScheduleTerms<'_>, ScheduleTerms<'_>) {
+        let backward = self.topology.reverse[edge as usize];
+        (self.state(edge).terms(), self.state(backward).terms())
+    }
+
+    /// Bytes of memory this snapshot holds (arrays and schedules, counting shared schedules once
+    /// per distinct allocation); for capacity planning and the benchmarks.
+    pub fn memory_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let topology = &self.topology;
+        let mut bytes = topology.nodes.capacity() * size_of::<Address>()
+            + topology.offsets.capacity() * 4
+            + topology.target.capacity() * 4
+            + topology.reverse.capacity() * 4
+            + topology.channel.capacity() * 4
+            + topology.channel_ids.capacity() * size_of::<ChannelId>()
+            + topology.channel_edge.capacity() * 4
+            + topology.channel_lookup.capacity() * size_of::<(ChannelId, u32)>()
+            + topology.component.capacity() * 4
+            + self.chunks.capacity() * size_of::<Arc<Vec<EdgeState>>>();
+        let mut seen = std::collections::HashSet::new();
+        for chunk in &self.chunks {
+            bytes += chunk.capacity() * size_of::<EdgeState>();
+            for state in chunk.iter() {
+                if let Some(schedule) = &state.schedule
+                    && seen.insert(Arc::as_ptr(schedule))
+                {
+                    // The Arc's two counters, the schedule, its points.
+                    bytes += 16 + schedule.heap_bytes();
+                }
+            }
+        }
+        bytes
+    }
+}
+
+/// Connected components by breadth-first search (every channel has both directions).
+fn components(topology: &Topology) -> Vec<u32> {
+    let node_count = topology.nodes.len();
+    let mut component = vec![u32::MAX; node_count];
+    let mut queue = Vec::new();
+    let mut next = 0;
+    for start in 0..node_count {
+        if component[start] != u32::MAX {
+            continue;
+        }
+        component[start] = next;
+        queue.clear();
+        queue.push(start as NodeIndex);
+        while let Some(node) = queue.pop() {
+            for edge in topology.out_edges(node) {
+                let head = topology.target[edge] as usize;
+                if component[head] == u32::MAX {
+                    component[head] = next;
+                    queue.push(head as NodeIndex);
+                }
+            }
+        }
+        next += 1;
+    }
+    component
+}

@@ -1,0 +1,848 @@
+//! The diverse k-path search of §2.5: repeated Yen enumerations of loop-free candidates in order
+//! of total weight, each stopping at the first valid path not returned yet.
+//!
+//! # Order
+//!
+//! Edge weights are the reference's `f64` values bit for bit (§2.6). Candidates are ordered by
+//! their [`Distance`]: first the number of edges whose fee is undefined (weight `+inf` in the
+//! reference, which enumerates such paths last), then the *exact* sum of the finite weights, then
+//! the lexicographically smaller node list (node indices are ranks in address byte order, §2.10).
+//!
+//! Summing exactly instead of in `f64` is a deliberate choice: the reference sums in an order
+//! fixed by networkx internals (bidirectional Dijkstra, root plus spur), so its rounding is not
+//! reproducible anyway, and float sums are not monotone enough for a label-setting search to find
+//! the lexicographically first of several equal totals (`a < b` but `a + w == b + w`). With exact
+//! sums, a label-setting search with lexicographic tie-breaking returns exactly the first path of
+//! this order, which the property tests check against a brute-force enumeration. Every weight is
+//! at least 1 and so a multiple of 2^-52; sums are kept as integers in units of 2^-52.
+//!
+//! # Speed
+//!
+//! * No per-request copy of the graph: the reachability pruning of §2.3 and the capacity bound
+//!   are checked on the fly (offline heads and edges below `value` are skipped).
+//! * Skipping edges whose capacity is below `value` does not change the answer: such an edge
+//!   makes every path through it invalid (§2.7 step 1), and since candidates are taken in a
+//!   strict total order, removing invalid candidates never changes which valid one comes first.
+//! * Shortest paths are found by A* with a lower bound computed per returned path: a backwards
+//!   Dial search with the integer weights `1 + ⌊diversity⌋ + no_refund` (every real weight is at
+//!   least that). It is exact up to fees, so the search stays on the paths that tie on it.
+//! * Edge weights are computed lazily: an edge enters the queue with its cheap lower bound and
+//!   gets its exact fee only when it reaches the front, once per request and edge (the fee part
+//!   does not change between the paths of one request; only the diversity part does), into
+//!   reusable scratch arrays stamped with a generation counter. Nothing is cleared or allocated
+//!   per request or per relaxed edge.
+//! * Yen's enumeration uses Lawler's refinement: a candidate's spurs start at the node where it
+//!   left its parent (earlier spurs were derived from its ancestors).
+//! * Work is bounded per request by [`SearchLimits::max_candidates`] and a [`Budget`]; a cut
+//!   search returns the paths found so far and says so in [`Routes::truncated`], which the
+//!   service counts in a metric.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashSet};
+
+use alloy_primitives::{I256, U256};
+
+use crate::fees::get_amount_with_fees;
+
+use super::graph::{ChannelGraph, EdgeIndex, NodeIndex};
+use super::online::OnlineSet;
+use super::request::{Budget, Capacities, Path, PathError, PathRequest, Routes, SearchLimits, Truncation};
+use super::weight::{fee_weight, no_refund_weight, refund_threshold};
+
+/// Largest single edge step of the A* lower bound (see `PathFinder::compute_hops`).
+const MAX_BOUND_STEP: u32 = 64;
+
+/// How far beyond the source the lower-bound search settles nodes before it stops. A larger
+/// horizon costs more per search and prunes the A* better; any value keeps the bound admissible
+/// and consistent.
+const BOUND_HORIZON: u32 = 3;
+
+/// Reusable buffers for path searches. Keep one per worker thread and pass it to every query:
+/// it then allocates nothing per request once warm. Any network may be searched with it.
+#[derive(Debug, Default)]
+pub struct PathFinder {
+    request_generation: u32,
+    hops_generation: u32,
+    /// Set when the lower-bound search stopped early: the bound of every node not settled.
+    hops_cap: Option<u32>,
+    /// Per edge, for the current request: bit 0 capacity >= value, bit 1 capacity >= the refund
+    /// threshold (so the reverse edge has no no-refund weight), bit 2 the reverse edge's bit 0.
+    edge_flags: Vec<u8>,
+    /// Per edge, ⌊diversity⌋ of its channel (cut at [`MAX_BOUND_STEP`]), and the edges set.
+    edge_diversity_steps: Vec<u8>,
+    diversity_touched: Vec<EdgeIndex>,
+    edges_weighed: u64,
+    edge_stamp: Vec<u32>,
+    edge_usable: Vec<bool>,
+    edge_fee_weight: Vec<f64>,
+    edge_no_refund: Vec<f64>,
+    channel_stamp: Vec<u32>,
+    channel_diversity: Vec<f64>,
+    run: u32,
+    node_stamp: Vec<u32>,
+    node_settled: Vec<u32>,
+    node_blocked: Vec<u32>,
+    edge_blocked: Vec<u32>,
+    distance: Vec<Distance>,
+    predecessor: Vec<EdgeIndex>,
+    heap: BinaryHeap<Frontier>,
+    hops: Vec<u32>,
+    hops_stamp: Vec<u32>,
+    buckets: Vec<Vec<NodeIndex>>,
+    tie_left: Vec<NodeIndex>,
+    tie_right: Vec<NodeIndex>,
+}
+
+/// A path length: edges with undefined fee first, then the exact sum of the finite weights in
+/// units of 2^-52, packed into one `u128` (the count in the top 16 bits, the sum in the low 112;
+/// both saturate, which only totals beyond 2^60 could reach), so comparing lengths is comparing
+/// integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(crate) struct Distance(u128);
+
+const UNITS_BITS: u32 = 112;
+const UNITS_MAX: u128 = (1 << UNITS_BITS) - 1;
+
+impl Distance {
+    fn parts(self) -> (u128, u128) {
+        (self.0 >> UNITS_BITS, self.0 & UNITS_MAX)
+    }
+
+    fn from_parts(undefined: u128, units: u128) -> Self {
+        Self((undefined.min(0xFFFF) << UNITS_BITS) | units.min(UNITS_MAX))
+    }
+
+    /// The length of one edge of `weight` (the reference's `f64`, at least 1, or `+inf`).
+    pub(crate) fn of_weight(weight: f64) -> Self {
+        if weight.is_infinite() || weight.is_nan() {
+            return Self::from_parts(1, 0);
+        }
+        // weight >= 1 is a multiple of 2^-52, so this product is an exact integer.
+        let scaled = weight * (1u64 << 52) as f64;
+        let units = if scaled >= UNITS_MAX as f64 { UNITS_MAX } else { scaled as u128 };
+        Self::from_parts(0, units)
+    }
+
+    /// A lower bound for `steps` more units of weight 1 (each edge weighs at least 1).
+    pub(crate) fn of_hops(steps: u32) -> Self {
+        Self::from_parts(0, u128::from(steps) << 52)
+    }
+
+    pub(crate) fn plus(self, other: Self) -> Self {
+        let (left_undefined, left_units) = self.parts();
+        let (right_undefined, right_units) = other.parts();
+        Self::from_parts(left_undefined + right_undefined, left_units.saturating_add(right_units))
+    }
+}
+
+/// An entry of the A* frontier: a node reached with exact distance `reached`, or an edge whose
+/// exact weight is not computed yet (`edge != NO_EDGE`; `reached` is then its tail's distance).
+/// Min-heap by estimated total `key`, then `reached`, then node, then edge: among equal keys the
+/// entry closer to the start comes first, so every predecessor of a node on an equally long path
+/// is relaxed before the node is settled (which the lexicographic tie-break relies on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Frontier {
+    key: Distance,
+    reached: Distance,
+    node: NodeIndex,
+    edge: EdgeIndex,
+}
+
+const NO_EDGE: EdgeIndex = EdgeIndex::MAX;
+
+impl Ord for Frontier {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.key, other.reached, other.node, other.edge).cmp(&(
+            self.key,
+            self.reached,
+            self.node,
+            self.edge,
+        ))
+    }
+}
+
+impl PartialOrd for Frontier {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A loop-free candidate path (min-heap by total weight, then node list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Candidate {
+    total: Distance,
+    nodes: Vec<NodeIndex>,
+    edges: Vec<EdgeIndex>,
+    /// Index of the node where this path left the path it was derived from (0 for the first).
+    deviation: usize,
+}
+
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.total.cmp(&self.total).then_with(|| other.nodes.cmp(&self.nodes))
+    }
+}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// What stays fixed during one request.
+struct Query<'a> {
+    network: &'a ChannelGraph,
+    online: &'a OnlineSet,
+    value: U256,
+    fee_penalty: f64,
+    diversity_penalty: f64,
+    refund_threshold: Option<U256>,
+    source: NodeIndex,
+    target: NodeIndex,
+    limits: &'a SearchLimits,
+    budget: &'a dyn Budget,
+}
+
+/// Counts the work of one request against its limits.
+struct Work {
+    candidates: u64,
+}
+
+/// The §2.4 pre-checks, in the reference's order.
+///
+/// # Errors
+/// The first [`PathError`] that applies.
+pub fn check_path_request(
+    network: &ChannelGraph,
+    online: &OnlineSet,
+    request: &PathRequest,
+) -> Result<(NodeIndex, NodeIndex), PathError> {
+    if !online.contains(network, &request.source) {
+        return Err(PathError::SourceNotOnline);
+    }
+    if !online.contains(network, &request.target) {
+        return Err(PathError::TargetNotOnline);
+    }
+    let topology = &network.topology;
+    let source = network.node_index(&request.source).ok_or(PathError::NoChannelFromSource)?;
+    let target = network.node_index(&request.target).ok_or(PathError::NoChannelToTarget)?;
+    let source_capacities: Vec<U256> =
+        topology.out_edges(source).map(|edge| network.capacity(edge as EdgeIndex)).collect();
+    if source_capacities.iter().max().is_none_or(|max| *max < request.value) {
+        return Err(PathError::SourceCapacity {
+            capacities: Capacities(source_capacities),
+            value: request.value,
+        });
+    }
+    let target_capacities: Vec<U256> =
+        topology.out_edges(target).map(|edge| network.capacity(topology.reverse[edge])).collect();
+    if target_capacities.iter().max().is_none_or(|max| *max < request.value) {
+        return Err(PathError::TargetCapacity {
+            capacities: Capacities(target_capacities),
+            value: request.value,
+        });
+    }
+    if topology.component[source as usize] != topology.component[target as usize] {
+        return Err(PathError::NoRoute);
+    }
+    Ok((source, target))
+}
+
+/// Finds paths with a fresh [`PathFinder`]; see [`PathFinder::find_paths`].
+///
+/// # Errors
+/// As [`PathFinder::find_paths`].
+pub fn find_paths(
+    network: &ChannelGraph,
+    online: &OnlineSet,
+    request: &PathRequest,
+    limits: &SearchLimits,
+    budget: &dyn Budget,
+) -> Result<Routes, PathError> {
+    PathFinder::default().find_paths(network, online, request, limits, budget)
+}
+
+impl PathFinder {
+    /// A finder with empty buffers (they grow to the largest network searched).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Answers `request` on `network` with `online` as the reachable nodes: the §2.4 pre-checks,
+    /// then up to `max_paths` valid paths in the reference's order with their estimated fees.
+    ///
+    /// Penalties that are negative or not finite are treated as 0 (the reference's behaviour for
+    /// them is undefined: negative weights break its shortest-path search).
+    ///
+    /// # Errors
+    /// [`PathError`] from the pre-checks. A search that finds nothing is `Ok` with no paths.
+    pub fn find_paths(
+        &mut self,
+        network: &ChannelGraph,
+        online: &OnlineSet,
+        request: &PathRequest,
+        limits: &SearchLimits,
+        budget: &dyn Budget,
+    ) -> Result<Routes, PathError> {
+        let (source, target) = check_path_request(network, online, request)?;
+        let sanitize = |penalty: f64| if penalty.is_finite() && penalty >= 0.0 { penalty } else { 0.0 };
+        let query = Query {
+            network,
+            online,
+            value: request.value,
+            fee_penalty: sanitize(request.fee_penalty),
+            diversity_penalty: sanitize(request.diversity_penalty),
+            refund_threshold: refund_threshold(request.value),
+            source,
+            target,
+            limits,
+            budget,
+        };
+        self.prepare(network);
+        self.edges_weighed = 0;
+        for edge in self.diversity_touched.drain(..) {
+            self.edge_diversity_steps[edge as usize] = 0;
+        }
+        let threshold = query.refund_threshold;
+        for (flags, capacity) in self.edge_flags.iter_mut().zip(network.capacities()) {
+            let usable = at_least(capacity, &query.value);
+            let refundable = threshold.as_ref().is_some_and(|threshold| at_least(capacity, threshold));
+            *flags = u8::from(usable) | (u8::from(refundable) << 1);
+        }
+        // Bit 2: the reverse edge is usable, so the backwards lower-bound search reads only the
+        // edge it walks (sequential in memory) instead of its reverse (anywhere).
+        let reverse = &network.topology.reverse;
+        for (edge, &backward) in reverse.iter().enumerate() {
+            let reverse_usable = self.edge_flags[backward as usize] & 1;
+            self.edge_flags[edge] = (self.edge_flags[edge] & 0b11) | (reverse_usable << 2);
+        }
+        let mut work = Work { candidates: 0 };
+        let mut taken: Vec<Vec<NodeIndex>> = Vec::new();
+        let mut paths = Vec::new();
+        let mut truncated = None;
+        if !online.contains_node(source) || !online.contains_node(target) {
+            return Ok(Routes { paths, truncated, candidates_examined: 0, edges_weighed: 0 });
+        }
+        while paths.len() < request.max_paths {
+            self.compute_hops(&query);
+            match self.next_path(&query, &taken, &mut work) {
+                Ok(Some((candidate, estimated_fee))) => {
+                    for &edge in &candidate.edges {
+                        self.add_diversity(network, edge, query.diversity_penalty);
+                    }
+                    paths.push(Path {
+                        nodes: candidate.nodes.iter().map(|&node| network.node_address(node)).collect(),
+                        estimated_fee,
+                    });
+                    taken.push(candidate.nodes);
+                }
+                Ok(None) => break,
+                Err(reason) => {
+                    truncated = Some(reason);
+                    break;
+                }
+            }
+        }
+        Ok(Routes {
+            paths,
+            truncated,
+            candidates_examined: work.candidates,
+            edges_weighed: self.edges_weighed,
+        })
+    }
+
+    /// Sizes the buffers for `network` and starts a new request generation.
+    fn prepare(&mut self, network: &ChannelGraph) {
+        let edges = network.topology.target.len();
+        let nodes = network.node_count();
+        let channels = network.channel_count();
+        if self.edge_flags.len() < edges {
+            self.edge_flags.resize(edges, 0);
+            self.edge_diversity_steps.resize(edges, 0);
+        }
+        if self.edge_stamp.len() < edges {
+            self.edge_stamp.resize(edges, 0);
+            self.edge_usable.resize(edges, false);
+            self.edge_fee_weight.resize(edges, 0.0);
+            self.edge_no_refund.resize(edges, 0.0);
+            self.edge_blocked.resize(edges, 0);
+        }
+        if self.channel_stamp.len() < channels {
+            self.channel_stamp.resize(channels, 0);
+            self.channel_diversity.resize(channels, 0.0);
+        }
+        if self.node_stamp.len() < nodes {
+            self.node_stamp.resize(nodes, 0);
+            self.node_settled.resize(nodes, 0);
+            self.node_blocked.resize(nodes, 0);
+            self.distance.resize(nodes, Distance::default());
+            self.predecessor.resize(nodes, 0);
+            self.hops.resize(nodes, 0);
+            self.hops_stamp.resize(nodes, 0);
+        }
+        self.request_generation = self.request_generation.wrapping_add(1);
+        if self.request_generation == 0 {
+            self.edge_stamp.fill(0);
+            self.channel_stamp.fill(0);
+            self.request_generation = 1;
+        }
+    }
+
+    /// Starts a new shortest-path run (fresh distances and blocks).
+    fn next_run(&mut self) -> u32 {
+        self.run = self.run.wrapping_add(1);
+        if self.run == 0 {
+            self.node_stamp.fill(0);
+            self.node_settled.fill(0);
+            self.node_blocked.fill(0);
+            self.edge_blocked.fill(0);
+            self.run = 1;
+        }
+        self.run
+    }
+
+    fn add_diversity(&mut self, network: &ChannelGraph, edge: EdgeIndex, penalty: f64) {
+        let channel = network.topology.channel[edge as usize] as usize;
+        if self.channel_stamp[channel] != self.request_generation {
+            self.channel_stamp[channel] = self.request_generation;
+            // Python: `visited[channel_id] += penalty` starting from int 0.
+            self.channel_diversity[channel] = 0.0;
+        }
+        self.channel_diversity[channel] += penalty;
+        let steps = self.channel_diversity[channel].floor().min(f64::from(MAX_BOUND_STEP)) as u8;
+        for edge in [edge, network.topology.reverse[edge as usize]] {
+            self.edge_diversity_steps[edge as usize] = steps;
+            self.diversity_touched.push(edge);
+        }
+    }
+
+    fn diversity(&self, network: &ChannelGraph, edge: EdgeIndex) -> f64 {
+        let channel = network.topology.channel[edge as usize] as usize;
+        if self.channel_stamp[channel] == self.request_generation {
+            self.channel_diversity[channel]
+        } else {
+            0.0
+        }
+    }
+
+    /// The length of `edge` now, or `None` if the search must not use it (head offline, or
+    /// capacity below the value).
+    fn weight(&mut self, query: &Query<'_>, edge: EdgeIndex) -> Option<Distance> {
+        let index = edge as usize;
+        if self.edge_stamp[index] != self.request_generation {
+            self.edge_stamp[index] = self.request_generation;
+            let network = query.network;
+            let head = network.topology.target[index];
+            let capacity = network.capacity(edge);
+            let usable = capacity >= query.value && query.online.contains_node(head);
+            self.edge_usable[index] = usable;
+            if usable {
+                self.edges_weighed += 1;
+                let (sender, receiver) = network.terms(edge);
+                self.edge_fee_weight[index] =
+                    fee_weight(capacity, sender, receiver, query.value, query.fee_penalty);
+                let backward = network.topology.reverse[index];
+                self.edge_no_refund[index] =
+                    no_refund_weight(network.capacity(backward), query.refund_threshold);
+            }
+        }
+        if !self.edge_usable[index] {
+            return None;
+        }
+        let fee = self.edge_fee_weight[index];
+        if fee == f64::INFINITY {
+            return Some(Distance::of_weight(f64::INFINITY));
+        }
+        Some(Distance::of_weight(
+            1.0 + self.diversity(query.network, edge) + fee + self.edge_no_refund[index],
+        ))
+    }
+
+    /// One outer iteration of §2.5: enumerate candidates best first until one is valid and not
+    /// taken yet. `Ok(None)` when the enumeration is exhausted.
+    fn next_path(
+        &mut self,
+        query: &Query<'_>,
+        taken: &[Vec<NodeIndex>],
+        work: &mut Work,
+    ) -> Result<Option<(Candidate, I256)>, Truncation> {
+        let mut emitted: Vec<Candidate> = Vec::new();
+        let mut queue: BinaryHeap<Candidate> = BinaryHeap::new();
+        let mut queued: HashSet<Vec<NodeIndex>> = HashSet::new();
+        if query.budget.exhausted() {
+            return Err(Truncation::Deadline);
+        }
+        self.next_run();
+        let Some(first) = self.shortest_path(query, query.source, Distance::default()) else {
+            return Ok(None);
+        };
+        queued.insert(first.nodes.clone());
+        queue.push(first);
+        while let Some(candidate) = queue.pop() {
+            queued.remove(&candidate.nodes);
+            if work.candidates >= query.limits.max_candidates {
+                return Err(Truncation::Candidates);
+            }
+            work.candidates += 1;
+            if !taken.contains(&candidate.nodes)
+                && let Some(fee) = self.path_fee(query, &candidate)
+            {
+                return Ok(Some((candidate, fee)));
+            }
+            // Yen's spurs of this candidate, from its deviation node on (Lawler's refinement:
+            // spurs at earlier nodes were already derived from its ancestors).
+            let mut root_length = Distance::default();
+            for &edge in &candidate.edges[..candidate.deviation] {
+                let length = self.weight(query, edge).unwrap_or(Distance::of_weight(f64::INFINITY));
+                root_length = root_length.plus(length);
+            }
+            for spur_index in candidate.deviation..candidate.nodes.len() - 1 {
+                if query.budget.exhausted() {
+                    return Err(Truncation::Deadline);
+                }
+                let run = self.next_run();
+                let root = &candidate.nodes[..=spur_index];
+                for &node in &root[..spur_index] {
+                    self.node_blocked[node as usize] = run;
+                }
+                for earlier in emitted.iter().chain(std::iter::once(&candidate)) {
+                    if earlier.nodes.len() > spur_index + 1 && earlier.nodes[..=spur_index] == *root {
+                        self.edge_blocked[earlier.edges[spur_index] as usize] = run;
+                    }
+                }
+                if let Some(spur) = self.shortest_path(query, root[spur_index], root_length) {
+                    let mut nodes = root[..spur_index].to_vec();
+                    nodes.extend_from_slice(&spur.nodes);
+                    let mut edges = candidate.edges[..spur_index].to_vec();
+                    edges.extend_from_slice(&spur.edges);
+                    if !queued.contains(&nodes) {
+                        queued.insert(nodes.clone());
+                        queue.push(Candidate { total: spur.total, nodes, edges, deviation: spur_index });
+                    }
+                }
+                let edge = candidate.edges[spur_index];
+                let length = self.weight(query, edge).unwrap_or(Distance::of_weight(f64::INFINITY));
+                root_length = root_length.plus(length);
+            }
+            emitted.push(candidate);
+        }
+        Ok(None)
+    }
+
+    /// Lower bounds of the distance to the target, by a backwards shortest-path search over
+    /// usable edges (head online, capacity at least the value) with the integer weights
+    /// `1 + ⌊diversity⌋ + no_refund` (Dial's algorithm over a ring of buckets; steps above
+    /// [`MAX_BOUND_STEP`] are cut to it, which keeps them lower bounds). Every real weight is at
+    /// least that (the fee part is never negative), so this is an admissible and consistent A*
+    /// heuristic, exact up to fees and fractional diversity, and the search expands little
+    /// beyond the paths that tie on it. It is recomputed for every returned path because the
+    /// diversity penalties change. It stops [`BOUND_HORIZON`] units beyond the source; nodes not
+    /// settled by then are bounded by the frontier's distance. When it runs to completion, nodes
+    /// that cannot reach the target get no bound and are never entered.
+    fn compute_hops(&mut self, query: &Query<'_>) {
+        let topology = &query.network.topology;
+        self.hops_generation = self.hops_generation.wrapping_add(1);
+        if self.hops_generation == 0 {
+            self.hops_stamp.fill(0);
+            self.hops_generation = 1;
+        }
+        let generation = self.hops_generation;
+        let ring = MAX_BOUND_STEP as usize + 1;
+        let mut buckets = std::mem::take(&mut self.buckets);
+        for bucket in &mut buckets {
+            bucket.clear();
+        }
+        if buckets.len() < ring {
+            buckets.resize_with(ring, Vec::new);
+        }
+        self.hops[query.target as usize] = 0;
+        self.hops_stamp[query.target as usize] = generation;
+        buckets[0].push(query.target);
+        let mut distance = 0u32;
+        let mut pending = 1usize;
+        self.hops_cap = None;
+        while pending > 0 {
+            // Once the source is settled, nodes much farther than it cannot be on a path the
+            // search will take: stop, and bound every node not settled yet by the frontier.
+            let source = query.source as usize;
+            if self.hops_stamp[source] == generation
+                && self.hops[source] < distance
+                && distance >= self.hops[source] + BOUND_HORIZON
+            {
+                self.hops_cap = Some(distance);
+                break;
+            }
+            let slot = distance as usize % ring;
+            while let Some(node) = buckets[slot].pop() {
+                pending -= 1;
+                if self.hops[node as usize] != distance {
+                    continue;
+                }
+                for edge in topology.out_edges(node) {
+                    // `edge` is node → tail; the edge used forwards is its reverse, tail → node.
+                    let tail = topology.target[edge];
+                    let flags = self.edge_flags[edge];
+                    if flags & 0b100 == 0 || !query.online.contains_node(tail) {
+                        continue;
+                    }
+                    // No refund when the reverse edge (this one) is below the threshold.
+                    let no_refund = u32::from(flags & 0b10 == 0);
+                    // Both directions of a channel carry its diversity steps.
+                    let diversity = u32::from(self.edge_diversity_steps[edge]);
+                    let step = (1 + no_refund + diversity).min(MAX_BOUND_STEP);
+                    let candidate = distance + step;
+                    if self.hops_stamp[tail as usize] == generation && self.hops[tail as usize] <= candidate {
+                        continue;
+                    }
+                    self.hops_stamp[tail as usize] = generation;
+                    self.hops[tail as usize] = candidate;
+                    buckets[candidate as usize % ring].push(tail);
+                    pending += 1;
+                }
+            }
+            distance += 1;
+        }
+        self.buckets = buckets;
+    }
+
+    /// The heuristic of `node` in distance units, or `None` if it cannot reach the target.
+    fn heuristic(&self, node: NodeIndex) -> Option<Distance> {
+        let known = self.hops_stamp[node as usize] == self.hops_generation;
+        match self.hops_cap {
+            // Complete search: unreached nodes cannot reach the target.
+            None => known.then(|| Distance::of_hops(self.hops[node as usize])),
+            // Cut search: settled nodes (below the cap) are exact; every other node is at
+            // least as far as the frontier was.
+            Some(cap) => {
+                let hops = if known { self.hops[node as usize].min(cap) } else { cap };
+                Some(Distance::of_hops(hops))
+            }
+        }
+    }
+
+    /// A lower bound of an edge's weight that needs no fee computation (`1 + diversity +
+    /// no_refund`; the fee part is never negative), or its exact weight when already known.
+    /// `None` if the edge is unusable. The flag tells whether the value is exact.
+    fn weight_bound(&mut self, query: &Query<'_>, edge: EdgeIndex) -> Option<(Distance, bool)> {
+        let index = edge as usize;
+        if self.edge_stamp[index] == self.request_generation {
+            return self.weight(query, edge).map(|weight| (weight, true));
+        }
+        let network = query.network;
+        let head = network.topology.target[index];
+        if self.edge_flags[index] & 1 == 0 || !query.online.contains_node(head) {
+            return None;
+        }
+        let backward = network.topology.reverse[index] as usize;
+        let no_refund = if self.edge_flags[backward] & 2 == 0 { 1.0 } else { 0.0 };
+        Some((Distance::of_weight(1.0 + self.diversity(network, edge) + 0.0 + no_refund), false))
+    }
+
+    /// Relaxes `edge` (tail at exact distance `reached`, exact `weight`).
+    fn relax(
+        &mut self,
+        topology: &super::graph::Topology,
+        edge: EdgeIndex,
+        reached: Distance,
+        weight: Distance,
+        start: NodeIndex,
+    ) {
+        let run = self.run;
+        let tail = topology.source(edge);
+        let head = topology.target[edge as usize];
+        let candidate = reached.plus(weight);
+        let improves = if self.node_stamp[head as usize] != run {
+            true
+        } else {
+            match candidate.cmp(&self.distance[head as usize]) {
+                Ordering::Less => true,
+                Ordering::Greater => false,
+                Ordering::Equal => self.lexicographically_smaller(topology, tail, head, start),
+            }
+        };
+        if improves && let Some(heuristic) = self.heuristic(head) {
+            self.node_stamp[head as usize] = run;
+            self.distance[head as usize] = candidate;
+            self.predecessor[head as usize] = edge;
+            self.heap.push(Frontier {
+                key: candidate.plus(heuristic),
+                reached: candidate,
+                node: head,
+                edge: NO_EDGE,
+            });
+        }
+    }
+
+    /// A* from `start` (whose distance is `start_distance`, the root's weight) to the target,
+    /// avoiding nodes and edges blocked in the current run; ties keep the lexicographically
+    /// smaller path. Edge weights are computed only when an edge's lower-bound entry reaches the
+    /// front of the queue, so most edges of a hub are never weighed.
+    fn shortest_path(
+        &mut self,
+        query: &Query<'_>,
+        start: NodeIndex,
+        start_distance: Distance,
+    ) -> Option<Candidate> {
+        let run = self.run;
+        let topology = &query.network.topology;
+        self.heap.clear();
+        let heuristic = self.heuristic(start)?;
+        self.node_stamp[start as usize] = run;
+        self.distance[start as usize] = start_distance;
+        self.predecessor[start as usize] = EdgeIndex::MAX;
+        self.heap.push(Frontier {
+            key: start_distance.plus(heuristic),
+            reached: start_distance,
+            node: start,
+            edge: NO_EDGE,
+        });
+        let mut found = false;
+        while let Some(Frontier { reached, node, edge, .. }) = self.heap.pop() {
+            if edge != NO_EDGE {
+                // A lazily weighed edge: compute its exact weight now and relax it.
+                let head = topology.target[edge as usize];
+                if self.node_settled[head as usize] == run {
+                    continue;
+                }
+                if let Some(weight) = self.weight(query, edge) {
+                    self.relax(topology, edge, reached, weight, start);
+                }
+                continue;
+            }
+            if self.node_settled[node as usize] == run || reached != self.distance[node as usize] {
+                continue;
+            }
+            self.node_settled[node as usize] = run;
+            if node == query.target {
+                found = true;
+                break;
+            }
+            for edge in topology.out_edges(node) {
+                let head = topology.target[edge];
+                if self.node_blocked[head as usize] == run
+                    || self.node_settled[head as usize] == run
+                    || self.edge_blocked[edge] == run
+                {
+                    continue;
+                }
+                let Some(head_heuristic) = self.heuristic(head) else {
+                    continue;
+                };
+                let Some((bound, exact)) = self.weight_bound(query, edge as EdgeIndex) else {
+                    continue;
+                };
+                if exact {
+                    self.relax(topology, edge as EdgeIndex, reached, bound, start);
+                } else {
+                    self.heap.push(Frontier {
+                        key: reached.plus(bound).plus(head_heuristic),
+                        reached,
+                        node,
+                        edge: edge as EdgeIndex,
+                    });
+                }
+            }
+        }
+        if !found {
+            return None;
+        }
+        let mut nodes = vec![query.target];
+        let mut edges = Vec::new();
+        let mut node = query.target;
+        while node != start {
+            let edge = self.predecessor[node as usize];
+            edges.push(edge);
+            node = topology.source(edge);
+            nodes.push(node);
+        }
+        nodes.reverse();
+        edges.reverse();
+        Some(Candidate { total: self.distance[query.target as usize], nodes, edges, deviation: 0 })
+    }
+
+    /// Whether the path to `via` followed by `head` is lexicographically smaller than the current
+    /// path to `head` (both start at `start`).
+    fn lexicographically_smaller(
+        &mut self,
+        topology: &super::graph::Topology,
+        via: NodeIndex,
+        head: NodeIndex,
+        start: NodeIndex,
+    ) -> bool {
+        let mut left = std::mem::take(&mut self.tie_left);
+        let mut right = std::mem::take(&mut self.tie_right);
+        self.collect_path(topology, via, start, &mut left);
+        left.push(head);
+        let current = topology.source(self.predecessor[head as usize]);
+        self.collect_path(topology, current, start, &mut right);
+        right.push(head);
+        let smaller = left < right;
+        self.tie_left = left;
+        self.tie_right = right;
+        smaller
+    }
+
+    fn collect_path(
+        &self,
+        topology: &super::graph::Topology,
+        end: NodeIndex,
+        start: NodeIndex,
+        into: &mut Vec<NodeIndex>,
+    ) {
+        into.clear();
+        let mut node = end;
+        into.push(node);
+        while node != start {
+            node = topology.source(self.predecessor[node as usize]);
+            into.push(node);
+        }
+        into.reverse();
+    }
+
+    /// §2.7: the capacity check and the backwards fee computation; `None` if the path is invalid.
+    fn path_fee(&self, query: &Query<'_>, candidate: &Candidate) -> Option<I256> {
+        path_fee(query.network, query.value, &candidate.edges)
+    }
+}
+
+/// `left >= right`, comparing two limbs at a time when both fit 128 bits (nearly every amount).
+#[inline]
+fn at_least(left: &U256, right: &U256) -> bool {
+    let (left, right) = (left.as_limbs(), right.as_limbs());
+    if (left[2] | left[3] | right[2] | right[3]) == 0 {
+        (u128::from(left[1]) << 64 | u128::from(left[0]))
+            >= (u128::from(right[1]) << 64 | u128::from(right[0]))
+    } else {
+        U256::from_limbs(*left) >= U256::from_limbs(*right)
+    }
+}
+
+/// §2.7 on the edges of a path: every edge carries `value`, and each mediator's fee, from the
+/// last to the first, is defined; returns the sum of the fees.
+pub(crate) fn path_fee(network: &ChannelGraph, value: U256, edges: &[EdgeIndex]) -> Option<I256> {
+    if edges.iter().any(|&edge| network.capacity(edge) < value) {
+        return None;
+    }
+    let topology = &network.topology;
+    let mut total = value;
+    let mut estimated_fee = I256::ZERO;
+    for pair in edges.windows(2).rev() {
+        let (edge_in, edge_out) = (pair[0], pair[1]);
+        let backward_in = topology.reverse[edge_in as usize];
+        let (schedule_in, _) = network.terms(backward_in);
+        let (schedule_out, _) = network.terms(edge_out);
+        let with_fees = get_amount_with_fees(
+            total,
+            network.capacity(backward_in),
+            network.capacity(edge_out),
+            &schedule_in,
+            &schedule_out,
+            network.capacity(edge_in),
+        )
+        .ok()?;
+        let fee = I256::try_from(with_fees).ok()?.checked_sub(I256::try_from(total).ok()?)?;
+        estimated_fee = estimated_fee.checked_add(fee)?;
+        total = with_fees;
+    }
+    Some(estimated_fee)
+}

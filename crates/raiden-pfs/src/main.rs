@@ -1,0 +1,39 @@
+//! `raiden-pfs`: the Raiden Pathfinding Service binary. One module per subcommand; this file only
+//! parses the command line and dispatches.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The Raiden Pathfinding Service.
+#[derive(Debug, Parser)]
+#[command(name = "raiden-pfs", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Answer a list of path requests on a network snapshot, as the service would.
+    Replay(commands::replay::ReplayArgs),
+    /// Write a seeded random network snapshot (and optionally requests) of realistic shape.
+    GenerateNetwork(commands::generate_network::GenerateArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Replay(arguments) => commands::replay::run(&arguments),
+        Command::GenerateNetwork(arguments) => commands::generate_network::run(&arguments),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("raiden-pfs: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
