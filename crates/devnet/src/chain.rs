@@ -40,12 +40,14 @@ pub enum ChainError {
         source: TransportError,
     },
     /// A transaction was mined but reverted.
-    #[error("transaction {hash} ({what}) reverted")]
+    #[error("transaction {hash} ({what}) reverted: {reason}")]
     Reverted {
         /// The transaction hash.
         hash: B256,
         /// The contract function.
         what: &'static str,
+        /// The revert reason, found by replaying the transaction on the parent block.
+        reason: String,
     },
     /// A transaction's receipt did not appear in time.
     #[error("no receipt for {hash} ({what}) after {RECEIPT_TIMEOUT:?}")]
@@ -163,11 +165,21 @@ impl Chain {
     ) -> Result<TransactionReceipt, ChainError> {
         let hash: B256 = self
             .provider
-            .raw_request("eth_sendTransaction".into(), (request,))
+            .raw_request("eth_sendTransaction".into(), (request.clone(),))
             .await
             .map_err(rpc_error(what))?;
         let receipt = self.wait_for_receipt(hash, what).await?;
-        if receipt.status() { Ok(receipt) } else { Err(ChainError::Reverted { hash, what }) }
+        if receipt.status() {
+            return Ok(receipt);
+        }
+        // Replaying the call on the parent block reproduces the revert (anvil mines one
+        // transaction per block on arrival) and yields the reason the receipt does not carry.
+        let parent = receipt.block_number.unwrap_or_default().saturating_sub(1);
+        let reason = match self.provider.call(request).block(parent.into()).await {
+            Err(error) => error.to_string(),
+            Ok(_) => "unknown (the replay on the parent block succeeded)".to_owned(),
+        };
+        Err(ChainError::Reverted { hash, what, reason })
     }
 
     /// Polls for the receipt of `hash` (every 2 ms, anvil mines on arrival).

@@ -22,6 +22,7 @@ pub const OVERALL_CHECKSUM: &str = "0fcdab16b2349a962ec26724b9155c02faf6b1462b0c
 #[allow(missing_docs)]
 pub mod abi {
     alloy::sol! {
+        #![sol(all_derives)]
         /// Registers secrets on chain (no constructor arguments).
         contract SecretRegistry {
             constructor();

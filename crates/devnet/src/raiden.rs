@@ -115,7 +115,8 @@ impl Raiden {
     /// # Errors
     /// A transaction fails.
     pub async fn fund_account(&self, account: Address, eth: U256, tokens: U256) -> Result<(), ChainError> {
-        self.chain.set_balance(account, eth).await?;
+        // Gas for the approvals first; the balance is set to `eth` exactly afterwards.
+        self.chain.set_balance(account, eth.saturating_add(ether(1))).await?;
         if !tokens.is_zero() {
             self.mint(account, tokens).await?;
         }
@@ -130,7 +131,7 @@ impl Raiden {
                 )
                 .await?;
         }
-        Ok(())
+        self.chain.set_balance(account, eth).await
     }
 
     /// Mints `amount` tokens to `account`.
