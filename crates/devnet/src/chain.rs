@@ -280,6 +280,28 @@ impl Chain {
         Ok(block.header.timestamp)
     }
 
+    /// The base fee per gas the next block will have, in wei.
+    ///
+    /// # Errors
+    /// An RPC error.
+    pub async fn next_base_fee(&self) -> Result<u128, ChainError> {
+        let block = self
+            .provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Pending)
+            .await
+            .map_err(rpc_error("eth_getBlockByNumber"))?
+            .ok_or_else(|| ChainError::Unexpected("no pending block".into()))?;
+        Ok(u128::from(block.header.base_fee_per_gas.unwrap_or_default()))
+    }
+
+    /// Sets the base fee per gas of the next block (`anvil_setNextBlockBaseFeePerGas`).
+    ///
+    /// # Errors
+    /// An RPC error.
+    pub async fn set_next_base_fee(&self, wei: u128) -> Result<(), ChainError> {
+        self.anvil("anvil_setNextBlockBaseFeePerGas", (U256::from(wei),)).await
+    }
+
     /// Turns mining on arrival on or off (`evm_setAutomine`). With it off, transactions wait in
     /// the pool until [`Chain::mine`].
     ///

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use alloy::primitives::U256;
+use alloy::primitives::{Address, U256};
 
 use crate::accounts::NodeAccount;
 use crate::anvil::{Anvil, AnvilError};
@@ -17,7 +17,7 @@ use crate::chain::{Chain, ChainError};
 use crate::contracts::{CompiledContracts, ContractsError};
 use crate::deploy::{DeployConfig, DeployError, Deployment, deploy};
 use crate::manifest::{Manifest, ManifestContracts, ManifestError, ManifestNode};
-use crate::raiden::{ChannelPlan, OpenedChannel, Raiden, ether};
+use crate::raiden::{OpenedChannel, Raiden, ether};
 use crate::tools::{Devtools, InstallError};
 use crate::topology::Topology;
 
@@ -168,17 +168,8 @@ impl DevnetBuilder {
         }
         let channels = match self.topology {
             Some(topology) => {
-                let plans: Vec<ChannelPlan> = topology
-                    .channels(nodes.len())
-                    .into_iter()
-                    .map(|channel| ChannelPlan {
-                        participant1: nodes[channel.participant1].address(),
-                        participant2: nodes[channel.participant2].address(),
-                        deposit1: channel.deposit1,
-                        deposit2: channel.deposit2,
-                    })
-                    .collect();
-                raiden.open_channels_bulk(&plans).await?
+                let addresses: Vec<Address> = nodes.iter().map(NodeAccount::address).collect();
+                raiden.open_channels_bulk(&topology.channel_plans(&addresses)).await?
             }
             None => Vec::new(),
         };

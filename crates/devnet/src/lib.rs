@@ -2,17 +2,19 @@
 //! with the Raiden contracts 0.50.2 deployed from their published `contracts.json`, funded node
 //! accounts with deterministic keys, and channels in a realistic topology.
 //!
-//! ```no_run
-//! # async fn example() -> Result<(), devnet::DevnetError> {
+//! ```
 //! use devnet::{Devnet, Topology};
+//! use devnet::contracts::abi::TokenNetwork::TokenNetworkEvents;
 //!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! // Installs the tools on first use, starts anvil on a free port, deploys, funds 10 nodes and
+//! // opens their channels; dropping `devnet` stops anvil again.
 //! let devnet = Devnet::builder().nodes(10).channels(Topology::default()).start().await?;
-//! let token_network = devnet.deployment().token_network;
-//! let first = &devnet.channels()[0];
+//! let first = devnet.channels()[0];
 //! let events = devnet.raiden().token_network_events(first.block_number, first.block_number).await?;
-//! # let _ = (token_network, events);
-//! # Ok(())
-//! # }
+//! assert!(events.iter().any(|event| matches!(event.event, TokenNetworkEvents::ChannelOpened(_))));
+//! # Ok::<(), devnet::DevnetError>(())
+//! # }).unwrap();
 //! ```
 //!
 //! # Design: the real chain, fast enough for every test

@@ -8,6 +8,8 @@
 //! allow anyone to open a channel or deposit for a participant), which lets the transactions
 //! carry consecutive nonces and be pipelined.
 
+use std::collections::HashMap;
+
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
@@ -81,8 +83,13 @@ pub struct ParticipantInfo {
 const BULK_OPEN_GAS: u64 = 250_000;
 /// Gas limit of one bulk `setTotalDeposit` transaction (used ≈ 60–80 k).
 const BULK_DEPOSIT_GAS: u64 = 150_000;
+/// Transactions in anvil's pool at a time in bulk setup.
+const BULK_POOL_CHUNK: usize = 1000;
 /// Transactions per JSON-RPC batch in bulk setup.
 const BULK_BATCH_SIZE: usize = 500;
+/// The lowest fee cap of a bulk transaction (100 gwei): well above the base fee after the
+/// hundreds of full blocks a large setup mines.
+const BULK_MIN_FEE_CAP: u128 = 100_000_000_000;
 /// Seconds a withdraw signature stays valid.
 const WITHDRAW_VALIDITY_SECONDS: u64 = 3600;
 
@@ -469,10 +476,11 @@ impl Raiden {
     }
 
     /// Opens every planned channel and makes its deposits, quickly: the deployer mints the
-    /// tokens to itself, then sends all `openChannelWithDeposit` transactions (consecutive
-    /// nonces, fixed gas, JSON-RPC batches of 500) and afterwards all second deposits, each
-    /// phase waiting only for its last receipt. Every channel's `ChannelOpened` is read back
-    /// from the logs, so the returned identifiers are the chain's.
+    /// tokens to itself, then puts all `openChannelWithDeposit` transactions into the pool
+    /// (consecutive nonces, fixed gas, JSON-RPC batches of 500, automine off) and mines them,
+    /// then does the same with all second deposits. Every channel's `ChannelOpened` is read
+    /// back from the logs, so the returned identifiers are the chain's. Other transactions sent
+    /// to the chain meanwhile wait for these blocks.
     ///
     /// Pairs must be distinct and not have a channel yet.
     ///
@@ -515,25 +523,25 @@ impl Raiden {
                 }
             })
             .collect();
-        self.send_pipelined(funder, opens, BULK_OPEN_GAS, "openChannelWithDeposit").await?;
+        self.send_pipelined(funder, opens.clone(), BULK_OPEN_GAS, "openChannelWithDeposit").await?;
         let last_block = self.chain.block_number().await?;
 
-        let opened = self.opened_channels(first_block, last_block).await?;
+        let opened: HashMap<(Address, Address), OpenedChannel> = self
+            .opened_channels(first_block, last_block)
+            .await?
+            .into_iter()
+            .map(|channel| ((channel.participant1, channel.participant2), channel))
+            .collect();
         let mut channels = Vec::with_capacity(plans.len());
         let mut deposits = Vec::new();
-        for plan in plans {
-            let channel = opened
-                .iter()
-                .find(|channel| {
-                    channel.participant1 == plan.participant1 && channel.participant2 == plan.participant2
-                })
-                .copied()
-                .ok_or_else(|| {
-                    ChainError::Unexpected(format!(
-                        "channel {} – {} was not opened (transaction reverted)",
-                        plan.participant1, plan.participant2
-                    ))
-                })?;
+        for (plan, input) in plans.iter().zip(&opens) {
+            let Some(&channel) = opened.get(&(plan.participant1, plan.participant2)) else {
+                let reason = self.replay(funder, input.clone()).await;
+                return Err(ChainError::Unexpected(format!(
+                    "channel {} – {} was not opened; replaying the call now: {reason}",
+                    plan.participant1, plan.participant2
+                )));
+            };
             if !plan.deposit2.is_zero() {
                 deposits.push(
                     TokenNetwork::setTotalDepositCall {
@@ -585,9 +593,44 @@ impl Raiden {
             .collect())
     }
 
-    /// Sends `inputs` to the token network from `from` with consecutive nonces in JSON-RPC
-    /// batches and waits for the last receipt (anvil mines each on arrival, in nonce order).
+    /// Sends `inputs` to the token network from `from` with consecutive nonces, in JSON-RPC
+    /// batches, with automine off, then mines blocks until all of them are in.
+    ///
+    /// With automine on, anvil mines while the (concurrently answered) batch still arrives, and
+    /// a transaction can then be lost, leaving a nonce gap; with automine off the whole set is
+    /// in the pool before the first block is mined. Automine is switched on again in any case.
     async fn send_pipelined(
+        &self,
+        from: Address,
+        inputs: Vec<Vec<u8>>,
+        gas: u64,
+        what: &'static str,
+    ) -> Result<(), ChainError> {
+        if inputs.is_empty() {
+            return Ok(());
+        }
+        // Full blocks raise the base fee by 12.5 % each; over thousands of transactions it
+        // would outgrow any fee cap and balance. The blocks of a bulk setup are therefore
+        // mined at the base fee found before it, so the chain's gas price stays as it was.
+        self.chain.set_balance(from, ether(1_000_000)).await?;
+        let base_fee = self.chain.next_base_fee().await?;
+        self.chain.set_automine(false).await?;
+        let mut result = Ok(());
+        // anvil's pool slows down quadratically with thousands of transactions of one sender
+        // in it: it gets at most a chunk at a time.
+        let mut inputs = inputs.into_iter().peekable();
+        while result.is_ok() && inputs.peek().is_some() {
+            let chunk: Vec<Vec<u8>> = inputs.by_ref().take(BULK_POOL_CHUNK).collect();
+            result = match self.send_batches(from, chunk, gas, what).await {
+                Ok(()) => self.mine_until_pool_is_empty(base_fee, what).await,
+                Err(error) => Err(error),
+            };
+        }
+        self.chain.set_automine(true).await?;
+        result
+    }
+
+    async fn send_batches(
         &self,
         from: Address,
         inputs: Vec<Vec<u8>>,
@@ -601,7 +644,7 @@ impl Raiden {
             .await
             .map_err(rpc_error("eth_getTransactionCount"))?;
         let gas_price = provider.get_gas_price().await.map_err(rpc_error("eth_gasPrice"))?;
-        let mut last_hash = None;
+        let max_fee = gas_price.saturating_mul(4).max(BULK_MIN_FEE_CAP);
         let mut inputs = inputs.into_iter().peekable();
         while inputs.peek().is_some() {
             let mut batch = alloy::rpc::client::BatchRequest::new(provider.client());
@@ -613,7 +656,7 @@ impl Raiden {
                     .with_input(input)
                     .with_nonce(nonce)
                     .with_gas_limit(gas)
-                    .with_max_fee_per_gas(gas_price.saturating_mul(4))
+                    .with_max_fee_per_gas(max_fee)
                     .with_max_priority_fee_per_gas(0);
                 nonce += 1;
                 waiters.push(
@@ -622,13 +665,57 @@ impl Raiden {
             }
             batch.send().await.map_err(rpc_error(what))?;
             for waiter in waiters {
-                last_hash = Some(waiter.await.map_err(rpc_error(what))?);
+                waiter.await.map_err(rpc_error(what))?;
             }
         }
-        if let Some(hash) = last_hash {
-            self.chain.wait_for_receipt(hash, what).await?;
-        }
         Ok(())
+    }
+
+    async fn mine_until_pool_is_empty(&self, base_fee: u128, what: &'static str) -> Result<(), ChainError> {
+        let mut previous_pending = u64::MAX;
+        loop {
+            let status: serde_json::Value = self
+                .chain
+                .provider()
+                .raw_request("txpool_status".into(), ())
+                .await
+                .map_err(rpc_error("txpool_status"))?;
+            let count = |key: &str| {
+                status[key]
+                    .as_str()
+                    .and_then(|hex| u64::from_str_radix(hex.trim_start_matches("0x"), 16).ok())
+            };
+            match (count("pending"), count("queued")) {
+                (Some(0), Some(0)) => return Ok(()),
+                (Some(0), Some(queued)) => {
+                    return Err(ChainError::Unexpected(format!(
+                        "{queued} {what} transactions are stuck behind a nonce gap"
+                    )));
+                }
+                (Some(pending), Some(_)) if pending < previous_pending => {
+                    previous_pending = pending;
+                    self.chain.set_next_base_fee(base_fee).await?;
+                    self.chain.mine(1, 0).await?;
+                }
+                (Some(pending), Some(_)) => {
+                    return Err(ChainError::Unexpected(format!(
+                        "{pending} {what} transactions are not mined (fee cap below the base fee?)"
+                    )));
+                }
+                _ => return Err(ChainError::Unexpected(format!("unexpected txpool_status answer {status}"))),
+            }
+        }
+    }
+
+    /// What the token network answers to `input` from `from` at the latest block: the revert
+    /// reason, or its gas estimate if it would succeed now.
+    async fn replay(&self, from: Address, input: Vec<u8>) -> String {
+        let request =
+            TransactionRequest::default().from(from).to(self.deployment.token_network).with_input(input);
+        match self.chain.provider().estimate_gas(request).await {
+            Ok(gas) => format!("it would succeed now with {gas} gas"),
+            Err(error) => error.to_string(),
+        }
     }
 
     async fn transact_token_network<C: SolCall>(

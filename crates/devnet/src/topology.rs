@@ -4,7 +4,9 @@
 //! Pure and deterministic: the graph depends only on the parameters and the seed (a small
 //! SplitMix64 generator, so the devnet needs no `rand` crate and a seed reproduces a devnet).
 
-use alloy::primitives::U256;
+use alloy::primitives::{Address, U256};
+
+use crate::raiden::ChannelPlan;
 
 /// Parameters of the channel graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +90,20 @@ impl Topology {
                 participant2,
                 deposit1: self.deposit(&mut random),
                 deposit2: self.deposit(&mut random),
+            })
+            .collect()
+    }
+
+    /// [`Topology::channels`] among `accounts`, as plans for
+    /// [`crate::Raiden::open_channels_bulk`].
+    pub fn channel_plans(&self, accounts: &[Address]) -> Vec<ChannelPlan> {
+        self.channels(accounts.len())
+            .into_iter()
+            .map(|channel| ChannelPlan {
+                participant1: accounts[channel.participant1],
+                participant2: accounts[channel.participant2],
+                deposit1: channel.deposit1,
+                deposit2: channel.deposit2,
             })
             .collect()
     }

@@ -377,3 +377,34 @@ async fn a_devnet_with_a_topology_opens_a_connected_graph_of_deposited_channels(
         assert!(info.deposit >= devnet::Topology::default().min_deposit);
     }
 }
+
+#[tokio::test]
+async fn bulk_setup_beyond_one_pool_chunk_opens_all_and_keeps_the_gas_price() {
+    let devnet = devnet_with_nodes(0).await;
+    let accounts = NodeAccount::derive_many(b"large bulk", 752);
+    let addresses: Vec<Address> = accounts.iter().map(NodeAccount::address).collect();
+    let mut plans = devnet::Topology::default().channel_plans(&addresses);
+    plans.truncate(1500);
+    let base_fee = devnet.chain().next_base_fee().await.unwrap();
+    let first_block = devnet.chain().block_number().await.unwrap() + 1;
+    let opened = devnet.raiden().open_channels_bulk(&plans).await.unwrap();
+    assert_eq!(opened.len(), 1500);
+    let last_block = devnet.chain().block_number().await.unwrap();
+    let events = devnet.raiden().token_network_events(first_block, last_block).await.unwrap();
+    let count = |opened: bool| {
+        events
+            .iter()
+            .filter(|event| match event.event {
+                TokenNetworkEvents::ChannelOpened(_) => opened,
+                TokenNetworkEvents::ChannelNewDeposit(_) => !opened,
+                _ => false,
+            })
+            .count()
+    };
+    assert_eq!(count(true), 1500);
+    assert_eq!(count(false), 3000);
+    assert!(last_block - first_block > 10, "the channels span many blocks");
+    assert!(devnet.chain().next_base_fee().await.unwrap() <= base_fee * 2);
+    // Automine is on again: an ordinary transaction is mined on arrival.
+    devnet.raiden().mint(accounts[0].address(), ether(1)).await.unwrap();
+}
