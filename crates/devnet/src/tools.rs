@@ -22,8 +22,8 @@ pub const RAIDEN_CONTRACTS_VERSION: &str = "0.50.2";
 /// Errors while installing or locating a tool.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
-    /// A program the installer needs is not on `PATH`.
-    #[error("`{program}` was not found on PATH; install {hint} and retry")]
+    /// A program the installer needs is not on `PATH` or does not run.
+    #[error("`{program}` does not run here (not on PATH?); install {hint} and retry")]
     MissingProgram {
         /// The program that was looked for.
         program: &'static str,
@@ -137,7 +137,7 @@ impl Devtools {
             return Ok(false);
         }
         let package = anvil_package()?;
-        require_program("npm", &["--version"], "Node.js with npm (e.g. `apt-get install -y npm`)")?;
+        require_program("npm", "npm", &["--version"], "Node.js with npm (e.g. `apt-get install -y npm`)")?;
         let staging = self.root.join(format!("anvil-{ANVIL_VERSION}.partial"));
         fresh_dir(&staging)?;
         // A package.json of its own keeps npm from walking up into an enclosing project.
@@ -165,6 +165,7 @@ impl Devtools {
             return Ok(false);
         }
         require_program(
+            "python3 -m pip",
             "python3",
             &["-m", "pip", "--version"],
             "Python 3 with pip (e.g. `apt-get install -y python3-pip`)",
@@ -230,8 +231,14 @@ fn anvil_package() -> Result<&'static str, InstallError> {
     }
 }
 
-fn require_program(program: &'static str, args: &[&str], hint: &'static str) -> Result<(), InstallError> {
-    match Command::new(program).args(args).output() {
+/// Checks that `executable arguments` runs and succeeds; `program` names it in the error.
+fn require_program(
+    program: &'static str,
+    executable: &str,
+    arguments: &[&str],
+    hint: &'static str,
+) -> Result<(), InstallError> {
+    match Command::new(executable).args(arguments).output() {
         Ok(output) if output.status.success() => Ok(()),
         _ => Err(InstallError::MissingProgram { program, hint }),
     }

@@ -170,5 +170,29 @@ fn install_without_npm_says_what_to_install() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("`npm` was not found on PATH; install Node.js with npm"), "{stderr}");
+    assert!(stderr.contains("`npm` does not run here (not on PATH?); install Node.js with npm"), "{stderr}");
+}
+
+#[test]
+fn install_without_pip_says_what_to_install() {
+    // anvil is already in place (the real binary, linked), so only the contracts need pip.
+    let installed = devnet::Devtools::from_env();
+    installed.install().unwrap();
+    let folder = Folder::new("no-pip");
+    let devtools = devnet::Devtools::at(&folder.0);
+    let anvil = devtools.anvil_path().unwrap();
+    std::fs::create_dir_all(anvil.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(installed.anvil_path().unwrap(), &anvil).unwrap();
+    let output = Command::new(DEVNET)
+        .arg("install")
+        .env("RAIDEN_PFS_DEVTOOLS", &folder.0)
+        .env("PATH", folder.0.join("empty"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("`python3 -m pip` does not run here (not on PATH?); install Python 3 with pip"),
+        "{stderr}"
+    );
 }
