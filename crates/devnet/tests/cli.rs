@@ -159,15 +159,20 @@ fn down_without_a_running_devnet_says_so() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("no devnet runs in"));
 }
 
+/// `devnet install` into `devtools` with a PATH on which no program exists.
+fn install_with_empty_path(devtools: &Path) -> Output {
+    Command::new(DEVNET)
+        .arg("install")
+        .env("RAIDEN_PFS_DEVTOOLS", devtools)
+        .env("PATH", devtools.join("empty"))
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn install_without_npm_says_what_to_install() {
     let folder = Folder::new("no-npm");
-    let output = Command::new(DEVNET)
-        .arg("install")
-        .env("RAIDEN_PFS_DEVTOOLS", &folder.0)
-        .env("PATH", folder.0.join("empty"))
-        .output()
-        .unwrap();
+    let output = install_with_empty_path(&folder.0);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("`npm` does not run here (not on PATH?); install Node.js with npm"), "{stderr}");
@@ -183,12 +188,7 @@ fn install_without_pip_says_what_to_install() {
     let anvil = devtools.anvil_path().unwrap();
     std::fs::create_dir_all(anvil.parent().unwrap()).unwrap();
     std::os::unix::fs::symlink(installed.anvil_path().unwrap(), &anvil).unwrap();
-    let output = Command::new(DEVNET)
-        .arg("install")
-        .env("RAIDEN_PFS_DEVTOOLS", &folder.0)
-        .env("PATH", folder.0.join("empty"))
-        .output()
-        .unwrap();
+    let output = install_with_empty_path(&folder.0);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
