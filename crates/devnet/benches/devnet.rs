@@ -1,4 +1,4 @@
-//! How fast the devnet comes up: anvil's start, the contract deployment, node funding, and
+//! How fast the devnet comes up: anvil's start, the contract deployment, funding 100 nodes, and
 //! bulk channel setup (1,000 channels opened with deposits on both sides).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use devnet::{
-    Anvil, Chain, ChannelPlan, CompiledContracts, DeployConfig, Devnet, Devtools, NodeAccount, Topology,
-    deploy,
+    Anvil, Chain, ChannelPlan, CompiledContracts, DeployConfig, Devnet, Devtools, NodeAccount, NodeFunding,
+    Topology, deploy,
 };
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -65,24 +65,15 @@ fn deployment(criterion: &mut Criterion) {
 fn funding(criterion: &mut Criterion) {
     let runtime = runtime();
     let devnet = runtime.block_on(Devnet::builder().start()).expect("a devnet");
-    let next = AtomicU64::new(0);
-    let mut group = criterion.benchmark_group("fund_node");
-    group.sample_size(20);
-    group.bench_function("eth_tokens_approvals_and_user_deposit", |bench| {
+    let round = AtomicU64::new(0);
+    let mut group = criterion.benchmark_group("fund_nodes");
+    group.sample_size(10);
+    group.bench_function("100_nodes_eth_tokens_approvals_user_deposit", |bench| {
         bench.iter(|| {
-            let node = NodeAccount::derive(b"bench funding", next.fetch_add(1, Ordering::Relaxed)).address();
-            runtime.block_on(async {
-                devnet
-                    .raiden()
-                    .fund_account(node, devnet::ether(1), devnet::ether(10))
-                    .await
-                    .expect("funding");
-                devnet
-                    .raiden()
-                    .deposit_to_user_deposit(node, node, devnet::ether(1))
-                    .await
-                    .expect("UDC deposit");
-            })
+            let seed = format!("bench funding {}", round.fetch_add(1, Ordering::Relaxed));
+            let nodes: Vec<_> =
+                NodeAccount::derive_many(seed.as_bytes(), 100).iter().map(NodeAccount::address).collect();
+            runtime.block_on(devnet.raiden().fund_accounts(&nodes, &NodeFunding::default())).expect("funding")
         })
     });
     group.finish();

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use alloy::primitives::{Address, U256};
+use alloy::primitives::Address;
 
 use crate::accounts::NodeAccount;
 use crate::anvil::{Anvil, AnvilError};
@@ -17,7 +17,7 @@ use crate::chain::{Chain, ChainError};
 use crate::contracts::{CompiledContracts, ContractsError};
 use crate::deploy::{DeployConfig, DeployError, Deployment, deploy};
 use crate::manifest::{Manifest, ManifestContracts, ManifestError, ManifestNode};
-use crate::raiden::{OpenedChannel, Raiden, ether};
+use crate::raiden::{NodeFunding, OpenedChannel, Raiden};
 use crate::tools::{Devtools, InstallError};
 use crate::topology::Topology;
 
@@ -50,24 +50,6 @@ pub enum DevnetError {
         /// The underlying error.
         source: std::io::Error,
     },
-}
-
-/// How each node account is funded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NodeFunding {
-    /// ETH for gas, in wei.
-    pub eth: U256,
-    /// Tokens in the node's account (beyond what its channel deposits take).
-    pub tokens: U256,
-    /// The node's UserDeposit balance (to pay the PFS with IOUs).
-    pub user_deposit: U256,
-}
-
-impl Default for NodeFunding {
-    /// 100 ETH, 10 000 tokens, 100 tokens in UserDeposit (18 decimals).
-    fn default() -> Self {
-        Self { eth: ether(100), tokens: ether(10_000), user_deposit: ether(100) }
-    }
 }
 
 /// Options of a devnet; see [`Devnet::builder`].
@@ -158,19 +140,10 @@ impl DevnetBuilder {
         let raiden = Raiden::new(chain, deployment);
 
         let nodes = NodeAccount::derive_many(&self.node_seed, self.node_count);
-        for node in &nodes {
-            raiden.fund_account(node.address(), self.funding.eth, self.funding.tokens).await?;
-            if !self.funding.user_deposit.is_zero() {
-                raiden
-                    .deposit_to_user_deposit(node.address(), node.address(), self.funding.user_deposit)
-                    .await?;
-            }
-        }
+        let addresses: Vec<Address> = nodes.iter().map(NodeAccount::address).collect();
+        raiden.fund_accounts(&addresses, &self.funding).await?;
         let channels = match self.topology {
-            Some(topology) => {
-                let addresses: Vec<Address> = nodes.iter().map(NodeAccount::address).collect();
-                raiden.open_channels_bulk(&topology.channel_plans(&addresses)).await?
-            }
+            Some(topology) => raiden.open_channels_bulk(&topology.channel_plans(&addresses)).await?,
             None => Vec::new(),
         };
         Ok(Devnet { raiden, nodes, channels, anvil, folder })

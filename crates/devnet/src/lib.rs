@@ -36,6 +36,7 @@
 
 pub mod accounts;
 pub mod anvil;
+pub mod bulk;
 pub mod chain;
 pub mod contracts;
 pub mod deploy;
@@ -48,11 +49,14 @@ pub mod topology;
 
 pub use accounts::NodeAccount;
 pub use anvil::{Anvil, AnvilError};
+pub use bulk::PlannedTransaction;
 pub use chain::{Chain, ChainError};
 pub use contracts::{CompiledContracts, ContractsError};
 pub use deploy::{DeployConfig, DeployError, Deployment, deploy};
-pub use devnet::{Devnet, DevnetBuilder, DevnetError, NodeFunding};
+pub use devnet::{Devnet, DevnetBuilder, DevnetError};
 pub use manifest::{Manifest, ManifestError, PidFile};
-pub use raiden::{ChainEvent, ChannelIdentifier, ChannelPlan, OpenedChannel, ParticipantInfo, Raiden, ether};
+pub use raiden::{
+    ChainEvent, ChannelIdentifier, ChannelPlan, NodeFunding, OpenedChannel, ParticipantInfo, Raiden, ether,
+};
 pub use tools::{Devtools, InstallError, InstallReport};
 pub use topology::Topology;

@@ -8,16 +8,13 @@
 //! allow anyone to open a channel or deposit for a participant), which lets the transactions
 //! carry consecutive nonces and be pipelined.
 
-use std::collections::HashMap;
-
-use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::Provider;
-use alloy::rpc::types::{Filter, TransactionReceipt, TransactionRequest};
+use alloy::rpc::types::{Filter, TransactionReceipt};
 use alloy::sol_types::{SolCall, SolEvent, SolEventInterface};
 
 use crate::accounts::NodeAccount;
-use crate::chain::{Chain, ChainError, rpc_error};
+use crate::bulk::PlannedTransaction;
+use crate::chain::{Chain, ChainError};
 use crate::contracts::abi::{CustomToken, ServiceRegistry, TokenNetwork, UserDeposit};
 use crate::deploy::Deployment;
 use crate::messages::{EMPTY_SIGNATURE, balance_proof_counter_message, withdraw_message};
@@ -83,15 +80,30 @@ pub struct ParticipantInfo {
 const BULK_OPEN_GAS: u64 = 250_000;
 /// Gas limit of one bulk `setTotalDeposit` transaction (used ≈ 60–80 k).
 const BULK_DEPOSIT_GAS: u64 = 150_000;
-/// Transactions in anvil's pool at a time in bulk setup.
-const BULK_POOL_CHUNK: usize = 1000;
-/// Transactions per JSON-RPC batch in bulk setup.
-const BULK_BATCH_SIZE: usize = 500;
-/// The lowest fee cap of a bulk transaction (100 gwei): well above the base fee after the
-/// hundreds of full blocks a large setup mines.
-const BULK_MIN_FEE_CAP: u128 = 100_000_000_000;
+/// Gas limit of one bulk `mintFor` or `approve` (used ≈ 30–70 k).
+const BULK_TOKEN_GAS: u64 = 120_000;
+/// Gas limit of one bulk `UserDeposit.deposit` (used ≈ 60–100 k).
+const BULK_USER_DEPOSIT_GAS: u64 = 200_000;
 /// Seconds a withdraw signature stays valid.
 const WITHDRAW_VALIDITY_SECONDS: u64 = 3600;
+
+/// How an account is funded by [`Raiden::fund_accounts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeFunding {
+    /// ETH for gas, in wei.
+    pub eth: U256,
+    /// Tokens left in the account (besides what goes into UserDeposit).
+    pub tokens: U256,
+    /// The account's UserDeposit balance (to pay the PFS with IOUs); 0 for none.
+    pub user_deposit: U256,
+}
+
+impl Default for NodeFunding {
+    /// 100 ETH, 10 000 tokens, 100 tokens in UserDeposit (18 decimals).
+    fn default() -> Self {
+        Self { eth: ether(100), tokens: ether(10_000), user_deposit: ether(100) }
+    }
+}
 
 /// A deployment of the Raiden contracts on a chain, with operations on it.
 #[derive(Debug, Clone)]
@@ -122,23 +134,65 @@ impl Raiden {
     /// # Errors
     /// A transaction fails.
     pub async fn fund_account(&self, account: Address, eth: U256, tokens: U256) -> Result<(), ChainError> {
-        // Gas for the approvals first; the balance is set to `eth` exactly afterwards.
-        self.chain.set_balance(account, eth.saturating_add(ether(1))).await?;
-        if !tokens.is_zero() {
-            self.mint(account, tokens).await?;
+        self.fund_accounts(&[account], &NodeFunding { eth, tokens, user_deposit: U256::ZERO }).await
+    }
+
+    /// Funds all `accounts` as [`NodeFunding`] says, with two bulk sends: the mints (from the
+    /// deployer), then each account's approvals of the TokenNetwork, UserDeposit and
+    /// ServiceRegistry and its UserDeposit deposit (from the account itself).
+    ///
+    /// # Errors
+    /// A transaction fails (e.g. a UserDeposit total that does not grow).
+    pub async fn fund_accounts(&self, accounts: &[Address], funding: &NodeFunding) -> Result<(), ChainError> {
+        let token = self.deployment.token;
+        // Gas for the approvals and the deposit at the 100 gwei fee cap of a bulk send; the
+        // balance is set to `funding.eth` exactly afterwards.
+        for &account in accounts {
+            self.chain.set_balance(account, funding.eth.saturating_add(ether(1))).await?;
         }
-        for spender in
-            [self.deployment.token_network, self.deployment.user_deposit, self.deployment.service_registry]
-        {
-            self.chain
-                .transact(
-                    account,
-                    self.deployment.token,
-                    CustomToken::approveCall { _spender: spender, _value: U256::MAX },
-                )
-                .await?;
+        let minted = funding.tokens.saturating_add(funding.user_deposit);
+        if !minted.is_zero() {
+            let mints: Vec<PlannedTransaction> = accounts
+                .iter()
+                .map(|&account| PlannedTransaction {
+                    from: self.deployment.deployer,
+                    to: token,
+                    input: CustomToken::mintForCall { num: minted, target: account }.abi_encode(),
+                    gas: BULK_TOKEN_GAS,
+                })
+                .collect();
+            self.chain.send_bulk(&mints, "mintFor").await?;
         }
-        self.chain.set_balance(account, eth).await
+        let spenders =
+            [self.deployment.token_network, self.deployment.user_deposit, self.deployment.service_registry];
+        let mut own = Vec::with_capacity(accounts.len() * 4);
+        for &account in accounts {
+            for spender in spenders {
+                own.push(PlannedTransaction {
+                    from: account,
+                    to: token,
+                    input: CustomToken::approveCall { _spender: spender, _value: U256::MAX }.abi_encode(),
+                    gas: BULK_TOKEN_GAS,
+                });
+            }
+            if !funding.user_deposit.is_zero() {
+                own.push(PlannedTransaction {
+                    from: account,
+                    to: self.deployment.user_deposit,
+                    input: UserDeposit::depositCall {
+                        beneficiary: account,
+                        new_total_deposit: funding.user_deposit,
+                    }
+                    .abi_encode(),
+                    gas: BULK_USER_DEPOSIT_GAS,
+                });
+            }
+        }
+        self.chain.send_bulk(&own, "approve / UserDeposit.deposit").await?;
+        for &account in accounts {
+            self.chain.set_balance(account, funding.eth).await?;
+        }
+        Ok(())
     }
 
     /// Mints `amount` tokens to `account`.
@@ -491,6 +545,9 @@ impl Raiden {
             return Ok(Vec::new());
         }
         let funder = self.deployment.deployer;
+        let token_network = self.deployment.token_network;
+        // Gas for thousands of transactions at the 100 gwei fee cap of a bulk send.
+        self.chain.set_balance(funder, ether(1_000_000)).await?;
         let total: U256 = plans.iter().map(|plan| plan.deposit1 + plan.deposit2).sum();
         if !total.is_zero() {
             self.mint(funder, total).await?;
@@ -498,16 +555,15 @@ impl Raiden {
                 .transact(
                     funder,
                     self.deployment.token,
-                    CustomToken::approveCall { _spender: self.deployment.token_network, _value: U256::MAX },
+                    CustomToken::approveCall { _spender: token_network, _value: U256::MAX },
                 )
                 .await?;
         }
-        let first_block = self.chain.block_number().await? + 1;
 
-        let opens: Vec<Vec<u8>> = plans
+        let opens: Vec<PlannedTransaction> = plans
             .iter()
             .map(|plan| {
-                if plan.deposit1.is_zero() {
+                let input = if plan.deposit1.is_zero() {
                     TokenNetwork::openChannelCall {
                         participant1: plan.participant1,
                         participant2: plan.participant2,
@@ -520,202 +576,32 @@ impl Raiden {
                         participant1_total_deposit: plan.deposit1,
                     }
                     .abi_encode()
-                }
+                };
+                PlannedTransaction { from: funder, to: token_network, input, gas: BULK_OPEN_GAS }
             })
             .collect();
-        self.send_pipelined(funder, opens.clone(), BULK_OPEN_GAS, "openChannelWithDeposit").await?;
-        let last_block = self.chain.block_number().await?;
+        let receipts = self.chain.send_bulk(&opens, "openChannelWithDeposit").await?;
+        let channels = receipts.iter().map(opened_channel).collect::<Result<Vec<_>, _>>()?;
 
-        let opened: HashMap<(Address, Address), OpenedChannel> = self
-            .opened_channels(first_block, last_block)
-            .await?
-            .into_iter()
-            .map(|channel| ((channel.participant1, channel.participant2), channel))
-            .collect();
-        let mut channels = Vec::with_capacity(plans.len());
-        let mut deposits = Vec::new();
-        for (plan, input) in plans.iter().zip(&opens) {
-            let Some(&channel) = opened.get(&(plan.participant1, plan.participant2)) else {
-                let reason = self.replay(funder, input.clone()).await;
-                return Err(ChainError::Unexpected(format!(
-                    "channel {} – {} was not opened; replaying the call now: {reason}",
-                    plan.participant1, plan.participant2
-                )));
-            };
-            if !plan.deposit2.is_zero() {
-                deposits.push(
-                    TokenNetwork::setTotalDepositCall {
-                        channel_identifier: channel.channel_identifier,
-                        participant: plan.participant2,
-                        total_deposit: plan.deposit2,
-                        partner: plan.participant1,
-                    }
-                    .abi_encode(),
-                );
-            }
-            channels.push(channel);
-        }
-        let expected_deposits = deposits.len();
-        let deposit_block = self.chain.block_number().await? + 1;
-        self.send_pipelined(funder, deposits, BULK_DEPOSIT_GAS, "setTotalDeposit").await?;
-        let made_deposits = self
-            .token_network_events(deposit_block, self.chain.block_number().await?)
-            .await?
+        let deposits: Vec<PlannedTransaction> = plans
             .iter()
-            .filter(|event| matches!(event.event, TokenNetwork::TokenNetworkEvents::ChannelNewDeposit(_)))
-            .count();
-        if made_deposits != expected_deposits {
-            return Err(ChainError::Unexpected(format!(
-                "{made_deposits} of {expected_deposits} bulk deposits succeeded"
-            )));
-        }
-        Ok(channels)
-    }
-
-    async fn opened_channels(
-        &self,
-        from_block: u64,
-        to_block: u64,
-    ) -> Result<Vec<OpenedChannel>, ChainError> {
-        Ok(self
-            .token_network_events(from_block, to_block)
-            .await?
-            .into_iter()
-            .filter_map(|event| match event.event {
-                TokenNetwork::TokenNetworkEvents::ChannelOpened(opened) => Some(OpenedChannel {
-                    channel_identifier: opened.channel_identifier,
-                    participant1: opened.participant1,
-                    participant2: opened.participant2,
-                    block_number: event.block_number,
-                }),
-                _ => None,
+            .zip(&channels)
+            .filter(|(plan, _)| !plan.deposit2.is_zero())
+            .map(|(plan, channel)| PlannedTransaction {
+                from: funder,
+                to: token_network,
+                input: TokenNetwork::setTotalDepositCall {
+                    channel_identifier: channel.channel_identifier,
+                    participant: plan.participant2,
+                    total_deposit: plan.deposit2,
+                    partner: plan.participant1,
+                }
+                .abi_encode(),
+                gas: BULK_DEPOSIT_GAS,
             })
-            .collect())
-    }
-
-    /// Sends `inputs` to the token network from `from` with consecutive nonces, in JSON-RPC
-    /// batches, with automine off, then mines blocks until all of them are in.
-    ///
-    /// With automine on, anvil mines while the (concurrently answered) batch still arrives, and
-    /// a transaction can then be lost, leaving a nonce gap; with automine off the whole set is
-    /// in the pool before the first block is mined. Automine is switched on again in any case.
-    async fn send_pipelined(
-        &self,
-        from: Address,
-        inputs: Vec<Vec<u8>>,
-        gas: u64,
-        what: &'static str,
-    ) -> Result<(), ChainError> {
-        if inputs.is_empty() {
-            return Ok(());
-        }
-        // Full blocks raise the base fee by 12.5 % each; over thousands of transactions it
-        // would outgrow any fee cap and balance. The blocks of a bulk setup are therefore
-        // mined at the base fee found before it, so the chain's gas price stays as it was.
-        self.chain.set_balance(from, ether(1_000_000)).await?;
-        let base_fee = self.chain.next_base_fee().await?;
-        self.chain.set_automine(false).await?;
-        let mut result = Ok(());
-        // anvil's pool slows down quadratically with thousands of transactions of one sender
-        // in it: it gets at most a chunk at a time.
-        let mut inputs = inputs.into_iter().peekable();
-        while result.is_ok() && inputs.peek().is_some() {
-            let chunk: Vec<Vec<u8>> = inputs.by_ref().take(BULK_POOL_CHUNK).collect();
-            result = match self.send_batches(from, chunk, gas, what).await {
-                Ok(()) => self.mine_until_pool_is_empty(base_fee, what).await,
-                Err(error) => Err(error),
-            };
-        }
-        self.chain.set_automine(true).await?;
-        result
-    }
-
-    async fn send_batches(
-        &self,
-        from: Address,
-        inputs: Vec<Vec<u8>>,
-        gas: u64,
-        what: &'static str,
-    ) -> Result<(), ChainError> {
-        let provider = self.chain.provider();
-        let mut nonce = provider
-            .get_transaction_count(from)
-            .pending()
-            .await
-            .map_err(rpc_error("eth_getTransactionCount"))?;
-        let gas_price = provider.get_gas_price().await.map_err(rpc_error("eth_gasPrice"))?;
-        let max_fee = gas_price.saturating_mul(4).max(BULK_MIN_FEE_CAP);
-        let mut inputs = inputs.into_iter().peekable();
-        while inputs.peek().is_some() {
-            let mut batch = alloy::rpc::client::BatchRequest::new(provider.client());
-            let mut waiters = Vec::with_capacity(BULK_BATCH_SIZE);
-            for input in inputs.by_ref().take(BULK_BATCH_SIZE) {
-                let request = TransactionRequest::default()
-                    .from(from)
-                    .to(self.deployment.token_network)
-                    .with_input(input)
-                    .with_nonce(nonce)
-                    .with_gas_limit(gas)
-                    .with_max_fee_per_gas(max_fee)
-                    .with_max_priority_fee_per_gas(0);
-                nonce += 1;
-                waiters.push(
-                    batch.add_call::<_, B256>("eth_sendTransaction", &(request,)).map_err(rpc_error(what))?,
-                );
-            }
-            batch.send().await.map_err(rpc_error(what))?;
-            for waiter in waiters {
-                waiter.await.map_err(rpc_error(what))?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn mine_until_pool_is_empty(&self, base_fee: u128, what: &'static str) -> Result<(), ChainError> {
-        let mut previous_pending = u64::MAX;
-        loop {
-            let status: serde_json::Value = self
-                .chain
-                .provider()
-                .raw_request("txpool_status".into(), ())
-                .await
-                .map_err(rpc_error("txpool_status"))?;
-            let count = |key: &str| {
-                status[key]
-                    .as_str()
-                    .and_then(|hex| u64::from_str_radix(hex.trim_start_matches("0x"), 16).ok())
-            };
-            match (count("pending"), count("queued")) {
-                (Some(0), Some(0)) => return Ok(()),
-                (Some(0), Some(queued)) => {
-                    return Err(ChainError::Unexpected(format!(
-                        "{queued} {what} transactions are stuck behind a nonce gap"
-                    )));
-                }
-                (Some(pending), Some(_)) if pending < previous_pending => {
-                    previous_pending = pending;
-                    self.chain.set_next_base_fee(base_fee).await?;
-                    self.chain.mine(1, 0).await?;
-                }
-                (Some(pending), Some(_)) => {
-                    return Err(ChainError::Unexpected(format!(
-                        "{pending} {what} transactions are not mined (fee cap below the base fee?)"
-                    )));
-                }
-                _ => return Err(ChainError::Unexpected(format!("unexpected txpool_status answer {status}"))),
-            }
-        }
-    }
-
-    /// What the token network answers to `input` from `from` at the latest block: the revert
-    /// reason, or its gas estimate if it would succeed now.
-    async fn replay(&self, from: Address, input: Vec<u8>) -> String {
-        let request =
-            TransactionRequest::default().from(from).to(self.deployment.token_network).with_input(input);
-        match self.chain.provider().estimate_gas(request).await {
-            Ok(gas) => format!("it would succeed now with {gas} gas"),
-            Err(error) => error.to_string(),
-        }
+            .collect();
+        self.chain.send_bulk(&deposits, "setTotalDeposit").await?;
+        Ok(channels)
     }
 
     async fn transact_token_network<C: SolCall>(

@@ -104,14 +104,12 @@ async fn funding_an_account_gives_it_ether_and_tokens() {
 }
 
 #[tokio::test]
-async fn nodes_are_funded_with_tokens_and_a_user_deposit_balance() {
-    let devnet = devnet_with_nodes(2).await;
+async fn nodes_are_funded_with_ether_tokens_and_a_user_deposit_balance() {
+    let devnet = devnet_with_nodes(3).await;
     let funding = devnet::NodeFunding::default();
     for node in devnet.nodes() {
-        assert_eq!(
-            devnet.raiden().token_balance(node.address()).await.unwrap(),
-            funding.tokens - funding.user_deposit
-        );
+        assert_eq!(devnet.chain().balance(node.address()).await.unwrap(), funding.eth);
+        assert_eq!(devnet.raiden().token_balance(node.address()).await.unwrap(), funding.tokens);
         assert_eq!(devnet.raiden().user_deposit_balance(node.address()).await.unwrap(), funding.user_deposit);
     }
 }
@@ -407,4 +405,51 @@ async fn bulk_setup_beyond_one_pool_chunk_opens_all_and_keeps_the_gas_price() {
     assert!(devnet.chain().next_base_fee().await.unwrap() <= base_fee * 2);
     // Automine is on again: an ordinary transaction is mined on arrival.
     devnet.raiden().mint(accounts[0].address(), ether(1)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_reverting_transaction_in_a_bulk_setup_is_reported_with_its_reason() {
+    let devnet = devnet_with_nodes(3).await;
+    let nodes: Vec<Address> = devnet.nodes().iter().map(NodeAccount::address).collect();
+    devnet.raiden().open_channel(nodes[0], nodes[1]).await.unwrap();
+    let plan = |participant1: Address, participant2: Address| devnet::ChannelPlan {
+        participant1,
+        participant2,
+        deposit1: ether(1),
+        deposit2: U256::ZERO,
+    };
+    let plans = [plan(nodes[2], nodes[0]), plan(nodes[0], nodes[1]), plan(nodes[2], nodes[1])];
+    let error = devnet.raiden().open_channels_bulk(&plans).await.unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, devnet::ChainError::Reverted { .. }), "{message}");
+    assert!(message.contains("TN/open: channel exists for participants"), "{message}");
+    assert!(message.contains("1 of 3 transactions of the bulk send reverted"), "{message}");
+}
+
+#[tokio::test]
+async fn funded_nodes_have_approved_the_contracts_that_take_their_tokens() {
+    let devnet = devnet_with_nodes(2).await;
+    let deployment = *devnet.deployment();
+    // UserDeposit has already taken the node's deposit out of its allowance.
+    let user_deposit = devnet::NodeFunding::default().user_deposit;
+    for node in devnet.nodes() {
+        for (spender, expected) in [
+            (deployment.token_network, U256::MAX),
+            (deployment.user_deposit, U256::MAX - user_deposit),
+            (deployment.service_registry, U256::MAX),
+        ] {
+            let allowance = devnet
+                .chain()
+                .call(
+                    deployment.token,
+                    devnet::contracts::abi::CustomToken::allowanceCall {
+                        _owner: node.address(),
+                        _spender: spender,
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(allowance, expected);
+        }
+    }
 }
