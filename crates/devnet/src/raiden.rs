@@ -580,8 +580,8 @@ impl Raiden {
                 PlannedTransaction { from: funder, to: token_network, input, gas: BULK_OPEN_GAS }
             })
             .collect();
-        let receipts = self.chain.send_bulk(&opens, "openChannelWithDeposit").await?;
-        let channels = receipts.iter().map(opened_channel).collect::<Result<Vec<_>, _>>()?;
+        let logs = self.chain.send_bulk(&opens, "openChannelWithDeposit").await?;
+        let channels = logs.iter().map(|logs| opened_channel_in(logs)).collect::<Result<Vec<_>, _>>()?;
 
         let deposits: Vec<PlannedTransaction> = plans
             .iter()
@@ -619,15 +619,19 @@ pub fn ether(amount: u64) -> U256 {
 }
 
 fn opened_channel(receipt: &TransactionReceipt) -> Result<OpenedChannel, ChainError> {
-    receipt
-        .logs()
-        .iter()
-        .find_map(|log| TokenNetwork::ChannelOpened::decode_log(&log.inner).ok())
-        .map(|opened| OpenedChannel {
-            channel_identifier: opened.channel_identifier,
-            participant1: opened.participant1,
-            participant2: opened.participant2,
-            block_number: receipt.block_number.unwrap_or_default(),
+    opened_channel_in(receipt.logs())
+}
+
+fn opened_channel_in(logs: &[alloy::rpc::types::Log]) -> Result<OpenedChannel, ChainError> {
+    logs.iter()
+        .find_map(|log| {
+            let opened = TokenNetwork::ChannelOpened::decode_log(&log.inner).ok()?;
+            Some(OpenedChannel {
+                channel_identifier: opened.channel_identifier,
+                participant1: opened.participant1,
+                participant2: opened.participant2,
+                block_number: log.block_number.unwrap_or_default(),
+            })
         })
-        .ok_or_else(|| ChainError::Unexpected("no ChannelOpened in the receipt".into()))
+        .ok_or_else(|| ChainError::Unexpected("no ChannelOpened among the logs".into()))
 }
