@@ -10,6 +10,7 @@
 //! send transactions without its key, so contract calls keep their real `msg.sender`.
 
 use std::fs::{self, File};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -154,6 +155,9 @@ impl Anvil {
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--auto-impersonate", "--state"])
             .arg(self.state_file())
             .stdin(Stdio::null())
+            // A process group of its own: a terminal's Ctrl-C reaches `devnet up`, which then
+            // stops anvil, instead of killing anvil behind its back.
+            .process_group(0)
             .stdout(log)
             .stderr(log_err)
             .spawn()

@@ -23,9 +23,8 @@
 //! and the compiled contracts from the raiden-contracts wheel, both installed on first use into
 //! `.devtools/` ([`tools`]), never stubbed. What keeps that affordable is that each test gets a
 //! chain of its own in well under a second: anvil binds a kernel-chosen port (so tests run in
-//! parallel without racing for ports), the whole deployment is nine transactions, and bulk
-//! channel setup pipelines its transactions ([`raiden::Raiden::open_channels_bulk`]). Contract
-//! calls go through hand-written `sol!` interfaces that are checked against the shipped ABI
+//! parallel without racing for ports), the whole deployment is nine transactions, and
+//! channel setup and node funding go out as bulk sends ([`bulk`]). Contract calls go through hand-written `sol!` interfaces that are checked against the shipped ABI
 //! ([`contracts`]), and transactions use anvil's impersonation so every call keeps the
 //! `msg.sender` the contracts expect, while the signatures the contracts verify (withdraw,
 //! close) are made with the participants' real keys ([`messages`]).

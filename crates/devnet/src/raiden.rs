@@ -4,9 +4,10 @@
 //!
 //! Each operation is sent from the account whose `msg.sender` the contract cares about (a node
 //! opens and deposits from its own account, a service registers itself), through anvil's
-//! impersonation. Only bulk setup deviates: one funder sends every transaction (the contracts
-//! allow anyone to open a channel or deposit for a participant), which lets the transactions
-//! carry consecutive nonces and be pipelined.
+//! impersonation. Only bulk channel setup deviates: one funder sends every transaction (the
+//! contracts allow anyone to open a channel or deposit for a participant), which keeps the
+//! whole setup in one sender's nonce order. Bulk operations go through
+//! [`Chain::send_bulk`](crate::chain::Chain::send_bulk).
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::rpc::types::{Filter, TransactionReceipt};

@@ -2,6 +2,7 @@
 //! SIGTERM, a crashed anvil, and the installer's message when npm is missing. No test leaves a
 //! process behind.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -38,10 +39,12 @@ struct Up {
 }
 
 impl Up {
+    /// Starts `devnet up` in a process group of its own, as a shell does for a foreground job.
     fn start(dir: &Path, nodes: usize) -> Self {
         let child = Command::new(DEVNET)
             .args(["up", "--nodes", &nodes.to_string(), "--dir"])
             .arg(dir)
+            .process_group(0)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -88,6 +91,13 @@ impl Drop for Up {
     }
 }
 
+/// The process group of `pid` (field 5 of /proc/PID/stat).
+fn process_group(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = stat.rsplit_once(')').unwrap().1;
+    after_name.split_whitespace().nth(2).unwrap().parse().unwrap()
+}
+
 fn run(arguments: &[&str], dir: &Path) -> Output {
     Command::new(DEVNET).args(arguments).arg("--dir").arg(dir).output().unwrap()
 }
@@ -128,6 +138,22 @@ fn sigterm_stops_up_and_its_anvil() {
     let output = up.wait();
     assert!(output.status.success());
     assert!(String::from_utf8_lossy(&output.stdout).contains("devnet stopped (SIGTERM)"));
+    assert!(!process_running(pids.anvil.unwrap(), "anvil"));
+}
+
+#[test]
+fn ctrl_c_in_the_terminal_stops_up_and_its_anvil() {
+    let folder = Folder::new("ctrl-c");
+    let up = Up::start(&folder.0, 0);
+    let pids = up.pids();
+    // anvil has a group of its own, so the Ctrl-C reaches only `devnet up`, which stops it.
+    assert_ne!(process_group(pids.anvil.unwrap()), process_group(pids.devnet));
+    // A terminal sends SIGINT to the whole foreground process group.
+    nix::sys::signal::killpg(Pid::from_raw(pids.devnet as i32), Signal::SIGINT).unwrap();
+    let output = up.wait();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("devnet stopped (Ctrl-C)"), "{stdout}");
     assert!(!process_running(pids.anvil.unwrap(), "anvil"));
 }
 
