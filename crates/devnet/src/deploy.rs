@@ -149,21 +149,7 @@ pub async fn deploy(
         )
         .await?;
 
-    let (token, _) = chain
-        .deploy(
-            deployer,
-            contracts.creation_code(
-                "CustomToken",
-                &CustomToken::constructorCall {
-                    initial_supply: config.token_supply,
-                    decimal_units: config.token_decimals,
-                    token_name: config.token_name.clone(),
-                    token_symbol: config.token_symbol.clone(),
-                },
-            )?,
-            "CustomToken",
-        )
-        .await?;
+    let token = deploy_token(chain, contracts, config, &config.token_name, &config.token_symbol).await?;
 
     let (service_registry, _) = chain
         .deploy(
@@ -239,24 +225,8 @@ pub async fn deploy(
         )
         .await?;
 
-    let receipt = chain
-        .transact(
-            deployer,
-            token_network_registry,
-            TokenNetworkRegistry::createERC20TokenNetworkCall {
-                _token_address: token,
-                _channel_participant_deposit_limit: U256::MAX,
-                _token_network_deposit_limit: U256::MAX,
-            },
-        )
-        .await?;
-    let created = receipt
-        .logs()
-        .iter()
-        .find_map(|log| TokenNetworkRegistry::TokenNetworkCreated::decode_log(&log.inner).ok())
-        .ok_or_else(|| {
-            ChainError::Unexpected("createERC20TokenNetwork emitted no TokenNetworkCreated".into())
-        })?;
+    let (token_network, token_network_block) =
+        create_token_network(chain, deployer, token_network_registry, token).await?;
 
     Ok(Deployment {
         chain_id,
@@ -268,9 +238,73 @@ pub async fn deploy(
         user_deposit,
         monitoring_service,
         one_to_n,
-        token_network: created.token_network_address,
+        token_network,
         deployment_block,
-        token_network_block: receipt.block_number.unwrap_or_default(),
+        token_network_block,
         settle_timeout: config.settle_timeout,
     })
+}
+
+/// Deploys one more CustomToken (`config`'s supply and decimals, the given name and symbol)
+/// and creates its token network in the registry of `deployment`. Returns the deployment with
+/// `token`, `token_network` and `token_network_block` of the new network, for operations on it
+/// through a [`crate::Raiden`].
+///
+/// # Errors
+/// The token's constructor differs from the shipped ABI, or a transaction fails.
+pub async fn deploy_token_network(
+    chain: &Chain,
+    contracts: &CompiledContracts,
+    config: &DeployConfig,
+    deployment: &Deployment,
+    token_name: &str,
+    token_symbol: &str,
+) -> Result<Deployment, DeployError> {
+    let token = deploy_token(chain, contracts, config, token_name, token_symbol).await?;
+    let (token_network, token_network_block) =
+        create_token_network(chain, deployment.deployer, deployment.token_network_registry, token).await?;
+    Ok(Deployment { token, token_network, token_network_block, ..*deployment })
+}
+
+async fn deploy_token(
+    chain: &Chain,
+    contracts: &CompiledContracts,
+    config: &DeployConfig,
+    token_name: &str,
+    token_symbol: &str,
+) -> Result<Address, DeployError> {
+    let constructor = CustomToken::constructorCall {
+        initial_supply: config.token_supply,
+        decimal_units: config.token_decimals,
+        token_name: token_name.to_owned(),
+        token_symbol: token_symbol.to_owned(),
+    };
+    let (token, _) = chain
+        .deploy(config.deployer, contracts.creation_code("CustomToken", &constructor)?, "CustomToken")
+        .await?;
+    Ok(token)
+}
+
+/// `createERC20TokenNetwork(token, MAX, MAX)`; returns the network's address (from the
+/// `TokenNetworkCreated` event) and the block.
+async fn create_token_network(
+    chain: &Chain,
+    deployer: Address,
+    registry: Address,
+    token: Address,
+) -> Result<(Address, u64), DeployError> {
+    let call = TokenNetworkRegistry::createERC20TokenNetworkCall {
+        _token_address: token,
+        _channel_participant_deposit_limit: U256::MAX,
+        _token_network_deposit_limit: U256::MAX,
+    };
+    let receipt = chain.transact(deployer, registry, call).await?;
+    let created = receipt
+        .logs()
+        .iter()
+        .find_map(|log| TokenNetworkRegistry::TokenNetworkCreated::decode_log(&log.inner).ok())
+        .ok_or_else(|| {
+            ChainError::Unexpected("createERC20TokenNetwork emitted no TokenNetworkCreated".into())
+        })?;
+    Ok((created.token_network_address, receipt.block_number.unwrap_or_default()))
 }

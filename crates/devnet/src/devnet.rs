@@ -15,7 +15,7 @@ use crate::accounts::NodeAccount;
 use crate::anvil::{Anvil, AnvilError};
 use crate::chain::{Chain, ChainError};
 use crate::contracts::{CompiledContracts, ContractsError};
-use crate::deploy::{DeployConfig, DeployError, Deployment, deploy};
+use crate::deploy::{DeployConfig, DeployError, Deployment, deploy, deploy_token_network};
 use crate::manifest::{Manifest, ManifestContracts, ManifestError, ManifestNode};
 use crate::raiden::{NodeFunding, OpenedChannel, Raiden};
 use crate::tools::{Devtools, InstallError};
@@ -146,7 +146,7 @@ impl DevnetBuilder {
             Some(topology) => raiden.open_channels_bulk(&topology.channel_plans(&addresses)).await?,
             None => Vec::new(),
         };
-        Ok(Devnet { raiden, nodes, channels, anvil, folder })
+        Ok(Devnet { raiden, nodes, channels, contracts, deploy_config: self.deploy, anvil, folder })
     }
 }
 
@@ -156,6 +156,8 @@ pub struct Devnet {
     raiden: Raiden,
     nodes: Vec<NodeAccount>,
     channels: Vec<OpenedChannel>,
+    contracts: CompiledContracts,
+    deploy_config: DeployConfig,
     // Declared after the handles that use it, and dropped after them: anvil stops before its
     // folder is removed.
     anvil: Anvil,
@@ -199,6 +201,30 @@ impl Devnet {
     /// The node accounts, funded.
     pub fn nodes(&self) -> &[NodeAccount] {
         &self.nodes
+    }
+
+    /// Deploys one more token and creates its token network in the devnet's registry (the
+    /// registry emits `TokenNetworkCreated`); returns operations on the new network. The node
+    /// accounts have not approved the new token: fund them with [`Raiden::fund_accounts`] on the
+    /// returned value, with a `user_deposit` of 0 (UserDeposit holds the devnet's first token).
+    ///
+    /// # Errors
+    /// A transaction fails.
+    pub async fn add_token_network(
+        &self,
+        token_name: &str,
+        token_symbol: &str,
+    ) -> Result<Raiden, DevnetError> {
+        let deployment = deploy_token_network(
+            self.chain(),
+            &self.contracts,
+            &self.deploy_config,
+            self.deployment(),
+            token_name,
+            token_symbol,
+        )
+        .await?;
+        Ok(Raiden::new(self.chain().clone(), deployment))
     }
 
     /// The channels opened at start.

@@ -51,7 +51,7 @@ pub use anvil::{Anvil, AnvilError};
 pub use bulk::PlannedTransaction;
 pub use chain::{Chain, ChainError};
 pub use contracts::{CompiledContracts, ContractsError};
-pub use deploy::{DeployConfig, DeployError, Deployment, deploy};
+pub use deploy::{DeployConfig, DeployError, Deployment, deploy, deploy_token_network};
 pub use devnet::{Devnet, DevnetBuilder, DevnetError};
 pub use manifest::{Manifest, ManifestError, PidFile};
 pub use raiden::{

@@ -453,3 +453,41 @@ async fn funded_nodes_have_approved_the_contracts_that_take_their_tokens() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_token_network_added_later_is_announced_by_the_registry_and_holds_its_own_channels() {
+    let devnet = devnet_with_nodes(2).await;
+    let (first, second) = (devnet.nodes()[0].address(), devnet.nodes()[1].address());
+    let second_network = devnet.add_token_network("Second Token", "TK2").await.unwrap();
+    let added = *second_network.deployment();
+    assert_ne!(added.token_network, devnet.deployment().token_network);
+    assert_eq!(added.token_network_registry, devnet.deployment().token_network_registry);
+
+    let filter = alloy::rpc::types::Filter::new()
+        .address(added.token_network_registry)
+        .event_signature(TokenNetworkRegistry::TokenNetworkCreated::SIGNATURE_HASH)
+        .from_block(added.token_network_block)
+        .to_block(added.token_network_block);
+    let logs = devnet.chain().logs(&filter).await.unwrap();
+    let created = TokenNetworkRegistry::TokenNetworkCreated::decode_log(&logs[0].inner).unwrap();
+    assert_eq!((created.token_address, created.token_network_address), (added.token, added.token_network));
+
+    // UserDeposit holds the devnet's first token; the new token only funds channels.
+    let funding = devnet::NodeFunding { user_deposit: U256::ZERO, ..devnet::NodeFunding::default() };
+    second_network.fund_accounts(&[first, second], &funding).await.unwrap();
+    let opened = second_network.open_channel_with_deposit(first, second, ether(2)).await.unwrap();
+    assert_eq!(opened.channel_identifier, U256::from(1));
+    assert_eq!(
+        second_network.token_network_events(opened.block_number, opened.block_number).await.unwrap().len(),
+        2
+    );
+    assert!(
+        devnet
+            .raiden()
+            .token_network_events(opened.block_number, opened.block_number)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(devnet.raiden().channel_identifier(first, second).await.unwrap(), U256::ZERO);
+}
