@@ -177,6 +177,8 @@ def build_config(options: HomeserverOptions) -> dict[str, Any]:
                 },
                 "rc_joins": {"local": GENEROUS_RATE_LIMIT, "remote": GENEROUS_RATE_LIMIT},
                 "rc_presence": {"per_user": GENEROUS_RATE_LIMIT},
+                # Profile lookups (1/s after a burst of 500 by default): the PFS reads one per new user.
+                "rc_profile": GENEROUS_RATE_LIMIT,
                 "rc_federation": {
                     "window_size": 1000,
                     "sleep_limit": 10_000,

@@ -69,6 +69,8 @@ pub struct MatrixConfig {
     pub presence_limit: u32,
     /// Profile fetches in flight at once.
     pub profile_concurrency: usize,
+    /// Wait before fetching again the profiles that could not be fetched.
+    pub profile_retry_interval: Duration,
     /// Period of the remote-homeserver probes.
     pub probe_interval: Duration,
     /// Failed probes in a row that make a homeserver unreachable.
@@ -100,6 +102,7 @@ impl MatrixConfig {
             max_known_users: 1_000_000,
             presence_limit: 100_000,
             profile_concurrency: 8,
+            profile_retry_interval: Duration::from_secs(10),
             probe_interval: Duration::from_secs(60),
             probe_attempts: 3,
             probe_retry_delay: Duration::from_secs(2),
@@ -189,6 +192,7 @@ impl MatrixClient {
             connected: connected_sender,
             shutdown: shutdown_receiver,
             probes: ProbeState::default(),
+            profile_retry_at: None,
             config: Arc::new(config.clone()),
         };
         let task = tokio::spawn(runner.run());
@@ -252,6 +256,7 @@ struct ProbeState {
 
 enum Step {
     Synced(Result<SyncResponse, MatrixError>),
+    RetryProfiles,
     ProbesDone(Option<Vec<(String, bool)>>),
     Shutdown,
 }
@@ -270,6 +275,8 @@ struct Runner {
     connected: watch::Sender<bool>,
     shutdown: watch::Receiver<bool>,
     probes: ProbeState,
+    /// When to fetch again the profiles that failed; `None` while none did.
+    profile_retry_at: Option<tokio::time::Instant>,
 }
 
 impl Runner {
@@ -292,6 +299,7 @@ impl Runner {
                 async move { api.sync(&token, &filter, since.as_deref(), timeout).await }
             };
             let probing = self.probes.round.is_some();
+            let retry_at = self.profile_retry_at;
             let round = &mut self.probes.round;
             let shutdown = &mut self.shutdown;
             let step = tokio::select! {
@@ -301,6 +309,7 @@ impl Runner {
                     Step::ProbesDone(outcome.unwrap_or(None))
                 }
                 _ = shutdown.changed() => Step::Shutdown,
+                () = sleep_until_or_never(retry_at) => Step::RetryProfiles,
             };
             let keep_going = match step {
                 Step::Shutdown => false,
@@ -309,6 +318,7 @@ impl Runner {
                     self.probes_done(outcome).await
                 }
                 Step::Synced(Ok(response)) => self.synced(response, snapshot).await,
+                Step::RetryProfiles => self.retry_profiles().await,
                 Step::Synced(Err(error)) => self.failed(error).await,
             };
             if !keep_going {
@@ -329,8 +339,9 @@ impl Runner {
             self.probes.next_round = None;
         }
         self.connected.send_replace(true);
-        self.fetch_profiles(&response, snapshot).await;
+        self.fetch_profiles(self.processor.profiles_to_fetch(&response, snapshot)).await;
         let events = self.processor.process(&response, snapshot, Instant::now());
+        self.schedule_profile_retry();
         for event in &events {
             if let MatrixEvent::PresenceChanged(changed) = event {
                 if let Some(server) = crate::processor::server_of(&changed.user_id) {
@@ -362,8 +373,26 @@ impl Runner {
         }
     }
 
-    async fn fetch_profiles(&mut self, response: &SyncResponse, snapshot: bool) {
-        let wanted = self.processor.profiles_to_fetch(response, snapshot);
+    /// Fetches the profiles again that failed before and reports the users that now verify.
+    async fn retry_profiles(&mut self) -> bool {
+        self.profile_retry_at = None;
+        self.fetch_profiles(self.processor.profiles_to_retry()).await;
+        let events = self.processor.process_retried();
+        self.schedule_profile_retry();
+        if events.is_empty() {
+            return true;
+        }
+        let token = self.since.clone().unwrap_or_default();
+        self.deliver(token, events).await
+    }
+
+    fn schedule_profile_retry(&mut self) {
+        if self.profile_retry_at.is_none() && self.processor.has_unverified() {
+            self.profile_retry_at = Some(tokio::time::Instant::now() + self.config.profile_retry_interval);
+        }
+    }
+
+    async fn fetch_profiles(&mut self, wanted: Vec<String>) {
         let mut in_flight = JoinSet::new();
         let mut wanted = wanted.into_iter();
         loop {
@@ -500,4 +529,12 @@ async fn probe_round(
         }
     }
     Some(outcome)
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until_or_never(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }

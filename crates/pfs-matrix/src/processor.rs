@@ -82,7 +82,13 @@ pub(crate) struct Processor {
     limiter: ByteRateLimiter,
     /// One verified user per remote homeserver, to probe it through.
     remote_servers: BTreeMap<String, String>,
+    /// Users reported as [`UserPresence::ServerError`], with the presence they last announced:
+    /// their profile is fetched again until it verifies (or not), without waiting for news.
+    unverified: BTreeMap<String, UserPresence>,
 }
+
+/// Profiles retried in one round at most.
+const MAX_RETRIES_PER_ROUND: usize = 1_000;
 
 /// The server name of a user id: everything after the first `:`.
 pub(crate) fn server_of(user_id: &str) -> Option<&str> {
@@ -103,6 +109,7 @@ impl Processor {
             users: HashMap::new(),
             limiter,
             remote_servers: BTreeMap::new(),
+            unverified: BTreeMap::new(),
         }
     }
 
@@ -198,6 +205,35 @@ impl Processor {
         events
     }
 
+    /// Whether some user's profile could not be fetched when its presence arrived.
+    pub fn has_unverified(&self) -> bool {
+        !self.unverified.is_empty()
+    }
+
+    /// Users whose profile could not be fetched when their presence arrived, to fetch again.
+    pub fn profiles_to_retry(&self) -> Vec<String> {
+        self.unverified.keys().take(MAX_RETRIES_PER_ROUND).cloned().collect()
+    }
+
+    /// The presence events of users whose profile could not be fetched before, now that it was
+    /// fetched again ([`Processor::record_profile`]); users whose profile still fails stay
+    /// pending (and get no new event).
+    pub fn process_retried(&mut self) -> Vec<MatrixEvent> {
+        let fetched: Vec<(String, UserPresence)> = self
+            .unverified
+            .iter()
+            .filter(|(user_id, _)| self.users.get(*user_id).is_some_and(|record| !record.profile_failed))
+            .map(|(user_id, presence)| (user_id.clone(), *presence))
+            .collect();
+        fetched
+            .into_iter()
+            .filter_map(|(user_id, presence)| {
+                self.unverified.remove(&user_id);
+                self.presence_event(&user_id, presence, None, None).map(MatrixEvent::PresenceChanged)
+            })
+            .collect()
+    }
+
     /// Marks the users of `server_name` as of unknown presence, so they count as coming back
     /// (and get their profile re-read) when presence for them arrives again.
     pub fn mark_server_unknown(&mut self, server_name: &str) {
@@ -245,6 +281,7 @@ impl Processor {
         }
         if record.displayname.is_none() && record.profile_failed {
             record.last_presence = Some(UserPresence::ServerError);
+            self.unverified.insert(user_id.to_owned(), presence);
             return Some(PresenceChanged {
                 user_id: user_id.to_owned(),
                 address: claimed,
@@ -253,6 +290,8 @@ impl Processor {
                 capabilities: None,
             });
         }
+        self.unverified.remove(user_id);
+        let record = self.record_mut(user_id);
         let address = match record.verify(user_id)? {
             Ok(address) => address,
             Err(error) => {

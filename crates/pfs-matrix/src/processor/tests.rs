@@ -349,3 +349,20 @@ fn known_users_are_bounded() {
     }
     assert_eq!(processor.users.len(), 2);
 }
+
+#[test]
+fn a_user_whose_profile_failed_is_retried_and_reported_once_verified() {
+    let node = key(2);
+    let user_id = user(&node, "other.server");
+    let mut processor = processor();
+    processor.record_profile(&user_id, Err(profile_error(502)));
+    processor.process(&sync(vec![presence(&user_id, "unavailable")], vec![]), false, Instant::now());
+    assert_eq!(processor.profiles_to_retry(), vec![user_id.clone()]);
+    processor.record_profile(&user_id, Err(profile_error(504)));
+    assert!(processor.process_retried().is_empty(), "still failing: no event");
+    processor.record_profile(&user_id, Ok(profile_of(&node, &user_id)));
+    let changes = presence_changes(processor.process_retried());
+    assert_eq!(changes.len(), 1);
+    assert_eq!((changes[0].presence, changes[0].address), (UserPresence::Unavailable, node.address()));
+    assert!(processor.profiles_to_retry().is_empty());
+}

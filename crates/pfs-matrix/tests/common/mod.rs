@@ -61,6 +61,7 @@ pub fn fast_config(homeserver: HomeserverAddress) -> MatrixConfig {
     config.probe_interval = Duration::from_secs(2);
     config.probe_retry_delay = Duration::from_millis(300);
     config.request_timeout = Duration::from_secs(10);
+    config.profile_retry_interval = Duration::from_secs(1);
     config
 }
 
@@ -88,6 +89,11 @@ pub struct Pfs {
 
 impl Pfs {
     pub async fn start(config: MatrixConfig, initial_token: Option<String>) -> Self {
+        // Logs of the client under test, filtered by RUST_LOG (e.g. `pfs_matrix=debug`).
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let (client, mut batches) = MatrixClient::start(pfs_key(), config, initial_token).await.unwrap();
         let seen = Arc::new(Mutex::new(Seen {
             book: Some(PresenceBook::new(SystemTime::now())),
