@@ -166,9 +166,18 @@ impl MatrixClient {
                 Err(error) => return Err(error.into()),
             }
         };
-        login::publish_identity(&api, &session, &key, &config.avatar_url)
-            .await
-            .map_err(StartError::Profile)?;
+        loop {
+            match login::publish_identity(&api, &session, &key, &config.avatar_url).await {
+                Ok(()) => break,
+                Err(error) if !error.is_permanent() && Instant::now() < deadline => {
+                    let delay = backoff.next_delay_honouring(error.retry_after());
+                    tracing::warn!(%error, ?delay, "publishing the PFS's identity failed, retrying");
+                    tokio::time::sleep(delay.min(deadline.saturating_duration_since(Instant::now()))).await;
+                }
+                Err(error) => return Err(StartError::Profile(error)),
+            }
+        }
+        backoff.reset();
         tracing::info!(user_id = %session.user_id, homeserver = %config.homeserver, "Matrix client logged in");
 
         let (batches, receiver) = mpsc::channel(config.channel_capacity.max(1));
@@ -243,11 +252,15 @@ impl Drop for MatrixClient {
     }
 }
 
+/// The result of a probe round: each server and whether it answered; `None` if the PFS's own
+/// homeserver did not answer.
+type ProbeOutcome = Option<Vec<(String, bool)>>;
+
 /// Remote-homeserver probing state, owned by the loop.
 #[derive(Debug, Default)]
 struct ProbeState {
     /// The round in flight.
-    round: Option<JoinHandle<Option<Vec<(String, bool)>>>>,
+    round: Option<JoinHandle<ProbeOutcome>>,
     /// When the next periodic round is due; `None` = at the next (re)connection.
     next_round: Option<Instant>,
     /// Servers reported unreachable and not seen back yet.
@@ -257,7 +270,7 @@ struct ProbeState {
 enum Step {
     Synced(Result<SyncResponse, MatrixError>),
     RetryProfiles,
-    ProbesDone(Option<Vec<(String, bool)>>),
+    ProbesDone(ProbeOutcome),
     Shutdown,
 }
 
@@ -343,10 +356,14 @@ impl Runner {
         let events = self.processor.process(&response, snapshot, Instant::now());
         self.schedule_profile_retry();
         for event in &events {
-            if let MatrixEvent::PresenceChanged(changed) = event {
-                if let Some(server) = crate::processor::server_of(&changed.user_id) {
-                    self.probes.unreachable.remove(server);
-                }
+            // News from a server thought unreachable: it is back, and the presence of its other
+            // users is re-read from a snapshot.
+            if let MatrixEvent::PresenceChanged(changed) = event
+                && let Some(server) = crate::processor::server_of(&changed.user_id)
+                && self.probes.unreachable.remove(server)
+            {
+                tracing::info!(server_name = %server, "presence from a homeserver thought unreachable");
+                self.snapshot_pending = true;
             }
         }
         let token = if snapshot {
@@ -468,7 +485,7 @@ impl Runner {
     }
 
     /// Applies a probe round's outcome; false when the consumer is gone.
-    async fn probes_done(&mut self, outcome: Option<Vec<(String, bool)>>) -> bool {
+    async fn probes_done(&mut self, outcome: ProbeOutcome) -> bool {
         let Some(outcome) = outcome else { return true };
         let mut events = Vec::new();
         for (server_name, reachable) in outcome {
@@ -498,7 +515,7 @@ async fn probe_round(
     token: String,
     config: Arc<MatrixConfig>,
     servers: Vec<(String, String)>,
-) -> Option<Vec<(String, bool)>> {
+) -> ProbeOutcome {
     api.versions().await.ok()?;
     let mut probes = JoinSet::new();
     for (server, user_id) in servers {

@@ -199,7 +199,7 @@ impl Processor {
         }
         if !presence_only {
             for event in &response.to_device.events {
-                events.push(self.to_device_event(event, now));
+                events.push(self.read_to_device_event(event, now));
             }
         }
         events
@@ -313,7 +313,7 @@ impl Processor {
         Some(changed)
     }
 
-    fn to_device_event(&mut self, event: &ToDeviceEvent, now: Instant) -> MatrixEvent {
+    fn read_to_device_event(&mut self, event: &ToDeviceEvent, now: Instant) -> MatrixEvent {
         let dropped = |reason| {
             MatrixEvent::ToDeviceDropped(ToDeviceDropped { sender_user_id: event.sender.clone(), reason })
         };

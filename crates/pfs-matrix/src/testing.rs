@@ -227,11 +227,11 @@ impl Homeserver {
         let versions = format!("{}/_matrix/client/versions", self.url());
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if let Some(process) = self.process.as_mut() {
-                if let Ok(Some(status)) = process.try_wait() {
-                    self.process = None;
-                    return Err(self.start_error(format!("exited with {status}")));
-                }
+            if let Some(process) = self.process.as_mut()
+                && let Ok(Some(status)) = process.try_wait()
+            {
+                self.process = None;
+                return Err(self.start_error(format!("exited with {status}")));
             }
             let client_answers = client
                 .get(&versions)

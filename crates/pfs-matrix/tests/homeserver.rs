@@ -118,17 +118,18 @@ async fn to_device_capacity_update_is_delivered_verified_and_a_forged_one_reject
     node.send_messages(&pfs_user, &[genuine.clone(), forged]).await.unwrap();
 
     pfs.wait_until("the to-device batch", DELIVERY, |seen| !seen.updates.is_empty()).await;
-    let seen = pfs.seen.lock().unwrap();
-    let updates = &seen.updates[0];
-    assert_eq!(updates.sender_user_id, node.user_id());
-    assert_eq!(updates.sender_address, node.address());
-    assert_eq!(updates.results.len(), 2);
-    assert_eq!(updates.results[0].as_ref().unwrap().message(), &genuine);
-    assert!(matches!(
-        updates.results[1],
-        Err(ToDeviceRejection::SignerNotSender { signer, sender }) if signer == node_key(2).address() && sender == node.address()
-    ));
-    drop(seen);
+    {
+        let seen = pfs.seen.lock().unwrap();
+        let updates = &seen.updates[0];
+        assert_eq!(updates.sender_user_id, node.user_id());
+        assert_eq!(updates.sender_address, node.address());
+        assert_eq!(updates.results.len(), 2);
+        assert_eq!(updates.results[0].as_ref().unwrap().message(), &genuine);
+        assert!(matches!(
+            updates.results[1],
+            Err(ToDeviceRejection::SignerNotSender { signer, sender }) if signer == node_key(2).address() && sender == node.address()
+        ));
+    }
     pfs.stop().await;
 }
 
@@ -150,18 +151,18 @@ async fn a_restart_with_the_persisted_token_gets_new_updates_once_and_presence_a
     second.wait_until("the second update", DELIVERY, |seen| !seen.updates.is_empty()).await;
     // One more sync round: nothing else may arrive.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let seen = second.seen.lock().unwrap();
-    let nonces: Vec<_> = seen
-        .updates
-        .iter()
-        .flat_map(|updates| &updates.results)
-        .map(|result| match result.as_ref().unwrap().message() {
-            pfs_core::Message::CapacityUpdate(update) => update.fields().updating_nonce.0,
-            other => panic!("unexpected {other:?}"),
-        })
-        .collect();
+    let nonces: Vec<u64> = {
+        let seen = second.seen.lock().unwrap();
+        seen.updates
+            .iter()
+            .flat_map(|updates| &updates.results)
+            .map(|result| match result.as_ref().unwrap().message() {
+                pfs_core::Message::CapacityUpdate(update) => update.fields().updating_nonce.0,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    };
     assert_eq!(nonces, vec![2]);
-    drop(seen);
     second.stop().await;
 }
 
@@ -247,5 +248,42 @@ async fn a_node_on_two_homeservers_is_reachable_while_either_user_is_online() {
     assert_eq!(pfs.reachability(&on_a.address()), AddressReachability::Reachable);
     set_presence(&on_b, UserPresence::Offline).await;
     pfs.wait_for_reachability(on_a.address(), AddressReachability::Unreachable, DELIVERY).await;
+    pfs.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalidated_access_token_is_replaced_by_logging_in_again() {
+    let homeserver = start_pfs_homeserver().await;
+    let pfs = Pfs::start(fast_config(homeserver.address()), None).await;
+    // Another device of the PFS account logs every device out, as an operator might.
+    let http = reqwest::Client::new();
+    let password = matrix_identity::login_password(&pfs_key(), &homeserver.server_name());
+    let login: serde_json::Value = http
+        .post(format!("{}/_matrix/client/v3/login", homeserver.url()))
+        .json(&serde_json::json!({
+            "type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": pfs_key().address().to_lower_hex()},
+            "password": password,
+            "device_id": "OPERATOR",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap();
+    let logout = http
+        .post(format!("{}/_matrix/client/v3/logout/all", homeserver.url()))
+        .bearer_auth(token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(logout.status().is_success());
+
+    let node = node(&homeserver, 1).await;
+    set_presence(&node, UserPresence::Online).await;
+    pfs.wait_for_reachability(node.address(), AddressReachability::Reachable, DELIVERY).await;
     pfs.stop().await;
 }
