@@ -9,7 +9,17 @@ use std::time::Duration;
 /// The delay before the next retry: `initial`, then doubling after each failure, never above
 /// `max`; back to `initial` after a success.
 ///
-/// Invariant: `initial <= current <= max` (with `initial` raised to at most `max`).
+/// Invariant: `initial <= current <= max` (`initial` is lowered to `max` if above it).
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use pfs_matrix::Backoff;
+///
+/// let mut backoff = Backoff::new(Duration::from_secs(5), Duration::from_secs(60));
+/// let delays: Vec<u64> = (0..6).map(|_| backoff.next_delay().as_secs()).collect();
+/// assert_eq!(delays, [5, 10, 20, 40, 60, 60]);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Backoff {
     initial: Duration,

@@ -49,6 +49,17 @@ impl HomeserverAddress {
     /// # Errors
     /// [`HomeserverAddressError`] for a URL that is not absolute `http(s)://host…`, or a server
     /// name that cannot be one.
+    ///
+    /// # Examples
+    /// ```
+    /// use pfs_matrix::HomeserverAddress;
+    ///
+    /// let raiden = HomeserverAddress::new("https://transport.example.org", None).unwrap();
+    /// assert_eq!(raiden.server_name(), "transport.example.org");
+    /// let loopback = HomeserverAddress::new("http://127.0.0.1:8008", Some("127.0.0.1:8448")).unwrap();
+    /// assert_eq!(loopback.server_name(), "127.0.0.1:8448");
+    /// assert!(HomeserverAddress::new("transport.example.org", None).is_err());
+    /// ```
     pub fn new(url: &str, server_name: Option<&str>) -> Result<Self, HomeserverAddressError> {
         let invalid = || HomeserverAddressError::InvalidUrl(url.chars().take(200).collect());
         let parsed = Url::parse(url).map_err(|_| invalid())?;
