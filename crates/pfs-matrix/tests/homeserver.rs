@@ -287,3 +287,32 @@ async fn an_invalidated_access_token_is_replaced_by_logging_in_again() {
     pfs.wait_for_reachability(node.address(), AddressReachability::Reachable, DELIVERY).await;
     pfs.stop().await;
 }
+
+/// Issue item 6: a node homeserver that gave up on the PFS's homeserver during its outage (a
+/// 10-minute backoff here) delivers again within seconds of the restart, because the client's
+/// probe makes the PFS's homeserver send it a federation request, which ends that backoff; the
+/// router's re-push then carries the change made during the outage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_its_homeserver_restarts_the_client_pokes_node_homeservers_out_of_their_backoff() {
+    let mut a = start_pfs_homeserver().await;
+    let pfs = Pfs::start(fast_config(a.address()), None).await;
+    let mut options = options_routing_to(&a.server_name(), None);
+    options.extra_arguments =
+        ["--min-retry-interval", "10m", "--max-long-retries", "1", "--repush-seconds", "2"]
+            .map(String::from)
+            .to_vec();
+    let b = Homeserver::launch(&options).await.unwrap();
+    let node = node(&b, 1).await;
+    set_presence(&node, UserPresence::Online).await;
+    pfs.wait_for_reachability(node.address(), AddressReachability::Reachable, DELIVERY).await;
+    set_presence(&node, UserPresence::Offline).await;
+    pfs.wait_for_reachability(node.address(), AddressReachability::Unreachable, DELIVERY).await;
+
+    a.stop().await;
+    // B fails to deliver this and backs off from A.
+    set_presence(&node, UserPresence::Online).await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    a.start().await.unwrap();
+    pfs.wait_for_reachability(node.address(), AddressReachability::Reachable, Duration::from_secs(30)).await;
+    pfs.stop().await;
+}
