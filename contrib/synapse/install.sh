@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs Synapse for raiden-pfs's tests and devnet: an idempotent virtualenv at
 # <devtools>/synapse-venv with a pinned matrix-synapse, pytest and ruff, and the presence router package
-# (contrib/presence-router) installed editable. <devtools> is $RAIDEN_PFS_DEVTOOLS, or
+# (contrib/presence-router) and the signature-login module (contrib/eth-auth-provider) installed editable. <devtools> is $RAIDEN_PFS_DEVTOOLS, or
 # <repo root>/.devtools (git-ignored).
 #
 # Prints the venv's path as the last line. A second run with nothing changed is a fast no-op: a
@@ -19,6 +19,7 @@ repo_root="$(cd "$(dirname "$0")/../.." && pwd)"
 devtools="${RAIDEN_PFS_DEVTOOLS:-$repo_root/.devtools}"
 venv="$devtools/synapse-venv"
 router="$repo_root/contrib/presence-router"
+eth_auth="$repo_root/contrib/eth-auth-provider"
 stamp="$venv/.raiden-pfs-install-stamp"
 
 python="${PYTHON:-python3}"
@@ -28,7 +29,7 @@ if ! command -v "$python" >/dev/null 2>&1; then
     exit 1
 fi
 
-wanted="synapse=$SYNAPSE_VERSION pytest=$PYTEST_VERSION ruff=$RUFF_VERSION $(cat "$router/pyproject.toml" "$0" | sha256sum | cut -c1-16)"
+wanted="synapse=$SYNAPSE_VERSION pytest=$PYTEST_VERSION ruff=$RUFF_VERSION $(cat "$router/pyproject.toml" "$eth_auth/pyproject.toml" "$0" | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && [ -x "$venv/bin/python" ]; then
     echo "$venv"
     exit 0
@@ -63,6 +64,8 @@ pip=("$venv/bin/python" -m pip --disable-pip-version-check)
 quiet "${pip[@]}" install --upgrade pip
 quiet "${pip[@]}" install "matrix-synapse==$SYNAPSE_VERSION" "pytest==$PYTEST_VERSION" "ruff==$RUFF_VERSION"
 quiet "${pip[@]}" install --no-deps --editable "$router"
+# The signature-login module with its pinned crypto libraries (coincurve, pycryptodome).
+quiet "${pip[@]}" install --editable "$eth_auth"
 # `pip check` catches a Synapse pin that contradicts the package's declared range.
 quiet "${pip[@]}" check
 echo "$wanted" > "$stamp"

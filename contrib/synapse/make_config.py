@@ -45,6 +45,9 @@ from signedjson.key import generate_signing_key, write_signing_keys
 #: Module path of the presence router, as Synapse imports it.
 ROUTER_MODULE = "raiden_pfs_presence_router.PresenceRouter"
 
+#: Module path of Raiden's signature login (contrib/eth-auth-provider), as Synapse imports it.
+ETH_AUTH_MODULE = "raiden_pfs_eth_auth.EthAuthProvider"
+
 #: Rate limits high enough that no test or devnet scenario is throttled.
 GENEROUS_RATE_LIMIT = {"per_second": 10_000, "burst_count": 10_000}
 
@@ -77,6 +80,8 @@ class HomeserverOptions:
     max_long_retries: int | None = None
     #: Open registration without verification, cheap password hashing, no rate limits.
     testing: bool = False
+    #: Load Raiden's signature login (password = EIP-191 signature of the server name), after the router.
+    eth_auth: bool = False
     #: Further Synapse modules, each `{"module": "package.Class", "config": {...}}`, after the router.
     extra_modules: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     #: Extra top-level keys merged over the generated config (last word).
@@ -152,6 +157,8 @@ def build_config(options: HomeserverOptions) -> dict[str, Any]:
     if options.federation_whitelist is not None:
         config["federation_domain_whitelist"] = list(options.federation_whitelist)
     modules = [] if options.no_router else [{"module": ROUTER_MODULE, "config": router_config(options)}]
+    if options.eth_auth:
+        modules.append({"module": ETH_AUTH_MODULE, "config": {}})
     modules.extend(options.extra_modules)
     if modules:
         config["modules"] = modules
@@ -170,6 +177,8 @@ def build_config(options: HomeserverOptions) -> dict[str, Any]:
                 },
                 "rc_joins": {"local": GENEROUS_RATE_LIMIT, "remote": GENEROUS_RATE_LIMIT},
                 "rc_presence": {"per_user": GENEROUS_RATE_LIMIT},
+                # Profile lookups (1/s after a burst of 500 by default): the PFS reads one per new user.
+                "rc_profile": GENEROUS_RATE_LIMIT,
                 "rc_federation": {
                     "window_size": 1000,
                     "sleep_limit": 10_000,
@@ -288,6 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-retry-interval", default="1m")
     parser.add_argument("--max-long-retries", type=int)
     parser.add_argument("--testing", action="store_true")
+    parser.add_argument(
+        "--eth-auth",
+        action="store_true",
+        help="load Raiden's signature login (contrib/eth-auth-provider)",
+    )
     parser.add_argument(
         "--module",
         action="append",
