@@ -57,6 +57,11 @@ const MAX_BOUND_STEP: u32 = 64;
 /// and consistent.
 const BOUND_HORIZON: u32 = 3;
 
+/// `edge_flags` bit: the reverse edge's capacity reaches the refund threshold.
+const REVERSE_REFUNDABLE: u8 = 0b1000;
+/// `edge_flags` bit: the edge's channel carries a diversity penalty in this request.
+const DIVERSE: u8 = 0b1_0000;
+
 /// Reusable buffers for path searches. Keep one per worker thread and pass it to every query:
 /// it then allocates nothing per request once warm. Any network may be searched with it.
 #[derive(Debug, Default)]
@@ -66,7 +71,9 @@ pub struct PathFinder {
     /// Set when the lower-bound search stopped early: the bound of every node not settled.
     hops_cap: Option<u32>,
     /// Per edge, for the current request: bit 0 capacity >= value, bit 1 capacity >= the refund
-    /// threshold (so the reverse edge has no no-refund weight), bit 2 the reverse edge's bit 0.
+    /// threshold (so the reverse edge has no no-refund weight), bit 2 the reverse edge's bit 0,
+    /// bit 3 the reverse edge's bit 1, bit 4 the channel has a diversity penalty. Bits 2 to 4
+    /// spare the search a random access per edge it looks at.
     edge_flags: Vec<u8>,
     /// Per edge, ⌊diversity⌋ of its channel (cut at [`MAX_BOUND_STEP`]), and the edges set.
     edge_diversity_steps: Vec<u8>,
@@ -309,12 +316,12 @@ impl PathFinder {
             let refundable = threshold.as_ref().is_some_and(|threshold| at_least(capacity, threshold));
             *flags = u8::from(usable) | (u8::from(refundable) << 1);
         }
-        // Bit 2: the reverse edge is usable, so the backwards lower-bound search reads only the
-        // edge it walks (sequential in memory) instead of its reverse (anywhere).
+        // Bits 2 and 3: the reverse edge's bits 0 and 1, so the searches read only the edge they
+        // walk (sequential in memory) instead of its reverse (anywhere).
         let reverse = &network.topology.reverse;
         for (edge, &backward) in reverse.iter().enumerate() {
-            let reverse_usable = self.edge_flags[backward as usize] & 1;
-            self.edge_flags[edge] = (self.edge_flags[edge] & 0b11) | (reverse_usable << 2);
+            let reverse_bits = self.edge_flags[backward as usize] & 0b11;
+            self.edge_flags[edge] = (self.edge_flags[edge] & 0b11) | (reverse_bits << 2);
         }
         let mut work = Work { candidates: 0 };
         let mut taken: Vec<Vec<NodeIndex>> = Vec::new();
@@ -412,11 +419,15 @@ impl PathFinder {
         let steps = self.channel_diversity[channel].floor().min(f64::from(MAX_BOUND_STEP)) as u8;
         for edge in [edge, network.topology.reverse[edge as usize]] {
             self.edge_diversity_steps[edge as usize] = steps;
+            self.edge_flags[edge as usize] |= DIVERSE;
             self.diversity_touched.push(edge);
         }
     }
 
     fn diversity(&self, network: &ChannelGraph, edge: EdgeIndex) -> f64 {
+        if self.edge_flags[edge as usize] & DIVERSE == 0 {
+            return 0.0;
+        }
         let channel = network.topology.channel[edge as usize] as usize;
         if self.channel_stamp[channel] == self.request_generation {
             self.channel_diversity[channel]
@@ -633,8 +644,7 @@ impl PathFinder {
         if self.edge_flags[index] & 1 == 0 || !query.online.contains_node(head) {
             return None;
         }
-        let backward = network.topology.reverse[index] as usize;
-        let no_refund = if self.edge_flags[backward] & 2 == 0 { 1.0 } else { 0.0 };
+        let no_refund = if self.edge_flags[index] & REVERSE_REFUNDABLE == 0 { 1.0 } else { 0.0 };
         Some((Distance::of_weight(1.0 + self.diversity(network, edge) + 0.0 + no_refund), false))
     }
 
