@@ -79,25 +79,41 @@ pub struct PathFinder {
     edge_diversity_steps: Vec<u8>,
     diversity_touched: Vec<EdgeIndex>,
     edges_weighed: u64,
-    edge_stamp: Vec<u32>,
-    edge_usable: Vec<bool>,
-    edge_fee_weight: Vec<f64>,
-    edge_no_refund: Vec<f64>,
+    /// Per edge, its weight parts once computed in this request (one cache line per lookup).
+    edge_weights: Vec<EdgeWeight>,
     channel_stamp: Vec<u32>,
     channel_diversity: Vec<f64>,
     run: u32,
-    node_stamp: Vec<u32>,
-    node_settled: Vec<u32>,
-    node_blocked: Vec<u32>,
+    /// Per node, its search state (one cache line per lookup).
+    node_states: Vec<NodeState>,
     edge_blocked: Vec<u32>,
-    distance: Vec<Distance>,
-    predecessor: Vec<EdgeIndex>,
     heap: BinaryHeap<Frontier>,
-    hops: Vec<u32>,
-    hops_stamp: Vec<u32>,
     buckets: Vec<Vec<NodeIndex>>,
     tie_left: Vec<NodeIndex>,
     tie_right: Vec<NodeIndex>,
+}
+
+/// The state of one node in the current shortest-path run (`stamp`, `settled`, `blocked` are
+/// valid when equal to the run; `hops` when `hops_stamp` is the lower bound's generation).
+#[derive(Debug, Clone, Copy, Default)]
+struct NodeState {
+    stamp: u32,
+    settled: u32,
+    blocked: u32,
+    hops_stamp: u32,
+    hops: u32,
+    predecessor: EdgeIndex,
+    distance: Distance,
+}
+
+/// The weight parts of one edge for the current request (valid when `stamp` is the request's
+/// generation): whether the search may use it, its fee weight and its no-refund weight.
+#[derive(Debug, Clone, Copy, Default)]
+struct EdgeWeight {
+    stamp: u32,
+    usable: bool,
+    fee_weight: f64,
+    no_refund: f64,
 }
 
 /// A path length: edges with undefined fee first, then the exact sum of the finite weights in
@@ -367,29 +383,20 @@ impl PathFinder {
             self.edge_flags.resize(edges, 0);
             self.edge_diversity_steps.resize(edges, 0);
         }
-        if self.edge_stamp.len() < edges {
-            self.edge_stamp.resize(edges, 0);
-            self.edge_usable.resize(edges, false);
-            self.edge_fee_weight.resize(edges, 0.0);
-            self.edge_no_refund.resize(edges, 0.0);
+        if self.edge_weights.len() < edges {
+            self.edge_weights.resize(edges, EdgeWeight::default());
             self.edge_blocked.resize(edges, 0);
         }
         if self.channel_stamp.len() < channels {
             self.channel_stamp.resize(channels, 0);
             self.channel_diversity.resize(channels, 0.0);
         }
-        if self.node_stamp.len() < nodes {
-            self.node_stamp.resize(nodes, 0);
-            self.node_settled.resize(nodes, 0);
-            self.node_blocked.resize(nodes, 0);
-            self.distance.resize(nodes, Distance::default());
-            self.predecessor.resize(nodes, 0);
-            self.hops.resize(nodes, 0);
-            self.hops_stamp.resize(nodes, 0);
+        if self.node_states.len() < nodes {
+            self.node_states.resize(nodes, NodeState::default());
         }
         self.request_generation = self.request_generation.wrapping_add(1);
         if self.request_generation == 0 {
-            self.edge_stamp.fill(0);
+            self.edge_weights.fill(EdgeWeight::default());
             self.channel_stamp.fill(0);
             self.request_generation = 1;
         }
@@ -399,9 +406,9 @@ impl PathFinder {
     fn next_run(&mut self) -> u32 {
         self.run = self.run.wrapping_add(1);
         if self.run == 0 {
-            self.node_stamp.fill(0);
-            self.node_settled.fill(0);
-            self.node_blocked.fill(0);
+            for state in &mut self.node_states {
+                (state.stamp, state.settled, state.blocked) = (0, 0, 0);
+            }
             self.edge_blocked.fill(0);
             self.run = 1;
         }
@@ -440,33 +447,31 @@ impl PathFinder {
     /// capacity below the value).
     fn weight(&mut self, query: &Query<'_>, edge: EdgeIndex) -> Option<Distance> {
         let index = edge as usize;
-        if self.edge_stamp[index] != self.request_generation {
-            self.edge_stamp[index] = self.request_generation;
+        if self.edge_weights[index].stamp != self.request_generation {
+            self.edge_weights[index].stamp = self.request_generation;
             let network = query.network;
             let head = network.topology.target[index];
             let capacity = network.capacity(edge);
             let usable = capacity >= query.value && query.online.contains_node(head);
-            self.edge_usable[index] = usable;
+            self.edge_weights[index].usable = usable;
             if usable {
                 self.edges_weighed += 1;
                 let (sender, receiver) = network.terms(edge);
-                self.edge_fee_weight[index] =
+                self.edge_weights[index].fee_weight =
                     fee_weight(capacity, sender, receiver, query.value, query.fee_penalty);
                 let backward = network.topology.reverse[index];
-                self.edge_no_refund[index] =
+                self.edge_weights[index].no_refund =
                     no_refund_weight(network.capacity(backward), query.refund_threshold);
             }
         }
-        if !self.edge_usable[index] {
+        let EdgeWeight { usable, fee_weight: fee, no_refund, .. } = self.edge_weights[index];
+        if !usable {
             return None;
         }
-        let fee = self.edge_fee_weight[index];
         if fee == f64::INFINITY {
             return Some(Distance::of_weight(f64::INFINITY));
         }
-        Some(Distance::of_weight(
-            1.0 + self.diversity(query.network, edge) + fee + self.edge_no_refund[index],
-        ))
+        Some(Distance::of_weight(1.0 + self.diversity(query.network, edge) + fee + no_refund))
     }
 
     /// One outer iteration of §2.5: enumerate candidates best first until one is valid and not
@@ -514,7 +519,7 @@ impl PathFinder {
                 let run = self.next_run();
                 let root = &candidate.nodes[..=spur_index];
                 for &node in &root[..spur_index] {
-                    self.node_blocked[node as usize] = run;
+                    self.node_states[node as usize].blocked = run;
                 }
                 for earlier in emitted.iter().chain(std::iter::once(&candidate)) {
                     if earlier.nodes.len() > spur_index + 1 && earlier.nodes[..=spur_index] == *root {
@@ -554,7 +559,9 @@ impl PathFinder {
         let topology = &query.network.topology;
         self.hops_generation = self.hops_generation.wrapping_add(1);
         if self.hops_generation == 0 {
-            self.hops_stamp.fill(0);
+            for state in &mut self.node_states {
+                state.hops_stamp = 0;
+            }
             self.hops_generation = 1;
         }
         let generation = self.hops_generation;
@@ -566,8 +573,8 @@ impl PathFinder {
         if buckets.len() < ring {
             buckets.resize_with(ring, Vec::new);
         }
-        self.hops[query.target as usize] = 0;
-        self.hops_stamp[query.target as usize] = generation;
+        self.node_states[query.target as usize].hops = 0;
+        self.node_states[query.target as usize].hops_stamp = generation;
         buckets[0].push(query.target);
         let mut distance = 0u32;
         let mut pending = 1usize;
@@ -576,9 +583,9 @@ impl PathFinder {
             // Once the source is settled, nodes much farther than it cannot be on a path the
             // search will take: stop, and bound every node not settled yet by the frontier.
             let source = query.source as usize;
-            if self.hops_stamp[source] == generation
-                && self.hops[source] < distance
-                && distance >= self.hops[source] + BOUND_HORIZON
+            if self.node_states[source].hops_stamp == generation
+                && self.node_states[source].hops < distance
+                && distance >= self.node_states[source].hops + BOUND_HORIZON
             {
                 self.hops_cap = Some(distance);
                 break;
@@ -586,7 +593,7 @@ impl PathFinder {
             let slot = distance as usize % ring;
             while let Some(node) = buckets[slot].pop() {
                 pending -= 1;
-                if self.hops[node as usize] != distance {
+                if self.node_states[node as usize].hops != distance {
                     continue;
                 }
                 for edge in topology.out_edges(node) {
@@ -602,11 +609,13 @@ impl PathFinder {
                     let diversity = u32::from(self.edge_diversity_steps[edge]);
                     let step = (1 + no_refund + diversity).min(MAX_BOUND_STEP);
                     let candidate = distance + step;
-                    if self.hops_stamp[tail as usize] == generation && self.hops[tail as usize] <= candidate {
+                    if self.node_states[tail as usize].hops_stamp == generation
+                        && self.node_states[tail as usize].hops <= candidate
+                    {
                         continue;
                     }
-                    self.hops_stamp[tail as usize] = generation;
-                    self.hops[tail as usize] = candidate;
+                    self.node_states[tail as usize].hops_stamp = generation;
+                    self.node_states[tail as usize].hops = candidate;
                     buckets[candidate as usize % ring].push(tail);
                     pending += 1;
                 }
@@ -618,14 +627,14 @@ impl PathFinder {
 
     /// The heuristic of `node` in distance units, or `None` if it cannot reach the target.
     fn heuristic(&self, node: NodeIndex) -> Option<Distance> {
-        let known = self.hops_stamp[node as usize] == self.hops_generation;
+        let known = self.node_states[node as usize].hops_stamp == self.hops_generation;
         match self.hops_cap {
             // Complete search: unreached nodes cannot reach the target.
-            None => known.then(|| Distance::of_hops(self.hops[node as usize])),
+            None => known.then(|| Distance::of_hops(self.node_states[node as usize].hops)),
             // Cut search: settled nodes (below the cap) are exact; every other node is at
             // least as far as the frontier was.
             Some(cap) => {
-                let hops = if known { self.hops[node as usize].min(cap) } else { cap };
+                let hops = if known { self.node_states[node as usize].hops.min(cap) } else { cap };
                 Some(Distance::of_hops(hops))
             }
         }
@@ -636,7 +645,7 @@ impl PathFinder {
     /// `None` if the edge is unusable. The flag tells whether the value is exact.
     fn weight_bound(&mut self, query: &Query<'_>, edge: EdgeIndex) -> Option<(Distance, bool)> {
         let index = edge as usize;
-        if self.edge_stamp[index] == self.request_generation {
+        if self.edge_weights[index].stamp == self.request_generation {
             return self.weight(query, edge).map(|weight| (weight, true));
         }
         let network = query.network;
@@ -661,19 +670,19 @@ impl PathFinder {
         let tail = topology.source(edge);
         let head = topology.target[edge as usize];
         let candidate = reached.plus(weight);
-        let improves = if self.node_stamp[head as usize] != run {
+        let improves = if self.node_states[head as usize].stamp != run {
             true
         } else {
-            match candidate.cmp(&self.distance[head as usize]) {
+            match candidate.cmp(&self.node_states[head as usize].distance) {
                 Ordering::Less => true,
                 Ordering::Greater => false,
                 Ordering::Equal => self.lexicographically_smaller(topology, tail, head, start),
             }
         };
         if improves && let Some(heuristic) = self.heuristic(head) {
-            self.node_stamp[head as usize] = run;
-            self.distance[head as usize] = candidate;
-            self.predecessor[head as usize] = edge;
+            self.node_states[head as usize].stamp = run;
+            self.node_states[head as usize].distance = candidate;
+            self.node_states[head as usize].predecessor = edge;
             self.heap.push(Frontier {
                 key: candidate.plus(heuristic),
                 reached: candidate,
@@ -697,9 +706,9 @@ impl PathFinder {
         let topology = &query.network.topology;
         self.heap.clear();
         let heuristic = self.heuristic(start)?;
-        self.node_stamp[start as usize] = run;
-        self.distance[start as usize] = start_distance;
-        self.predecessor[start as usize] = EdgeIndex::MAX;
+        self.node_states[start as usize].stamp = run;
+        self.node_states[start as usize].distance = start_distance;
+        self.node_states[start as usize].predecessor = EdgeIndex::MAX;
         self.heap.push(Frontier {
             key: start_distance.plus(heuristic),
             reached: start_distance,
@@ -711,7 +720,7 @@ impl PathFinder {
             if edge != NO_EDGE {
                 // A lazily weighed edge: compute its exact weight now and relax it.
                 let head = topology.target[edge as usize];
-                if self.node_settled[head as usize] == run {
+                if self.node_states[head as usize].settled == run {
                     continue;
                 }
                 if let Some(weight) = self.weight(query, edge) {
@@ -719,18 +728,20 @@ impl PathFinder {
                 }
                 continue;
             }
-            if self.node_settled[node as usize] == run || reached != self.distance[node as usize] {
+            if self.node_states[node as usize].settled == run
+                || reached != self.node_states[node as usize].distance
+            {
                 continue;
             }
-            self.node_settled[node as usize] = run;
+            self.node_states[node as usize].settled = run;
             if node == query.target {
                 found = true;
                 break;
             }
             for edge in topology.out_edges(node) {
                 let head = topology.target[edge];
-                if self.node_blocked[head as usize] == run
-                    || self.node_settled[head as usize] == run
+                if self.node_states[head as usize].blocked == run
+                    || self.node_states[head as usize].settled == run
                     || self.edge_blocked[edge] == run
                 {
                     continue;
@@ -760,14 +771,19 @@ impl PathFinder {
         let mut edges = Vec::new();
         let mut node = query.target;
         while node != start {
-            let edge = self.predecessor[node as usize];
+            let edge = self.node_states[node as usize].predecessor;
             edges.push(edge);
             node = topology.source(edge);
             nodes.push(node);
         }
         nodes.reverse();
         edges.reverse();
-        Some(Candidate { total: self.distance[query.target as usize], nodes, edges, deviation: 0 })
+        Some(Candidate {
+            total: self.node_states[query.target as usize].distance,
+            nodes,
+            edges,
+            deviation: 0,
+        })
     }
 
     /// Whether the path to `via` followed by `head` is lexicographically smaller than the current
@@ -783,7 +799,7 @@ impl PathFinder {
         let mut right = std::mem::take(&mut self.tie_right);
         self.collect_path(topology, via, start, &mut left);
         left.push(head);
-        let current = topology.source(self.predecessor[head as usize]);
+        let current = topology.source(self.node_states[head as usize].predecessor);
         self.collect_path(topology, current, start, &mut right);
         right.push(head);
         let smaller = left < right;
@@ -803,7 +819,7 @@ impl PathFinder {
         let mut node = end;
         into.push(node);
         while node != start {
-            node = topology.source(self.predecessor[node as usize]);
+            node = topology.source(self.node_states[node as usize].predecessor);
             into.push(node);
         }
         into.reverse();
