@@ -44,11 +44,14 @@ pub struct FollowerConfig {
     /// How many recent blocks (by number, below the cursor) keep their hashes for reorg checks;
     /// use the same value for the consumer's [`crate::UndoLog`].
     pub recent_blocks: u64,
+    /// How long one RPC request may take. A slow `eth_getLogs` shrinks the range; any other
+    /// slow request is retried like a failed one.
+    pub request_timeout: Duration,
 }
 
 impl FollowerConfig {
     /// Defaults: 5 confirmations, the reference's range limits, 2 s polls, retries from 0.5 s up
-    /// to 30 s, 128 recent blocks.
+    /// to 30 s, 128 recent blocks, 30 s per request.
     pub fn new(registry: Address, start_block: BlockNumber) -> Self {
         Self {
             registry,
@@ -59,6 +62,7 @@ impl FollowerConfig {
             retry_initial: Duration::from_millis(500),
             retry_max: Duration::from_secs(30),
             recent_blocks: 128,
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -104,6 +108,11 @@ pub enum FollowerError {
 enum StepError {
     /// Retry after a backoff.
     Rpc(&'static str, TransportError),
+    /// A request took longer than [`FollowerConfig::request_timeout`]; retry after a backoff.
+    Timeout(&'static str),
+    /// The node's answers did not fit together (the chain moved during the step, or a log came
+    /// without its block); retry after a backoff.
+    Inconsistent(&'static str),
     /// Give up.
     Fatal(FollowerError),
 }
@@ -198,9 +207,20 @@ impl ChainFollower {
                 Ok(Some(batch)) => return Ok(batch),
                 Ok(None) => tokio::time::sleep(self.config.poll_interval).await,
                 Err(StepError::Fatal(error)) => return Err(error),
-                Err(StepError::Rpc(method, error)) => {
+                Err(failure) => {
                     FollowerMetrics::add(&self.metrics.rpc_errors, 1);
-                    tracing::warn!(method, %error, retry_in = ?backoff, "chain RPC failed; retrying");
+                    match failure {
+                        StepError::Rpc(method, error) => {
+                            tracing::warn!(method, %error, retry_in = ?backoff, "chain RPC failed; retrying")
+                        }
+                        StepError::Timeout(method) => {
+                            tracing::warn!(method, retry_in = ?backoff, "chain RPC timed out; retrying")
+                        }
+                        StepError::Inconsistent(reason) => {
+                            tracing::warn!(reason, retry_in = ?backoff, "inconsistent chain answers; retrying")
+                        }
+                        StepError::Fatal(_) => {}
+                    }
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(self.config.retry_max);
                 }
@@ -208,18 +228,27 @@ impl ChainFollower {
         }
     }
 
+    /// Runs one request under [`FollowerConfig::request_timeout`].
+    async fn timed<T>(
+        &self,
+        method: &'static str,
+        request: impl Future<Output = Result<T, TransportError>>,
+    ) -> Result<T, StepError> {
+        match tokio::time::timeout(self.config.request_timeout, request).await {
+            Ok(answer) => answer.map_err(rpc(method)),
+            Err(_) => Err(StepError::Timeout(method)),
+        }
+    }
+
     async fn block_hash(&self, number: u64) -> Result<Option<B256>, StepError> {
-        let block = self
-            .provider
-            .get_block_by_number(BlockNumberOrTag::Number(number))
-            .await
-            .map_err(rpc("eth_getBlockByNumber"))?;
+        let request = self.provider.get_block_by_number(BlockNumberOrTag::Number(number)).into_future();
+        let block = self.timed("eth_getBlockByNumber", request).await?;
         Ok(block.map(|block| block.header.hash))
     }
 
     /// One poll: `None` if there is nothing new.
     async fn step(&mut self) -> Result<Option<ChainBatch>, StepError> {
-        let latest = self.provider.get_block_number().await.map_err(rpc("eth_blockNumber"))?;
+        let latest = self.timed("eth_blockNumber", self.provider.get_block_number().into_future()).await?;
         FollowerMetrics::set(&self.metrics.latest_block, latest);
         if let Some(cursor) = self.cursor()
             && self.block_hash(cursor.block_number.0).await? != Some(cursor.block_hash)
@@ -264,14 +293,24 @@ impl ChainFollower {
         loop {
             let to = confirmed.min(from.saturating_add(self.range.blocks() - 1));
             let Some(hash_before) = self.block_hash(to).await? else {
-                // The block vanished between eth_blockNumber and now (a reorg); poll again.
-                return Err(StepError::Rpc("eth_getBlockByNumber", TransportError::NullResp));
+                return Err(StepError::Inconsistent("the last block of the range vanished"));
             };
-            match self.logs_of_range(from, to).await {
+            let answer =
+                tokio::time::timeout(self.config.request_timeout, self.logs_of_range(from, to)).await;
+            let answer = match answer {
+                Ok(answer) => answer,
+                Err(_) if self.range.shrink() => {
+                    FollowerMetrics::add(&self.metrics.range_shrinks, 1);
+                    tracing::info!(blocks = self.range.blocks(), "eth_getLogs timed out; range shrunk");
+                    continue;
+                }
+                Err(_) => return Err(StepError::Timeout("eth_getLogs")),
+            };
+            match answer {
                 Ok(logs) => {
                     // The same last block after the logs: they all come from one chain.
                     if self.block_hash(to).await? != Some(hash_before) {
-                        return Err(StepError::Rpc("eth_getLogs", TransportError::NullResp));
+                        return Err(StepError::Inconsistent("the last block changed while reading logs"));
                     }
                     return Ok(((to, hash_before), logs));
                 }
@@ -343,7 +382,7 @@ impl ChainFollower {
         let mut created = Vec::new();
         for log in &logs {
             let (Some(number), Some(hash)) = (log.block_number, log.block_hash) else {
-                return Err(StepError::Rpc("eth_getLogs", TransportError::NullResp));
+                return Err(StepError::Inconsistent("a log without its block number or hash"));
             };
             let event = match decode_log(log) {
                 Ok(event) => event,

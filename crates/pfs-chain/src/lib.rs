@@ -29,6 +29,32 @@
 //! * Before each step the cursor's hash is compared with the chain's; if it changed, the kept
 //!   hashes are walked back to the newest block still on the chain (the fork point).
 
+//!
+//! # The writer's loop
+//!
+//! ```no_run
+//! # async fn writer(store: pfs_store::Store, config: pfs_chain::FollowerConfig, rpc_url: &str)
+//! #     -> Result<(), Box<dyn std::error::Error>> {
+//! use pfs_chain::{ChainFollower, UndoLog, apply_batch};
+//! use pfs_core::timestamp::NaiveTimestamp;
+//! use pfs_store::StateChanges;
+//!
+//! let loaded = store.load_state().await?;
+//! let mut registry = loaded.registry;
+//! let networks: Vec<_> = registry.token_networks().map(|network| network.address).collect();
+//! let mut undo_log = UndoLog::new(config.recent_blocks, loaded.cursor.map(|cursor| cursor.block_number));
+//! let mut follower = ChainFollower::connect(rpc_url, config, loaded.recent_blocks, networks)?;
+//! loop {
+//!     let batch = follower.next_batch().await?; // cancel-safe: fine inside `select!`
+//!     let mut changes = StateChanges::new();
+//!     let now = NaiveTimestamp::from_unix_micros(0).expect("the epoch is in range");
+//!     apply_batch(&mut registry, &batch, &mut undo_log, &mut changes, now)?;
+//!     store.commit(&registry, &changes).await?; // state and cursor in one transaction
+//!     // `/api/v1/info`'s `confirmed_block.number` is now `follower.cursor()`.
+//! }
+//! # }
+//! ```
+
 #![deny(missing_docs)]
 
 mod apply;

@@ -68,6 +68,10 @@ impl BlockRange {
 /// geth, Erigon, Nethermind, Infura, Alchemy, QuickNode and anvil), or that the request timed out.
 pub fn is_range_limit(message: &str) -> bool {
     let message = message.to_ascii_lowercase();
+    // A rate limit is an outage to wait out, not a range to shrink.
+    if message.contains("rate limit") || message.contains("429") {
+        return false;
+    }
     [
         "too many",
         "query returned more than",
@@ -140,5 +144,6 @@ mod tests {
         ));
         assert!(is_range_limit("request timed out"));
         assert!(!is_range_limit("connection refused"));
+        assert!(!is_range_limit("HTTP error 429: rate limit exceeded"));
     }
 }
