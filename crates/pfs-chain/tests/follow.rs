@@ -137,3 +137,29 @@ async fn zero_confirmations_process_the_latest_block() {
     writer.sync_to(opened.block_number).await;
     assert!(writer.channel(network, opened.channel_identifier).is_some());
 }
+
+#[tokio::test]
+async fn small_ranges_give_the_same_state_as_one_large_range() {
+    let devnet = devnet(4).await;
+    let [a, b, c, d] = [0, 1, 2, 3].map(|index| devnet.nodes()[index].address());
+    devnet.raiden().open_channel_with_deposit(a, b, U256::from(10)).await.expect("open");
+    let second_network = devnet.add_token_network("Second", "TT2").await.expect("new token network");
+    second_network.open_channel(c, d).await.expect("open in the new network");
+    devnet.raiden().open_channel_with_deposit(c, a, U256::from(20)).await.expect("open");
+
+    let large_dir = tempfile::tempdir().expect("temporary folder");
+    let mut large = Writer::open(&devnet, large_dir.path(), config(&devnet, 0)).await;
+    large.sync(&devnet, 0).await;
+    let mut small_config = config(&devnet, 0);
+    small_config.range = pfs_chain::range::RangeLimits { initial: 1, min: 1, max: 2, ..small_config.range };
+    let small_dir = tempfile::tempdir().expect("temporary folder");
+    let mut small = Writer::open(&devnet, small_dir.path(), small_config).await;
+    small.sync(&devnet, 0).await;
+
+    assert!(small.batches.len() > large.batches.len());
+    let state = |writer: &Writer| writer.registry.token_networks().cloned().collect::<Vec<_>>();
+    assert_eq!(state(&small), state(&large));
+    assert_eq!(small.channel_count(), 3);
+    assert_eq!(small.follower.cursor(), large.follower.cursor());
+    small.assert_store_matches().await;
+}
