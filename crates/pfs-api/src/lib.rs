@@ -27,6 +27,7 @@ mod cors;
 mod error;
 mod feedback;
 mod info;
+mod metrics;
 mod paths;
 mod presence;
 mod updates;
@@ -82,6 +83,7 @@ pub struct ApiConfig {
 pub(crate) struct AppState {
     pub(crate) service: Service,
     pub(crate) config: ApiConfig,
+    pub(crate) metrics: metrics::Metrics,
 }
 
 /// The shared state handlers extract.
@@ -89,7 +91,7 @@ pub(crate) type State = axum::extract::State<Arc<AppState>>;
 
 /// The full application: `/api/...` with CORS, JSON 404/405, limits and timeout.
 pub fn router(service: Service, config: ApiConfig) -> Router {
-    let state = Arc::new(AppState { service, config });
+    let state = Arc::new(AppState { service, config, metrics: metrics::Metrics::new() });
     let small = DefaultBodyLimit::max(MAX_BODY_BYTES);
     let api = Router::new()
         .route("/v1/info", get(info::info_v1))
@@ -102,12 +104,15 @@ pub fn router(service: Service, config: ApiConfig) -> Router {
         )
         .route("/v1/{token_network}/paths", post(paths::post_paths).layer(small))
         .route("/v1/{token_network}/feedback", post(feedback::post_feedback).layer(small))
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&state), metrics::track))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .with_state(Arc::clone(&state))
         .layer(middleware::from_fn(cors::cors));
     Router::new()
         .nest("/api", api)
+        .route("/metrics", get(metrics::metrics))
+        .with_state(state)
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
 }
 

@@ -64,6 +64,13 @@ pub(crate) async fn post_updates(
         .collect();
     let verified = verify_all(parsed).await?;
     let answers = apply(&state.service, verified).await?;
+    for answer in &answers {
+        state.metrics.count_update(match answer {
+            Ok(UpdateOutcome::Applied) => "accepted".to_owned(),
+            Ok(UpdateOutcome::Deferred) => "deferred".to_owned(),
+            Err(error) => error.code.to_string(),
+        });
+    }
     if is_array {
         let results: Vec<Value> = answers.iter().map(answer_json).collect();
         Ok(Json(json!({ "results": results })).into_response())

@@ -423,3 +423,27 @@ async fn a_restarted_service_answers_the_same_routes() {
     assert_eq!(info["network_info"]["confirmed_block"]["number"], json!(10));
     running.stop().await;
 }
+
+#[tokio::test]
+async fn metrics_count_requests_routes_and_updates() {
+    let (_directory, running) = line().await;
+    let (status, _) = running.post_json(&paths_url(), &paths_body(0, 2, 10)).await;
+    assert_eq!(status, 200);
+    let response = running.client.get(running.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(response.headers().get("access-control-allow-origin").is_none(), "no CORS outside /api");
+    let text = response.text().await.unwrap();
+    assert!(text.contains("pfs_routes_computed_total 1"), "{text}");
+    assert!(text.contains("pfs_updates_total{outcome=\"accepted\"} 4"), "{text}");
+    assert!(text.contains("pfs_confirmed_block 10"), "{text}");
+    assert!(text.contains("pfs_online_addresses 3"), "{text}");
+    assert!(
+        text.contains("pfs_http_requests_total{endpoint=\"/api/v1/{token_network}/paths\",method=\"POST\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("pfs_http_request_duration_seconds_count{endpoint=\"/api/v1/updates\"} 4"),
+        "{text}"
+    );
+    running.stop().await;
+}
