@@ -103,6 +103,7 @@ pub fn router(service: Service, config: ApiConfig) -> Router {
             post(updates::post_updates).layer(DefaultBodyLimit::max(MAX_UPDATES_BODY_BYTES)),
         )
         .route("/v1/{token_network}/paths", post(paths::post_paths).layer(small))
+        .route("/v1/{token_network}/suggest_partner", get(presence::suggest_partner))
         .route("/v1/{token_network}/feedback", post(feedback::post_feedback).layer(small))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&state), metrics::track))
         .fallback(not_found)

@@ -45,3 +45,46 @@ pub(crate) async fn metadata(
         }
     }
 }
+
+/// `GET /api/v1/<tn>/suggest_partner` (§2.12): computed on the latest snapshot on the blocking
+/// pool (one BFS per node); not cached, unlike the reference's one-minute cache.
+pub(crate) async fn suggest_partner(
+    Extract(state): State,
+    UrlPath(token_network): UrlPath<String>,
+) -> Result<Json<Vec<SuggestionJson>>, ApiError> {
+    let token_network = crate::followed_token_network(&state.service, &token_network)?;
+    let snapshot = state.service.snapshot();
+    let network = snapshot
+        .networks
+        .get(&token_network)
+        .cloned()
+        .ok_or_else(|| ApiError::token_network(&token_network.to_checksum(), true))?;
+    let presence = std::sync::Arc::clone(&snapshot.presence);
+    let suggestions = tokio::task::spawn_blocking(move || {
+        pfs_service::suggest_partners(&network, &presence, SystemTime::now())
+    })
+    .await
+    .map_err(|_| ApiError::internal())?;
+    Ok(Json(
+        suggestions
+            .iter()
+            .map(|suggestion| SuggestionJson {
+                address: suggestion.address.to_checksum(),
+                score: suggestion.score,
+                centrality: suggestion.centrality,
+                uptime: suggestion.uptime,
+                capacity: pfs_core::integer::to_json_number(&suggestion.capacity),
+            })
+            .collect(),
+    ))
+}
+
+/// One suggestion on the wire; `capacity` an exact JSON integer.
+#[derive(serde::Serialize)]
+pub(crate) struct SuggestionJson {
+    address: String,
+    score: f64,
+    centrality: f64,
+    uptime: f64,
+    capacity: Box<serde_json::value::RawValue>,
+}

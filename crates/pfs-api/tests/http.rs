@@ -447,3 +447,22 @@ async fn metrics_count_requests_routes_and_updates() {
     );
     running.stop().await;
 }
+
+#[tokio::test]
+async fn suggest_partner_ranks_the_central_node_first() {
+    let (_directory, running) = line().await;
+    let url = format!("/api/v1/{}/suggest_partner", token_network().to_checksum());
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let (status, body) = running.get(&url).await;
+    assert_eq!(status, 200);
+    let suggestions = body.as_array().expect("a list");
+    assert_eq!(suggestions.len(), 3);
+    assert_eq!(suggestions[0]["address"], json!(node(1).to_checksum()));
+    assert_eq!(suggestions[0]["centrality"], json!(1.0));
+    assert_eq!(suggestions[0]["capacity"], json!(2000));
+    assert!(suggestions[0]["uptime"].as_f64().is_some_and(|uptime| uptime > 0.0));
+    let lower = token_network().to_lower_hex();
+    let (status, body) = running.get(&format!("/api/v1/{lower}/suggest_partner")).await;
+    assert_eq!((status, body["error_code"].clone()), (400, json!(2003)));
+    running.stop().await;
+}

@@ -21,6 +21,7 @@
 //! integration tests run exactly the service the binary runs.
 #![deny(missing_docs)]
 
+mod partners;
 mod query;
 mod snapshot;
 mod writer;
@@ -38,6 +39,7 @@ use pfs_store::{ChainCursor, Store, StoreError};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+pub use partners::{MAX_SUGGESTIONS, PartnerSuggestion, closeness_centrality, suggest_partners};
 pub use query::{FoundPath, PathQueryError, PathsAnswer};
 pub use snapshot::{NetworkSnapshot, ServiceSnapshot};
 pub use writer::{MAX_GROUP_COMMANDS, UpdateResult, WriterCommand, WriterError};

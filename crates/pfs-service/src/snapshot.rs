@@ -18,6 +18,9 @@ pub struct NetworkSnapshot {
     pub graph: ChannelGraph,
     /// Who of the graph's nodes (and of the channel-less addresses) is reachable.
     pub online: OnlineSet,
+    /// Every open channel's participants (the unpruned topology, for partner suggestions);
+    /// shared between snapshots of the same topology.
+    pub channel_participants: Arc<Vec<[Address; 2]>>,
 }
 
 impl NetworkSnapshot {
@@ -30,7 +33,8 @@ impl NetworkSnapshot {
         let channels: Vec<ChannelDescription> = network.channels().map(describe).collect();
         let graph = ChannelGraph::build(network.address, &channels)?;
         let online = OnlineSet::from_addresses(&graph, &presence.reachable_addresses());
-        Ok(Self { graph, online })
+        let channel_participants = Arc::new(network.channels().map(Channel::participants).collect());
+        Ok(Self { graph, online, channel_participants })
     }
 
     /// This snapshot with `channels`' current capacities and fee schedules (same topology).
@@ -52,7 +56,11 @@ impl NetworkSnapshot {
                 })
             })
             .collect();
-        Ok(Self { graph: self.graph.with_updates(&updates)?, online: self.online.clone() })
+        Ok(Self {
+            graph: self.graph.with_updates(&updates)?,
+            online: self.online.clone(),
+            channel_participants: Arc::clone(&self.channel_participants),
+        })
     }
 }
 

@@ -346,7 +346,11 @@ impl Writer {
                     continue;
                 }
                 let online = pfs_core::routing::OnlineSet::from_addresses(&snapshot.graph, &reachable);
-                *snapshot = Arc::new(NetworkSnapshot { graph: snapshot.graph.clone(), online });
+                *snapshot = Arc::new(NetworkSnapshot {
+                    graph: snapshot.graph.clone(),
+                    online,
+                    channel_participants: Arc::clone(&snapshot.channel_participants),
+                });
             }
         }
         self.publisher.send_replace(Arc::new(ServiceSnapshot {
