@@ -17,6 +17,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the service: the HTTP API over the stored state, with Matrix if configured.
+    Serve(Box<commands::serve::ServeArgs>),
     /// Answer a list of path requests on a network snapshot, as the service would.
     Replay(commands::replay::ReplayArgs),
     /// Write a seeded random network snapshot (and optionally requests) of realistic shape.
@@ -26,6 +28,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Serve(arguments) => commands::serve::run(&arguments),
         Command::Replay(arguments) => commands::replay::run(&arguments),
         Command::GenerateNetwork(arguments) => commands::generate_network::run(&arguments),
     };

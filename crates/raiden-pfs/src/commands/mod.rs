@@ -2,3 +2,4 @@
 
 pub mod generate_network;
 pub mod replay;
+pub mod serve;

@@ -1,0 +1,142 @@
+//! `GET /metrics`: Prometheus text format (0.0.4). Request counts and latency histograms per
+//! endpoint (the matched route template, so path parameters do not explode the label set),
+//! routes computed, truncated searches, updates by outcome, the confirmed block and the number
+//! of online addresses.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, State as Extract};
+use axum::http::{HeaderValue, Request, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::prometheus_text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::AppState;
+
+type Labels = Vec<(&'static str, String)>;
+
+/// The API's metrics.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    registry: Registry,
+    requests: Family<Labels, Counter>,
+    latency: Family<Labels, Histogram, fn() -> Histogram>,
+    updates: Family<Labels, Counter>,
+    routes_computed: Counter,
+    truncated_searches: Counter,
+    confirmed_block: Gauge,
+    online_addresses: Gauge,
+}
+
+/// Latency buckets from 0.1 ms doubling to about 3 s.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<Labels, Counter>::default();
+        let latency = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let updates = Family::<Labels, Counter>::default();
+        let routes_computed = Counter::default();
+        let truncated_searches = Counter::default();
+        let confirmed_block = Gauge::default();
+        let online_addresses = Gauge::default();
+        registry.register(
+            "pfs_http_requests",
+            "HTTP requests by endpoint, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "pfs_http_request_duration_seconds",
+            "HTTP request latency by endpoint",
+            latency.clone(),
+        );
+        registry.register(
+            "pfs_updates",
+            "Capacity and fee updates received over HTTP by outcome",
+            updates.clone(),
+        );
+        registry.register("pfs_routes_computed", "Paths returned by path queries", routes_computed.clone());
+        registry.register(
+            "pfs_truncated_searches",
+            "Path searches cut short by their limits",
+            truncated_searches.clone(),
+        );
+        registry.register(
+            "pfs_confirmed_block",
+            "Last block whose events are applied",
+            confirmed_block.clone(),
+        );
+        registry.register("pfs_online_addresses", "Addresses currently reachable", online_addresses.clone());
+        Self {
+            registry,
+            requests,
+            latency,
+            updates,
+            routes_computed,
+            truncated_searches,
+            confirmed_block,
+            online_addresses,
+        }
+    }
+
+    /// Counts an update outcome (`accepted`, `deferred`, or an error code).
+    pub(crate) fn count_update(&self, outcome: String) {
+        self.updates.get_or_create(&vec![("outcome", outcome)]).inc();
+    }
+}
+
+/// Records count and latency of every routed request.
+pub(crate) async fn track(
+    Extract(state): Extract<Arc<AppState>>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    let endpoint = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let metrics = &state.metrics;
+    let status = response.status().as_u16().to_string();
+    metrics
+        .requests
+        .get_or_create(&vec![("endpoint", endpoint.clone()), ("method", method), ("status", status)])
+        .inc();
+    metrics.latency.get_or_create(&vec![("endpoint", endpoint)]).observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// The exposition.
+pub(crate) async fn metrics(Extract(state): Extract<Arc<AppState>>) -> Response {
+    let metrics = &state.metrics;
+    let service = &state.service;
+    let counters = service.counters();
+    let catch_up = |counter: &Counter, total: u64| counter.inc_by(total.saturating_sub(counter.get()));
+    catch_up(&metrics.routes_computed, counters.routes_computed.load(Ordering::Relaxed));
+    catch_up(&metrics.truncated_searches, counters.truncated_searches.load(Ordering::Relaxed));
+    metrics.confirmed_block.set(i64::try_from(service.confirmed_block().0).unwrap_or(i64::MAX));
+    let online = service.snapshot().presence.reachable_addresses().len();
+    metrics.online_addresses.set(i64::try_from(online).unwrap_or(i64::MAX));
+    let mut text = String::new();
+    if encode(&mut text, &metrics.registry).is_err() {
+        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    let mut response = text.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response
+}

@@ -1,0 +1,145 @@
+//! `POST /api/v1/<token_network>/paths` (§1.4.1): validation in the reference's order, the
+//! search on the service's snapshot, the response with every node's metadata and a feedback
+//! token.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State as Extract};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use pfs_core::U256;
+use pfs_core::presence::AddressMetadata;
+use pfs_core::routing::{MAX_PATHS_PER_REQUEST, PathRequest};
+use pfs_service::{FoundPath, PathQueryError};
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde_json::value::RawValue;
+
+use crate::body::{Fields, json_body};
+use crate::error::{ApiError, codes};
+use crate::{State, followed_token_network};
+
+const FIELDS: &[&str] = &["from", "to", "value", "max_paths", "iou", "diversity_penalty", "fee_penalty"];
+
+pub(crate) async fn post_paths(
+    Extract(state): State,
+    UrlPath(token_network): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let token_network = followed_token_network(&state.service, &token_network)?;
+    let raw = json_body(&headers, &body)?;
+    let mut fields = Fields::new(raw, FIELDS)?;
+    let from = fields.address("from");
+    let to = fields.address("to");
+    let value = fields.integer("value", None, U256::from(1), None);
+    let max_paths = fields.integer(
+        "max_paths",
+        Some(U256::from(pfs_core::routing::DEFAULT_MAX_PATHS)),
+        U256::from(1),
+        Some(U256::from(MAX_PATHS_PER_REQUEST)),
+    );
+    let diversity_penalty = fields.float("diversity_penalty");
+    let fee_penalty = fields.float("fee_penalty");
+    if fields.raw("iou").is_some_and(|iou| !iou.get().trim_start().starts_with('{')) {
+        fields.reject("iou", "Invalid input type.");
+    }
+    let has_iou = fields.has("iou");
+    fields.finish()?;
+    let (Some(from), Some(to), Some(value), Some(max_paths)) = (from, to, value, max_paths) else {
+        // Invariant: `finish` fails whenever a field is missing or invalid.
+        return Err(ApiError::internal());
+    };
+    if !state.config.service_fee.is_zero() {
+        return Err(if has_iou {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                codes::BAD_IOU,
+                "IOU payments are not supported by this service yet.",
+            )
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                codes::MISSING_IOU,
+                "No IOU for service fees has been provided.",
+            )
+        });
+    }
+    let mut request = PathRequest::new(from, to, value);
+    // Invariant: max_paths was checked to be within 1..=25.
+    request.max_paths = max_paths.to::<usize>();
+    if let Some(penalty) = diversity_penalty {
+        request.diversity_penalty = penalty;
+    }
+    if let Some(penalty) = fee_penalty {
+        request.fee_penalty = penalty;
+    }
+    match state.service.find_paths(token_network, request).await {
+        Ok(answer) => Ok(Json(PathsResponse {
+            result: answer.paths.iter().map(PathResult).collect(),
+            feedback_token: answer.feedback_token.to_hex(),
+        })
+        .into_response()),
+        Err(PathQueryError::UnknownTokenNetwork(_)) => {
+            Err(ApiError::token_network(&token_network.to_checksum(), true))
+        }
+        Err(PathQueryError::PreCheck { error, confirmed_block }) => Err(ApiError::no_route(
+            format!("{error}. Approximate block at the time of the request {}", confirmed_block.0),
+            &from,
+            &to,
+            &value,
+        )),
+        Err(PathQueryError::NoRoute) => {
+            Err(ApiError::no_route(pfs_core::routing::NO_ROUTE_FOUND.to_owned(), &from, &to, &value))
+        }
+        Err(error @ (PathQueryError::SearchFailed(_) | PathQueryError::Store(_))) => {
+            tracing::error!(%error, "path request failed");
+            Err(ApiError::internal())
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct PathsResponse<'a> {
+    result: Vec<PathResult<'a>>,
+    feedback_token: String,
+}
+
+/// One route as the reference writes it: `path`, `address_metadata` (one key per node, in path
+/// order), `estimated_fee` as an exact JSON integer.
+struct PathResult<'a>(&'a FoundPath);
+
+impl Serialize for PathResult<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let found = self.0;
+        let nodes: Vec<String> = found.path.nodes.iter().map(|node| node.to_checksum()).collect();
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("path", &nodes)?;
+        map.serialize_entry("address_metadata", &MetadataMap(&nodes, &found.metadata))?;
+        let fee =
+            RawValue::from_string(found.path.estimated_fee.to_string()).map_err(serde::ser::Error::custom)?;
+        map.serialize_entry("estimated_fee", &fee)?;
+        map.end()
+    }
+}
+
+struct MetadataMap<'a>(&'a [String], &'a [AddressMetadata]);
+
+impl Serialize for MetadataMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (node, metadata) in self.0.iter().zip(self.1) {
+            map.serialize_entry(node, &metadata_json(metadata))?;
+        }
+        map.end()
+    }
+}
+
+/// `{"user_id", "capabilities", "displayname"}` as §1.4.7 writes it.
+pub(crate) fn metadata_json(metadata: &AddressMetadata) -> serde_json::Value {
+    serde_json::json!({
+        "user_id": metadata.user_id,
+        "capabilities": metadata.capabilities,
+        "displayname": metadata.displayname,
+    })
+}

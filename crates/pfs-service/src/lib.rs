@@ -1,0 +1,212 @@
+//! The application layer of raiden-pfs: one writer of the state, immutable snapshots for the
+//! readers, and the path query that runs on them.
+//!
+//! [`Service::start`] opens nothing itself: it takes an open [`pfs_store::Store`], loads the state
+//! ([`pfs_store::Store::load_state`]), builds one [`NetworkSnapshot`] per token network and
+//! spawns the writer task. Everything that changes the state — HTTP updates, chain batches,
+//! Matrix sync batches, the expiry of deferred updates — is a [`WriterCommand`] on one queue.
+//!
+//! # Design: one writer, group commit, published snapshots
+//!
+//! The writer drains whatever is queued, applies it in order with the pure functions of
+//! `pfs-core`, commits it in one store transaction and only then answers, so an update answered
+//! "accepted" survives a crash and a burst of updates pays one `fsync`. After the commit it
+//! publishes a new [`ServiceSnapshot`] through a `tokio::sync::watch` channel: capacity and fee
+//! changes copy only the touched chunks of a graph ([`pfs_core::routing::ChannelGraph::with_updates`]),
+//! openings and closings rebuild that one network. Readers clone an `Arc` and never wait for the
+//! writer; the path search runs on tokio's blocking pool with one reusable
+//! [`pfs_core::routing::PathFinder`] per thread and a time budget, so the async workers stay free.
+//!
+//! This crate is separate from the binary so that the HTTP API (`pfs-api`) and in-process
+//! integration tests run exactly the service the binary runs.
+#![deny(missing_docs)]
+
+mod partners;
+mod query;
+mod snapshot;
+mod writer;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use pfs_core::presence::PresenceBook;
+use pfs_core::routing::SearchLimits;
+use pfs_core::token_network::{ChainEvent, Undo, VerifiedUpdate};
+use pfs_core::{BlockNumber, ChainId};
+use pfs_matrix::SyncBatch;
+use pfs_store::{ChainCursor, Store, StoreError};
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+pub use partners::{MAX_SUGGESTIONS, PartnerSuggestion, closeness_centrality, suggest_partners};
+pub use query::{FoundPath, PathQueryError, PathsAnswer};
+pub use snapshot::{NetworkSnapshot, ServiceSnapshot};
+pub use writer::{MAX_GROUP_COMMANDS, UpdateResult, WriterCommand, WriterError};
+
+/// Capacity of the writer's command queue; senders wait (back-pressure) when it is full.
+pub const COMMAND_QUEUE_CAPACITY: usize = 4096;
+
+/// How the service runs.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Bounds of one path search (candidates and wall-clock budget).
+    pub search_limits: SearchLimits,
+    /// How often deferred updates are checked for expiry.
+    pub expiry_interval: Duration,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self { search_limits: SearchLimits::default(), expiry_interval: Duration::from_secs(60) }
+    }
+}
+
+/// Counters of the query side, read by the metrics endpoint.
+#[derive(Debug, Default)]
+pub struct QueryCounters {
+    /// Paths returned by path queries.
+    pub routes_computed: AtomicU64,
+    /// Searches cut short by their candidate limit or time budget.
+    pub truncated_searches: AtomicU64,
+}
+
+/// A handle on the running service; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Service {
+    commands: mpsc::Sender<WriterCommand>,
+    snapshots: watch::Receiver<Arc<ServiceSnapshot>>,
+    store: Store,
+    config: Arc<ServiceConfig>,
+    counters: Arc<QueryCounters>,
+    writer: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl Service {
+    /// Loads the state from `store`, publishes the first snapshot and starts the writer.
+    ///
+    /// # Errors
+    /// [`StoreError`] if the state cannot be loaded.
+    pub async fn start(store: Store, config: ServiceConfig) -> Result<Self, StoreError> {
+        let loaded = store.load_state().await?;
+        let presence = PresenceBook::new(SystemTime::now());
+        let confirmed_block = loaded.cursor.map(|cursor| cursor.block_number);
+        let (writer, snapshots) =
+            writer::Writer::new(loaded.registry, presence, store.clone(), confirmed_block);
+        let (commands, receiver) = mpsc::channel(COMMAND_QUEUE_CAPACITY);
+        let task = tokio::spawn(writer.run(receiver, config.expiry_interval));
+        Ok(Self {
+            commands,
+            snapshots,
+            store,
+            config: Arc::new(config),
+            counters: Arc::default(),
+            writer: Arc::new(Mutex::new(Some(task))),
+        })
+    }
+
+    /// The latest published snapshot.
+    pub fn snapshot(&self) -> Arc<ServiceSnapshot> {
+        Arc::clone(&self.snapshots.borrow())
+    }
+
+    /// A receiver that sees every snapshot the writer publishes.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<ServiceSnapshot>> {
+        self.snapshots.clone()
+    }
+
+    /// The store (feedback tokens, IOUs).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The chain this service follows.
+    pub fn chain_id(&self) -> ChainId {
+        self.store.deployment().chain_id
+    }
+
+    /// The last block whose events are applied; 0 before the first.
+    pub fn confirmed_block(&self) -> BlockNumber {
+        self.snapshot().confirmed_block.unwrap_or(BlockNumber(0))
+    }
+
+    /// The service's configuration.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    /// The query counters.
+    pub fn counters(&self) -> &QueryCounters {
+        &self.counters
+    }
+
+    /// The writer's queue, for producers that send commands themselves (the chain follower,
+    /// the Matrix client loop).
+    pub fn commands(&self) -> mpsc::Sender<WriterCommand> {
+        self.commands.clone()
+    }
+
+    /// Applies verified updates in order; returns once they are committed.
+    ///
+    /// # Errors
+    /// [`WriterError`] if the writer is not running or the commit failed.
+    pub async fn apply_updates(
+        &self,
+        updates: Vec<VerifiedUpdate>,
+    ) -> Result<Vec<UpdateResult>, WriterError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(WriterCommand::ApplyUpdates { updates, reply }).await?;
+        answer.await.map_err(|_| WriterError::Stopped)?
+    }
+
+    /// Applies a chain batch (see [`WriterCommand::ChainBatch`]); returns once committed.
+    ///
+    /// # Errors
+    /// [`WriterError`] if the writer is not running or the commit failed.
+    pub async fn apply_chain_batch(
+        &self,
+        undo: Vec<Undo>,
+        events: Vec<ChainEvent>,
+        cursor: ChainCursor,
+    ) -> Result<Vec<Undo>, WriterError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(WriterCommand::ChainBatch { undo, events, cursor, reply }).await?;
+        answer.await.map_err(|_| WriterError::Stopped)?
+    }
+
+    /// Queues a Matrix sync batch (see [`WriterCommand::Matrix`]).
+    ///
+    /// # Errors
+    /// [`WriterError::Stopped`] if the writer is not running.
+    pub async fn apply_matrix(&self, batch: SyncBatch) -> Result<(), WriterError> {
+        self.send(WriterCommand::Matrix(batch)).await
+    }
+
+    /// Waits until a snapshot published after everything sent so far is visible: sends an empty
+    /// update batch through the writer (useful after [`Service::apply_matrix`]).
+    ///
+    /// # Errors
+    /// As [`Service::apply_updates`].
+    pub async fn sync(&self) -> Result<(), WriterError> {
+        self.apply_updates(Vec::new()).await.map(drop)
+    }
+
+    /// Commits what is queued, stops the writer and waits for it.
+    pub async fn shutdown(&self) {
+        let _ = self.commands.send(WriterCommand::Shutdown).await;
+        if let Some(task) = self.writer.lock().await.take() {
+            let _ = task.await;
+        }
+    }
+
+    async fn send(&self, command: WriterCommand) -> Result<(), WriterError> {
+        self.commands.send(command).await.map_err(|_| WriterError::Stopped)
+    }
+
+    pub(crate) fn count_routes(&self, routes: usize, truncated: bool) {
+        self.counters.routes_computed.fetch_add(routes as u64, Ordering::Relaxed);
+        if truncated {
+            self.counters.truncated_searches.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}

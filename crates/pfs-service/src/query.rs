@@ -1,0 +1,120 @@
+//! The path query: pre-checks and search on the latest snapshot, on the blocking pool, then the
+//! nodes' metadata and a feedback token stored for the returned routes.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use pfs_core::presence::AddressMetadata;
+use pfs_core::routing::{Path, PathError, PathFinder, PathRequest};
+use pfs_core::{Address, BlockNumber};
+use pfs_store::{FeedbackToken, ReturnedRoute, StoreError};
+
+use crate::Service;
+
+thread_local! {
+    /// One finder per blocking-pool thread: its buffers grow to the largest network once.
+    static FINDER: RefCell<PathFinder> = RefCell::new(PathFinder::new());
+}
+
+/// A returned route with the metadata of each of its nodes.
+#[derive(Debug, Clone)]
+pub struct FoundPath {
+    /// The route and its estimated fee.
+    pub path: Path,
+    /// The metadata of each node of `path.nodes`, in the same order.
+    pub metadata: Vec<AddressMetadata>,
+}
+
+/// The answer to a path query that found routes.
+#[derive(Debug, Clone)]
+pub struct PathsAnswer {
+    /// The routes, best first.
+    pub paths: Vec<FoundPath>,
+    /// The token under which the routes were stored for feedback.
+    pub feedback_token: FeedbackToken,
+}
+
+/// Why a path query has no routes.
+#[derive(Debug, thiserror::Error)]
+pub enum PathQueryError {
+    /// The token network is not followed.
+    #[error("unknown token network {0}")]
+    UnknownTokenNetwork(Address),
+    /// A pre-check failed (§2.4); `confirmed_block` is the block of the snapshot used.
+    #[error("{error}")]
+    PreCheck {
+        /// The reference's message.
+        error: PathError,
+        /// The confirmed block at the time of the request.
+        confirmed_block: BlockNumber,
+    },
+    /// The search found no valid route whose nodes all have metadata.
+    #[error("No route between nodes found.")]
+    NoRoute,
+    /// The search task panicked or was cancelled.
+    #[error("path search failed: {0}")]
+    SearchFailed(String),
+    /// The feedback rows could not be stored.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Service {
+    /// Answers a path request on the latest snapshot of `token_network`.
+    ///
+    /// Paths with a node that has no metadata (not online on Matrix) are skipped, as the
+    /// reference does.
+    ///
+    /// # Errors
+    /// [`PathQueryError`].
+    pub async fn find_paths(
+        &self,
+        token_network: Address,
+        request: PathRequest,
+    ) -> Result<PathsAnswer, PathQueryError> {
+        let snapshot = self.snapshot();
+        let network = snapshot
+            .networks
+            .get(&token_network)
+            .map(Arc::clone)
+            .ok_or(PathQueryError::UnknownTokenNetwork(token_network))?;
+        let confirmed_block = snapshot.confirmed_block.unwrap_or(BlockNumber(0));
+        let limits = self.config().search_limits;
+        let routes = tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + limits.time_budget;
+            let budget = move || Instant::now() >= deadline;
+            FINDER.with_borrow_mut(|finder| {
+                finder.find_paths(&network.graph, &network.online, &request, &limits, &budget)
+            })
+        })
+        .await
+        .map_err(|error| PathQueryError::SearchFailed(error.to_string()))?
+        .map_err(|error| PathQueryError::PreCheck { error, confirmed_block })?;
+        let paths: Vec<FoundPath> = routes
+            .paths
+            .into_iter()
+            .filter_map(|path| {
+                let metadata: Option<Vec<AddressMetadata>> =
+                    path.nodes.iter().map(|node| snapshot.presence.metadata(node)).collect();
+                Some(FoundPath { metadata: metadata?, path })
+            })
+            .collect();
+        self.count_routes(paths.len(), routes.truncated.is_some());
+        if paths.is_empty() {
+            return Err(PathQueryError::NoRoute);
+        }
+        let feedback_token = FeedbackToken(*uuid::Uuid::new_v4().as_bytes());
+        let returned: Vec<ReturnedRoute> = paths
+            .iter()
+            .map(|found| ReturnedRoute {
+                path: found.path.nodes.clone(),
+                estimated_fee: found.path.estimated_fee,
+            })
+            .collect();
+        self.store()
+            .save_returned_routes(feedback_token, &token_network, SystemTime::now(), &returned)
+            .await?;
+        Ok(PathsAnswer { paths, feedback_token })
+    }
+}

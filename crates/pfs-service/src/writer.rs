@@ -1,0 +1,374 @@
+//! The single writer: the only task that changes the state. It owns the
+//! [`TokenNetworkRegistry`] and the [`PresenceBook`], takes [`WriterCommand`]s from one queue,
+//! applies everything queued in order, commits it in ONE store transaction, publishes a new
+//! [`ServiceSnapshot`], and only then answers the commands (group commit).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use pfs_core::presence::PresenceBook;
+use pfs_core::token_network::{
+    ChainEvent, TokenNetworkRegistry, Undo, UpdateOutcome, UpdateRejection, VerifiedUpdate,
+};
+use pfs_core::{Address, BlockNumber, ChannelId, NaiveTimestamp};
+use pfs_matrix::{MatrixEvent, SyncBatch, apply_presence};
+use pfs_store::{ChainCursor, StateChanges, Store};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::snapshot::{NetworkSnapshot, ServiceSnapshot};
+
+/// Most commands applied in one group commit; more wait for the next transaction.
+pub const MAX_GROUP_COMMANDS: usize = 1024;
+
+/// What one update came to: applied, deferred, or why it was refused.
+pub type UpdateResult = Result<UpdateOutcome, UpdateRejection>;
+
+/// The writer could not make a command durable, so nothing of it is acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriterError {
+    /// The store transaction failed; the writer stopped (its memory is ahead of the database).
+    #[error("the state could not be committed: {0}")]
+    CommitFailed(String),
+    /// The writer is not running (shut down, or stopped after a failed commit).
+    #[error("the state writer is not running")]
+    Stopped,
+}
+
+/// One input of the writer. Every command with a `reply` is answered only after the
+/// transaction holding its effects committed.
+#[derive(Debug)]
+pub enum WriterCommand {
+    /// Signature-verified updates (from `POST /api/v1/updates`), applied in order.
+    ApplyUpdates {
+        /// The updates.
+        updates: Vec<VerifiedUpdate>,
+        /// One result per update, in order.
+        reply: oneshot::Sender<Result<Vec<UpdateResult>, WriterError>>,
+    },
+    /// A batch of confirmed chain events from the chain follower, committed with `cursor`.
+    ///
+    /// `undo` (applied first, in the given order, e.g. newest first) reverts events of blocks
+    /// that a reorganisation removed; the reply carries one [`Undo`] per event of `events`, which
+    /// the follower keeps for the blocks it may still have to revert.
+    ChainBatch {
+        /// Reverts to apply before `events`.
+        undo: Vec<Undo>,
+        /// The events, in chain order.
+        events: Vec<ChainEvent>,
+        /// The last block these events cover; becomes the confirmed block.
+        cursor: ChainCursor,
+        /// How to revert each event, in order.
+        reply: oneshot::Sender<Result<Vec<Undo>, WriterError>>,
+    },
+    /// A Matrix `/sync` batch: presence changes and to-device updates go through the same apply
+    /// path; the sync token is saved right after the state commit, and the batch is dropped
+    /// (releasing the client's next `/sync`) only then.
+    Matrix(SyncBatch),
+    /// Drop deferred updates that waited too long.
+    ExpireDeferred,
+    /// Commit what is queued before this, then stop.
+    Shutdown,
+}
+
+/// The reply a command waits for, held until the commit.
+enum Pending {
+    Updates(oneshot::Sender<Result<Vec<UpdateResult>, WriterError>>, Vec<UpdateResult>),
+    Chain(oneshot::Sender<Result<Vec<Undo>, WriterError>>, Vec<Undo>),
+    Matrix(SyncBatch),
+}
+
+/// What changed since the last publication, so only that is rebuilt.
+#[derive(Default)]
+struct Dirty {
+    /// Networks whose topology changed (or that appeared or disappeared): rebuild the graph.
+    rebuild: BTreeSet<Address>,
+    /// Channels whose capacity or fees changed, per network.
+    channels: BTreeMap<Address, BTreeSet<ChannelId>>,
+    /// Reachability changed: recompute the online sets.
+    presence: bool,
+}
+
+/// The writer task's state.
+pub(crate) struct Writer {
+    registry: TokenNetworkRegistry,
+    presence: PresenceBook,
+    store: Store,
+    changes: StateChanges,
+    dirty: Dirty,
+    confirmed_block: Option<BlockNumber>,
+    publisher: watch::Sender<Arc<ServiceSnapshot>>,
+}
+
+/// Current UTC time as the core's timestamp type.
+fn naive_now(now: SystemTime) -> NaiveTimestamp {
+    let micros = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_micros());
+    // Invariant: the system clock is far below i64::MAX microseconds (year 294,000).
+    NaiveTimestamp::from_unix_micros(i64::try_from(micros).unwrap_or(i64::MAX))
+        .unwrap_or(NaiveTimestamp::EPOCH_2000)
+}
+
+impl Writer {
+    /// A writer over loaded state, with the first snapshot built and published.
+    pub(crate) fn new(
+        registry: TokenNetworkRegistry,
+        presence: PresenceBook,
+        store: Store,
+        confirmed_block: Option<BlockNumber>,
+    ) -> (Self, watch::Receiver<Arc<ServiceSnapshot>>) {
+        let initial = ServiceSnapshot {
+            networks: BTreeMap::new(),
+            presence: Arc::new(presence.clone()),
+            confirmed_block,
+        };
+        let (publisher, receiver) = watch::channel(Arc::new(initial));
+        let mut writer = Self {
+            registry,
+            presence,
+            store,
+            changes: StateChanges::new(),
+            dirty: Dirty::default(),
+            confirmed_block,
+            publisher,
+        };
+        writer.dirty.rebuild = writer.registry.token_networks().map(|network| network.address).collect();
+        writer.publish();
+        (writer, receiver)
+    }
+
+    /// Runs until [`WriterCommand::Shutdown`], the queue closing, or a failed commit.
+    pub(crate) async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<WriterCommand>,
+        expiry_interval: Duration,
+    ) {
+        let mut expiry = tokio::time::interval(expiry_interval);
+        expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        expiry.tick().await;
+        loop {
+            let first = tokio::select! {
+                command = commands.recv() => match command {
+                    Some(command) => command,
+                    None => return,
+                },
+                _ = expiry.tick() => WriterCommand::ExpireDeferred,
+            };
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP_COMMANDS {
+                match commands.try_recv() {
+                    Ok(command) => group.push(command),
+                    Err(_) => break,
+                }
+            }
+            match self.process(group).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(error) => {
+                    tracing::error!(%error, "state writer stopped");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Applies a group, commits it, publishes, answers. `Ok(false)` after a shutdown command.
+    async fn process(&mut self, group: Vec<WriterCommand>) -> Result<bool, WriterError> {
+        let now = SystemTime::now();
+        let timestamp = naive_now(now);
+        let mut pending = Vec::with_capacity(group.len());
+        let mut sync_token = None;
+        let mut keep_running = true;
+        for command in group {
+            match command {
+                WriterCommand::ApplyUpdates { updates, reply } => {
+                    let results =
+                        updates.into_iter().map(|update| self.apply_update(update, timestamp)).collect();
+                    pending.push(Pending::Updates(reply, results));
+                }
+                WriterCommand::ChainBatch { undo, events, cursor, reply } => {
+                    let undos = self.apply_chain_batch(undo, &events, cursor, timestamp);
+                    pending.push(Pending::Chain(reply, undos));
+                }
+                WriterCommand::Matrix(mut batch) => {
+                    for event in std::mem::take(&mut batch.events) {
+                        self.apply_matrix_event(event, now, timestamp);
+                    }
+                    sync_token = Some(batch.sync_token.clone());
+                    pending.push(Pending::Matrix(batch));
+                }
+                WriterCommand::ExpireDeferred => {
+                    let expired = self.registry.expire_deferred(timestamp);
+                    self.changes.record_expired_deferred(expired);
+                }
+                WriterCommand::Shutdown => keep_running = false,
+            }
+        }
+        let committed = self.commit(sync_token.as_deref()).await;
+        if committed.is_ok() {
+            self.publish();
+        }
+        for reply in pending {
+            match reply {
+                Pending::Updates(reply, results) => {
+                    let _ = reply.send(committed.clone().map(|()| results));
+                }
+                Pending::Chain(reply, undos) => {
+                    let _ = reply.send(committed.clone().map(|()| undos));
+                }
+                // Dropped after the commit: the Matrix client may now acknowledge its events.
+                Pending::Matrix(batch) => drop(batch),
+            }
+        }
+        committed.map(|()| keep_running)
+    }
+
+    async fn commit(&mut self, sync_token: Option<&str>) -> Result<(), WriterError> {
+        let failed = |error: pfs_store::StoreError| WriterError::CommitFailed(error.to_string());
+        self.store.commit(&self.registry, &self.changes).await.map_err(failed)?;
+        self.changes.clear();
+        if let Some(token) = sync_token {
+            self.store.save_sync_token(token).await.map_err(failed)?;
+        }
+        Ok(())
+    }
+
+    fn apply_update(&mut self, update: VerifiedUpdate, now: NaiveTimestamp) -> UpdateResult {
+        let identifier = *update.canonical_identifier();
+        let result = self.registry.apply_update(update.clone(), now);
+        self.changes.record_update(&update, &result);
+        if result == Ok(UpdateOutcome::Applied) {
+            self.dirty
+                .channels
+                .entry(identifier.token_network_address)
+                .or_default()
+                .insert(identifier.channel_identifier);
+        }
+        result
+    }
+
+    fn apply_chain_batch(
+        &mut self,
+        undo: Vec<Undo>,
+        events: &[ChainEvent],
+        cursor: ChainCursor,
+        now: NaiveTimestamp,
+    ) -> Vec<Undo> {
+        for revert in undo {
+            self.changes.record_undo(&revert);
+            if let Some(network) = undo_network(&revert) {
+                self.dirty.rebuild.insert(network);
+            }
+            self.registry.undo(revert);
+        }
+        let mut undos = Vec::with_capacity(events.len());
+        for event in events {
+            let effect = self.registry.apply_chain_event(event, now);
+            self.changes.record_chain_event(event, &effect);
+            match event {
+                ChainEvent::TokenNetworkCreated { token_network, .. }
+                | ChainEvent::ChannelOpened { token_network, .. }
+                | ChainEvent::ChannelClosed { token_network, .. }
+                | ChainEvent::ChannelSettled { token_network, .. } => {
+                    self.dirty.rebuild.insert(*token_network);
+                }
+                ChainEvent::Deposit { token_network, channel_id, .. }
+                | ChainEvent::Withdraw { token_network, channel_id, .. } => {
+                    self.dirty.channels.entry(*token_network).or_default().insert(*channel_id);
+                }
+            }
+            undos.push(effect.undo);
+        }
+        self.changes.record_block(cursor);
+        self.confirmed_block = Some(cursor.block_number);
+        undos
+    }
+
+    fn apply_matrix_event(&mut self, event: MatrixEvent, now: SystemTime, timestamp: NaiveTimestamp) {
+        match event {
+            MatrixEvent::ToDeviceUpdates(updates) => {
+                for update in updates.results.into_iter().flatten() {
+                    let _ = self.apply_update(update, timestamp);
+                }
+            }
+            MatrixEvent::ToDeviceDropped(dropped) => {
+                tracing::debug!(sender = dropped.sender_user_id, reason = %dropped.reason, "to-device event dropped");
+            }
+            event @ (MatrixEvent::PresenceChanged(_) | MatrixEvent::HomeserverUnreachable { .. }) => {
+                apply_presence(&mut self.presence, &event, now);
+                // Metadata (displayname, capabilities) may change without a reachability change.
+                self.dirty.presence = true;
+            }
+        }
+    }
+
+    /// Publishes a snapshot with what changed since the last one rebuilt or updated.
+    fn publish(&mut self) {
+        let dirty = std::mem::take(&mut self.dirty);
+        let current = self.publisher.borrow().clone();
+        let presence =
+            if dirty.presence { Arc::new(self.presence.clone()) } else { Arc::clone(&current.presence) };
+        let mut networks = current.networks.clone();
+        networks.retain(|address, _| self.registry.token_network(address).is_some());
+        let mut rebuild = dirty.rebuild;
+        for (address, channel_ids) in &dirty.channels {
+            if rebuild.contains(address) {
+                continue;
+            }
+            let (Some(network), Some(snapshot)) =
+                (self.registry.token_network(address), networks.get(address))
+            else {
+                rebuild.insert(*address);
+                continue;
+            };
+            let channels: Vec<_> = channel_ids.iter().filter_map(|id| network.channel(id)).collect();
+            match snapshot.with_channels(channels) {
+                Ok(next) => {
+                    networks.insert(*address, Arc::new(next));
+                }
+                Err(_) => {
+                    rebuild.insert(*address);
+                }
+            }
+        }
+        for address in &rebuild {
+            let Some(network) = self.registry.token_network(address) else { continue };
+            match NetworkSnapshot::build(network, &presence) {
+                Ok(snapshot) => {
+                    networks.insert(*address, Arc::new(snapshot));
+                }
+                Err(error) => tracing::error!(%address, %error, "token network graph not rebuilt"),
+            }
+        }
+        if dirty.presence {
+            let reachable = presence.reachable_addresses();
+            for (address, snapshot) in &mut networks {
+                if rebuild.contains(address) {
+                    continue;
+                }
+                let online = pfs_core::routing::OnlineSet::from_addresses(&snapshot.graph, &reachable);
+                *snapshot = Arc::new(NetworkSnapshot {
+                    graph: snapshot.graph.clone(),
+                    online,
+                    channel_participants: Arc::clone(&snapshot.channel_participants),
+                });
+            }
+        }
+        self.publisher.send_replace(Arc::new(ServiceSnapshot {
+            networks,
+            presence,
+            confirmed_block: self.confirmed_block,
+        }));
+    }
+}
+
+/// The token network an undo touches.
+fn undo_network(undo: &Undo) -> Option<Address> {
+    match undo {
+        Undo::Nothing => None,
+        Undo::RemoveTokenNetwork(address) => Some(*address),
+        Undo::RemoveChannel { token_network, .. }
+        | Undo::RestoreChannel { token_network, .. }
+        | Undo::ReplaceChannel { token_network, .. }
+        | Undo::RestoreTotals { token_network, .. } => Some(*token_network),
+    }
+}
