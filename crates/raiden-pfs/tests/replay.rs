@@ -24,8 +24,8 @@ fn replay_answers_every_request_in_order_and_deterministically() {
     std::fs::write(&network, serde_json::to_vec(&snapshot).unwrap()).unwrap();
     std::fs::write(&request_file, serde_json::to_vec(&requests).unwrap()).unwrap();
     let out = scratch("results.json");
-    // A budget far above any request's need: only the deterministic candidate limit may cut a
-    // search, so the two runs below must agree even on a loaded machine.
+    // A time budget far above any request's need: only the deterministic candidate limit may cut
+    // a search, so the two runs below must agree even on a loaded machine.
     let arguments = [
         "--network",
         network.to_str().unwrap(),
@@ -33,6 +33,8 @@ fn replay_answers_every_request_in_order_and_deterministically() {
         request_file.to_str().unwrap(),
         "--time-budget-ms",
         "600000",
+        "--max-candidates",
+        "500",
     ];
     let first = replay(&[&arguments[..], &["--out", out.to_str().unwrap()]].concat());
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
