@@ -71,6 +71,8 @@ pub mod codes {
     pub const TOO_MANY_UPDATES: u16 = 2309;
     /// The update could not be made durable (try again).
     pub const UPDATE_NOT_COMMITTED: u16 = 2310;
+    /// The request body exceeds the endpoint's size limit (HTTP 413).
+    pub const BODY_TOO_LARGE: u16 = 2311;
 }
 
 impl ApiError {
@@ -164,6 +166,19 @@ pub struct ErrorBody<'a> {
     pub error_code: u16,
     /// The details, `{}` when none.
     pub error_details: &'a Details,
+}
+
+impl From<axum::extract::rejection::BytesRejection> for ApiError {
+    /// A body that could not be read: over the size limit (413, [`codes::BODY_TOO_LARGE`]), or
+    /// broken off by the client (400, [`codes::JSON_PAYLOAD_EXPECTED`]). Rendered as the standard
+    /// JSON error body instead of axum's plain text.
+    fn from(rejection: axum::extract::rejection::BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::new(StatusCode::PAYLOAD_TOO_LARGE, codes::BODY_TOO_LARGE, "The request body is too large.")
+        } else {
+            Self::json_payload_expected()
+        }
+    }
 }
 
 impl IntoResponse for ApiError {

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path as UrlPath, State as Extract};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -31,9 +32,10 @@ pub(crate) async fn post_feedback(
     Extract(state): State,
     UrlPath(token_network): UrlPath<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let token_network = followed_token_network(&state.service, &token_network)?;
+    let body = body?;
     let raw = json_body(&headers, &body)?;
     let mut fields = Fields::new(raw, FIELDS)?;
     let token = fields.string("token").and_then(|text| {

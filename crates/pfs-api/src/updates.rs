@@ -11,6 +11,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State as Extract;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pfs_core::Message;
@@ -35,8 +36,9 @@ type Answer = Result<UpdateOutcome, ApiError>;
 pub(crate) async fn post_updates(
     Extract(state): State,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let body = body?;
     let raw = json_body(&headers, &body)?;
     let is_array = raw.get().trim_start().starts_with('[');
     let items: Vec<&RawValue> =

@@ -466,3 +466,19 @@ async fn suggest_partner_ranks_the_central_node_first() {
     assert_eq!((status, body["error_code"].clone()), (400, json!(2003)));
     running.stop().await;
 }
+
+#[tokio::test]
+async fn oversized_body_gets_the_json_error_body_with_413() {
+    let (_directory, running) = line().await;
+    let padding = "x".repeat(pfs_api::MAX_BODY_BYTES);
+    let body = format!(r#"{{"from": "{padding}"}}"#);
+    let (status, answer) = running.post_json(&paths_url(), &body).await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["error_code"], 2311);
+    assert_eq!(answer["error_details"], json!({}));
+    let updates = format!(r#"[{{"type": "{}"}}]"#, "x".repeat(pfs_api::MAX_UPDATES_BODY_BYTES));
+    let (status, answer) = running.post_json("/api/v1/updates", &updates).await;
+    assert_eq!(status, 413);
+    assert_eq!(answer["error_code"], 2311);
+    running.stop().await;
+}
