@@ -368,15 +368,18 @@ async fn write_changes(
     let current_channel = |(token_network, channel_id): &(Address, ChannelId)| {
         registry.token_network(token_network).and_then(|network| network.channel(channel_id))
     };
-    for key @ (token_network, channel_id) in &changes.channels {
-        if current_channel(key).is_none() {
-            sqlx::query("DELETE FROM channel WHERE token_network = $1 AND channel_id = $2")
-                .bind(codec::address(token_network))
-                .bind(codec::uint256(&channel_id.0))
-                .execute(&mut *connection)
-                .await
-                .map_err(StoreError::database(OPERATION))?;
-        }
+    // Every touched row is deleted first and the current ones are inserted again below: a batch
+    // can move a participant pair from one channel id to another (a close and a re-open, a
+    // replaced channel, an undo), and upserting rows one by one would transiently hold the pair
+    // twice and violate its unique index. Untouched rows already equal the registry, whose pairs
+    // are unique, so the inserts cannot conflict with them.
+    for (token_network, channel_id) in &changes.channels {
+        sqlx::query("DELETE FROM channel WHERE token_network = $1 AND channel_id = $2")
+            .bind(codec::address(token_network))
+            .bind(codec::uint256(&channel_id.0))
+            .execute(&mut *connection)
+            .await
+            .map_err(StoreError::database(OPERATION))?;
     }
     for address in &changes.token_networks {
         if let Some(network) = registry.token_network(address) {
