@@ -286,6 +286,30 @@ mod tests {
     }
 
     #[test]
+    fn a_log_restored_from_the_stored_undos_reverts_across_the_restart() {
+        let mut registry = TokenNetworkRegistry::new(ChainId(1));
+        let mut log = UndoLog::new(100, None);
+        let mut changes = StateChanges::new();
+        let first =
+            batch(None, vec![(1, created()), (2, opened(1)), (3, deposit(1, 10)), (5, deposit(1, 30))], 6);
+        apply_batch(&mut registry, &first, &mut log, &mut changes, now()).expect("no rollback");
+        let stored: Vec<(BlockNumber, Undo)> = log.entries.iter().cloned().collect();
+
+        let mut restored = UndoLog::restore(100, Some(BlockNumber(6)), stored);
+        let rollback = batch(Some(cursor(3)), vec![], 3);
+        apply_batch(&mut registry, &rollback, &mut restored, &mut changes, now()).expect("covered");
+        assert_eq!(deposit_of(&registry, 1), Some(U256::from(10)));
+    }
+
+    #[test]
+    fn a_restored_log_covers_only_the_kept_blocks() {
+        let log =
+            UndoLog::restore(2, Some(BlockNumber(10)), [(BlockNumber(7), Undo::RemoveTokenNetwork(NETWORK))]);
+        assert!(log.is_empty(), "block 7 is below the kept blocks 9 and 10");
+        assert_eq!(log.covers_above(), Some(BlockNumber(8)));
+    }
+
+    #[test]
     fn a_log_started_on_a_restored_state_cannot_revert_below_it() {
         let mut log = UndoLog::new(100, Some(BlockNumber(50)));
         let mut registry = TokenNetworkRegistry::new(ChainId(1));

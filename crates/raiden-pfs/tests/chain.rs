@@ -195,43 +195,152 @@ fn without_feedback_token(text: &str) -> String {
     }
 }
 
+/// A 16-node devnet topology, followed by a service on `db`, every side reported and every node
+/// online; with a fixed set of requests (source, target, value).
+struct ReportedTopology {
+    devnet: Devnet,
+    everyone: Vec<Address>,
+    requests: Vec<(Address, Address, u64)>,
+}
+
+impl ReportedTopology {
+    async fn start(db: &std::path::Path) -> (Self, Pfs) {
+        let devnet = Devnet::builder()
+            .nodes(16)
+            .channels(Topology::default())
+            .start()
+            .await
+            .expect("the devnet starts");
+        let pfs = Pfs::start(&devnet, db, 0).await;
+        pfs.sync(&devnet, 0).await;
+        let index_of = |address: alloy::primitives::Address| {
+            devnet.nodes().iter().position(|node| node.address() == address).expect("a devnet node")
+        };
+        for channel in devnet.channels() {
+            let [a, b] = [index_of(channel.participant1), index_of(channel.participant2)];
+            assert_eq!(
+                report_both_sides(&pfs, &devnet, channel.channel_identifier, a, b, 1).await,
+                [200, 200]
+            );
+        }
+        let everyone = nodes(&devnet, &(0..16).collect::<Vec<_>>());
+        pfs.set_online(&everyone).await;
+        let requests = (0..16)
+            .flat_map(|from| (0..16).filter(move |to| *to != from).map(move |to| (from, to)))
+            .step_by(7)
+            .map(|(from, to)| (everyone[from], everyone[to], 10 + (from * to) as u64))
+            .collect();
+        (Self { devnet, everyone, requests }, pfs)
+    }
+
+    /// Every request's `/paths` answer (status and body).
+    async fn answers(&self, pfs: &Pfs) -> Vec<(u16, String)> {
+        let network = token_network(&self.devnet);
+        let mut answers = Vec::new();
+        for (from, to, value) in &self.requests {
+            answers.push(pfs.paths_text(network, *from, *to, *value).await);
+        }
+        answers
+    }
+}
+
 #[tokio::test]
 async fn routes_are_byte_identical_after_a_restart() {
-    let devnet =
-        Devnet::builder().nodes(16).channels(Topology::default()).start().await.expect("the devnet starts");
-    let network = token_network(&devnet);
     let dir = tempfile::tempdir().expect("temporary folder");
     let db = dir.path().join("pfs.db");
-    let pfs = Pfs::start(&devnet, &db, 0).await;
-    pfs.sync(&devnet, 0).await;
-    let index_of = |address: alloy::primitives::Address| {
-        devnet.nodes().iter().position(|node| node.address() == address).expect("a devnet node")
-    };
-    for channel in devnet.channels() {
-        let [a, b] = [index_of(channel.participant1), index_of(channel.participant2)];
-        assert_eq!(report_both_sides(&pfs, &devnet, channel.channel_identifier, a, b, 1).await, [200, 200]);
-    }
-    let everyone = nodes(&devnet, &(0..16).collect::<Vec<_>>());
-    pfs.set_online(&everyone).await;
-    let requests: Vec<(Address, Address, u64)> = (0..16)
-        .flat_map(|from| (0..16).filter(move |to| *to != from).map(move |to| (from, to)))
-        .step_by(7)
-        .map(|(from, to)| (everyone[from], everyone[to], 10 + (from * to) as u64))
-        .collect();
-    let mut before = Vec::new();
-    for (from, to, value) in &requests {
-        before.push(pfs.paths_text(network, *from, *to, *value).await);
-    }
+    let (topology, pfs) = ReportedTopology::start(&db).await;
+    let before = topology.answers(&pfs).await;
     assert!(before.iter().any(|(status, _)| *status == 200), "some requests find routes");
     pfs.stop().await;
 
-    let pfs = Pfs::start(&devnet, &db, 0).await;
-    pfs.set_online(&everyone).await;
-    for ((from, to, value), (status, text)) in requests.iter().zip(&before) {
-        let (status_after, text_after) = pfs.paths_text(network, *from, *to, *value).await;
-        assert_eq!(status_after, *status);
-        assert_eq!(without_feedback_token(&text_after), without_feedback_token(text), "{from} -> {to}");
+    let pfs = Pfs::start(&topology.devnet, &db, 0).await;
+    pfs.set_online(&topology.everyone).await;
+    let after = topology.answers(&pfs).await;
+    for (request, ((status, text), (status_after, text_after))) in
+        topology.requests.iter().zip(before.iter().zip(&after))
+    {
+        assert_eq!(status_after, status, "{request:?}");
+        assert_eq!(without_feedback_token(text_after), without_feedback_token(text), "{request:?}");
     }
+    pfs.stop().await;
+}
+
+/// Runs the `raiden-pfs` binary; panics with its standard error if it fails.
+fn raiden_pfs(arguments: &[&std::ffi::OsStr]) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_raiden-pfs"))
+        .args(arguments)
+        .output()
+        .expect("raiden-pfs runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[tokio::test]
+async fn an_export_replays_to_the_routes_of_the_live_service() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let db = dir.path().join("pfs.db");
+    let (topology, pfs) = ReportedTopology::start(&db).await;
+    let live = topology.answers(&pfs).await;
+    let snapshot = dir.path().join("snapshot.json");
+    let network = token_network(&topology.devnet).to_checksum();
+    // Exported while the service runs: the export opens the database read-only.
+    raiden_pfs(&[
+        "export".as_ref(),
+        "--db".as_ref(),
+        db.as_os_str(),
+        "--token-network".as_ref(),
+        network.as_ref(),
+        "--all-online".as_ref(),
+        "--out".as_ref(),
+        snapshot.as_os_str(),
+    ]);
+    let requests: Vec<serde_json::Value> = topology
+        .requests
+        .iter()
+        .map(|(from, to, value)| {
+            serde_json::json!({"from": from.to_checksum(), "to": to.to_checksum(), "value": value.to_string(),
+                               "max_paths": 5, "diversity_penalty": null, "fee_penalty": null})
+        })
+        .collect();
+    let requests_file = dir.path().join("requests.json");
+    std::fs::write(&requests_file, serde_json::to_string(&requests).expect("JSON")).expect("written");
+    let results_file = dir.path().join("results.json");
+    raiden_pfs(&[
+        "replay".as_ref(),
+        "--network".as_ref(),
+        snapshot.as_os_str(),
+        "--requests".as_ref(),
+        requests_file.as_os_str(),
+        "--out".as_ref(),
+        results_file.as_os_str(),
+    ]);
+    let replayed: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&results_file).expect("read")).expect("JSON");
+    assert_eq!(replayed.len(), live.len());
+    let mut routed = 0;
+    for ((status, text), result) in live.iter().zip(&replayed) {
+        let live_paths: Vec<(serde_json::Value, String)> = if *status == 200 {
+            let body: serde_json::Value = serde_json::from_str(text).expect("JSON");
+            body["result"]
+                .as_array()
+                .expect("paths")
+                .iter()
+                .map(|path| (path["path"].clone(), path["estimated_fee"].to_string()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let replayed_paths: Vec<(serde_json::Value, String)> = result["paths"]
+            .as_array()
+            .expect("paths")
+            .iter()
+            .map(|path| {
+                (path["path"].clone(), path["estimated_fee"].as_str().expect("a decimal string").to_owned())
+            })
+            .collect();
+        assert_eq!(replayed_paths, live_paths, "{text}");
+        routed += usize::from(!live_paths.is_empty());
+    }
+    assert!(routed > 0, "some requests find routes");
     pfs.stop().await;
 }
 
