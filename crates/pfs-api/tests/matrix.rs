@@ -10,106 +10,12 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{
-    Running, api_config, capacity_update, key, node, open_line_of, paths_body, paths_url, report_line,
-};
-use pfs_api::ApiOptions;
-use pfs_core::matrix_identity;
+use common::pfs::{DELIVERY, Pfs, matrix_node, pfs_homeserver};
+use common::{capacity_update, key, node, open_line_of, report_line};
 use pfs_core::presence::UserPresence;
-use pfs_core::{Address, PrivateKey};
-use pfs_matrix::testing::{Homeserver, HomeserverOptions, fast_config, free_port, log_in_nodes};
-use pfs_matrix::{MatrixClient, NodeSession, PFS_DEVICE_ID};
+use pfs_matrix::testing::{Homeserver, HomeserverOptions, log_in_nodes};
+use pfs_matrix::{NodeSession, PFS_DEVICE_ID};
 use serde_json::{Value, json};
-use tokio::task::JoinHandle;
-
-/// The longest one presence change may take to reach the API (measured: tens of ms).
-const DELIVERY: Duration = Duration::from_secs(15);
-
-fn pfs_key() -> PrivateKey {
-    PrivateKey::from_bytes([0x77; 32]).expect("a constant valid key")
-}
-
-/// The PFS's homeserver "A": routes every local user's presence to the PFS user.
-async fn pfs_homeserver() -> Homeserver {
-    let port = free_port();
-    let pfs_user = matrix_identity::user_id(&pfs_key().address(), &format!("127.0.0.1:{port}"));
-    let options =
-        HomeserverOptions { federation_port: Some(port), ..HomeserverOptions::routing_to(vec![pfs_user]) };
-    Homeserver::launch(&options).await.expect("homeserver A starts")
-}
-
-/// A running PFS: service, Matrix client on `homeserver`, batches forwarded, HTTP API.
-struct Pfs {
-    running: Running,
-    client: MatrixClient,
-    forwarder: JoinHandle<()>,
-    _directory: tempfile::TempDir,
-}
-
-impl Pfs {
-    async fn start(homeserver: &Homeserver) -> Self {
-        let directory = tempfile::tempdir().expect("temporary directory");
-        let service = common::start_service(&directory.path().join("pfs.db")).await;
-        let token = service.store().sync_token().await.expect("token reads");
-        let (client, batches) = MatrixClient::start(pfs_key(), fast_config(homeserver.address()), token)
-            .await
-            .expect("the PFS logs in");
-        let forwarder = service.forward_matrix(batches);
-        let mut config = api_config();
-        config.payment_address = pfs_key().address();
-        config.matrix_server = Some(client.homeserver_url().as_str().trim_end_matches('/').to_owned());
-        config.matrix_user_id = Some(client.matrix_user_id().to_owned());
-        let running = Running::serve(service, config, ApiOptions::default()).await;
-        Self { running, client, forwarder, _directory: directory }
-    }
-
-    async fn online_addresses(&self) -> Vec<String> {
-        let (status, body) = self.running.get("/api/v1/online_addresses").await;
-        assert_eq!(status, 200, "{body}");
-        serde_json::from_value(body).expect("a list of addresses")
-    }
-
-    async fn is_online(&self, address: Address) -> bool {
-        self.online_addresses().await.contains(&address.to_checksum())
-    }
-
-    /// Polls `condition` every 20 ms until it holds; panics after `timeout`.
-    async fn wait_for<F, Fut>(&self, what: &str, timeout: Duration, condition: F)
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
-        let deadline = Instant::now() + timeout;
-        while !condition().await {
-            assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    async fn wait_online(&self, address: Address, online: bool) {
-        let what = format!("{address} {}", if online { "online" } else { "offline" });
-        self.wait_for(&what, DELIVERY, || async move { self.is_online(address).await == online }).await;
-    }
-
-    async fn paths(&self, from: u8, to: u8, value: u64) -> (u16, Value) {
-        self.running.post_json(&paths_url(), &paths_body(from, to, value)).await
-    }
-
-    async fn stop(self) {
-        self.client.shutdown().await;
-        let _ = self.forwarder.await;
-        self.running.stop().await;
-    }
-}
-
-/// Node `index` (key `[index + 1; 32]`, as in `common`) logged in on `homeserver` with its
-/// identity published.
-async fn matrix_node(homeserver: &Homeserver, index: u8) -> NodeSession {
-    let mut nodes = log_in_nodes(&homeserver.address(), vec![key(index)], 1).await.expect("the node logs in");
-    nodes.pop().expect("one node")
-}
 
 fn checksummed(path: &[u8]) -> Value {
     json!(path.iter().map(|index| node(*index).to_checksum()).collect::<Vec<_>>())

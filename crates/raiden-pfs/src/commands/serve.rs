@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use pfs_api::ApiConfig;
+use pfs_api::{ApiConfig, ApiOptions};
 use pfs_core::routing::SearchLimits;
 use pfs_core::{Address, ChainId, PrivateKey, U256};
 use pfs_matrix::{HomeserverAddress, MatrixClient, MatrixConfig};
@@ -72,9 +72,11 @@ pub struct ServeArgs {
     /// Matrix homeserver URL; without it the service runs without Matrix.
     #[arg(long, env = "PFS_MATRIX_SERVER")]
     matrix_server: Option<String>,
-    /// Enable the `_debug` endpoints (not implemented yet: accepted for compatibility).
+    /// Serve the `_debug` endpoints (the reference's `--enable-debug`).
     #[arg(long, env = "PFS_ENABLE_DEBUG")]
     enable_debug: bool,
+    #[command(flatten)]
+    api_limits: super::api_limits::ApiLimitArgs,
     /// Time budget of one path search, in milliseconds.
     #[arg(long, env = "PFS_SEARCH_BUDGET_MS", default_value_t = SearchLimits::default().time_budget.as_millis() as u64)]
     search_budget_ms: u64,
@@ -146,20 +148,12 @@ async fn serve(arguments: &ServeArgs) -> anyhow::Result<()> {
     if let Some(url) = &arguments.matrix_server {
         let homeserver = HomeserverAddress::new(url, None).context("--matrix-server")?;
         let token = store.sync_token().await.context("cannot read the Matrix sync token")?;
-        let (client, mut batches) = MatrixClient::start(key.clone(), MatrixConfig::new(homeserver), token)
+        let (client, batches) = MatrixClient::start(key.clone(), MatrixConfig::new(homeserver), token)
             .await
             .context("Matrix login")?;
         api_config.matrix_server = Some(client.homeserver_url().as_str().trim_end_matches('/').to_owned());
         api_config.matrix_user_id = Some(client.matrix_user_id().to_owned());
-        let forward = service.clone();
-        let task = tokio::spawn(async move {
-            while let Some(batch) = batches.recv().await {
-                if forward.apply_matrix(batch).await.is_err() {
-                    break;
-                }
-            }
-        });
-        matrix = Some((client, task));
+        matrix = Some((client, service.forward_matrix(batches)));
     }
     let listen: SocketAddr = format!("{}:{}", arguments.host, arguments.port)
         .parse()
@@ -173,11 +167,14 @@ async fn serve(arguments: &ServeArgs) -> anyhow::Result<()> {
         arguments.eth_rpc,
         api_config.matrix_server.as_deref().unwrap_or("off")
     );
-    if arguments.enable_debug {
-        eprintln!("raiden-pfs: --enable-debug is accepted but the _debug endpoints are not implemented yet");
-    }
-    let app = pfs_api::router(service.clone(), api_config);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("HTTP server")?;
+    let options =
+        ApiOptions { rate_limits: arguments.api_limits.rate_limits(), enable_debug: arguments.enable_debug };
+    let app = pfs_api::router_with(service.clone(), api_config, options);
+    // The peer address feeds the per-IP rate limit.
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("HTTP server")?;
     if let Some((_client, task)) = matrix {
         task.abort();
     }
