@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use pfs_core::presence::{AddressReachability, UserPresence};
 use pfs_matrix::NodeSession;
-use pfs_matrix::testing::Homeserver;
-use tokio::sync::Semaphore;
+use pfs_matrix::testing::{Homeserver, log_in_nodes, set_presences};
 
 const STATES: [UserPresence; 3] = [UserPresence::Online, UserPresence::Unavailable, UserPresence::Offline];
 
@@ -86,42 +85,13 @@ async fn presence_latency_and_burst() {
     // Burst: N nodes on B log in and publish their identity, then all go online at once.
     let count = burst_size();
     let logins = Instant::now();
-    let limit = Arc::new(Semaphore::new(16));
-    let mut tasks = Vec::new();
-    for number in 0..count {
-        let (limit, b_address) = (Arc::clone(&limit), b.address());
-        tasks.push(tokio::spawn(async move {
-            let _permit = limit.acquire().await.unwrap();
-            let node = NodeSession::log_in(
-                &b_address,
-                node_key(1_000 + number),
-                &pfs_matrix::LoginMethod::RaidenSignature,
-                pfs_matrix::NODE_DEVICE_ID,
-            )
-            .await
-            .unwrap();
-            node.publish_identity(&pfs_core::matrix_identity::Capabilities::raiden_default()).await.unwrap();
-            node
-        }));
-    }
-    let mut nodes = Vec::new();
-    for task in tasks {
-        nodes.push(Arc::new(task.await.unwrap()));
-    }
+    let keys = (0..count).map(|number| node_key(1_000 + number)).collect();
+    let nodes: Vec<Arc<NodeSession>> =
+        log_in_nodes(&b.address(), keys, 16).await.unwrap().into_iter().map(Arc::new).collect();
     println!("burst: {count} logins + identities in {:.1} s", logins.elapsed().as_secs_f64());
     let addresses: Vec<_> = nodes.iter().map(|node| node.address()).collect();
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for node in &nodes {
-        let (limit, node) = (Arc::clone(&limit), Arc::clone(node));
-        tasks.push(tokio::spawn(async move {
-            let _permit = limit.acquire().await.unwrap();
-            node.set_presence(UserPresence::Online).await.unwrap();
-        }));
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
+    set_presences(&nodes, UserPresence::Online, 16).await.unwrap();
     let all_sent = started.elapsed();
     let converged = pfs
         .wait_until("all burst nodes reachable", Duration::from_secs(120), |seen| {

@@ -117,7 +117,7 @@ fn route_text(path: &[Address]) -> String {
     format!("[{}]", addresses.join(", "))
 }
 
-fn parse_route(text: &str) -> Option<Vec<Address>> {
+pub(crate) fn parse_route(text: &str) -> Option<Vec<Address>> {
     let addresses: Vec<String> = serde_json::from_str(text).ok()?;
     addresses.iter().map(|address| Address::parse_checksummed(address).ok()).collect()
 }
