@@ -144,6 +144,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let failure: Arc<Mutex<Option<String>>> = Arc::default();
     let (failed, mut on_failure) = tokio::sync::oneshot::channel::<String>();
     let follow_task = tokio::spawn(raiden_pfs::follow::follow(service.clone(), follower, undo_log));
+    let stop_following = follow_task.abort_handle();
     let watch = tokio::spawn(async move {
         let message = match follow_task.await {
             Ok(Ok(())) => return,
@@ -175,6 +176,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown)
         .await
         .context("HTTP server")?;
+    // The follower stops before the writer: a batch it has not handed over is simply read again
+    // after the next start (the cursor moves only with a commit).
+    stop_following.abort();
     watch.abort();
     if let Some((_client, task)) = matrix {
         task.abort();
