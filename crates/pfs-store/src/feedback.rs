@@ -76,6 +76,19 @@ pub struct ReturnedRoute {
     pub estimated_fee: I256,
 }
 
+/// The routes returned with one token, to be saved with [`Store::save_returned_route_sets`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnedRouteSet {
+    /// The feedback token of the answer.
+    pub token: FeedbackToken,
+    /// The token network asked.
+    pub token_network: Address,
+    /// When the answer was given.
+    pub created_at: SystemTime,
+    /// The routes.
+    pub routes: Vec<ReturnedRoute>,
+}
+
 /// What became of a feedback report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeedbackOutcome {
@@ -135,27 +148,44 @@ impl Store {
         created_at: SystemTime,
         routes: &[ReturnedRoute],
     ) -> Result<(), StoreError> {
+        let set =
+            ReturnedRouteSet { token, token_network: *token_network, created_at, routes: routes.to_vec() };
+        self.save_returned_route_sets(std::slice::from_ref(&set)).await
+    }
+
+    /// Saves the routes of several path answers in one transaction (one commit for many
+    /// concurrent requests); as [`Store::save_returned_routes`] for each.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`]; nothing of any set is saved then.
+    pub async fn save_returned_route_sets(&self, sets: &[ReturnedRouteSet]) -> Result<(), StoreError> {
         const OPERATION: &str = "save returned routes";
+        if sets.iter().all(|set| set.routes.is_empty()) {
+            return Ok(());
+        }
         let mut transaction = self.begin_write(OPERATION).await?;
-        for route in routes {
-            let (Some(source), Some(target)) = (route.path.first(), route.path.last()) else { continue };
-            if route.path.len() < 2 {
-                continue;
-            }
-            sqlx::query(
-                "INSERT INTO feedback (token_id, token_network, route, source_address, target_address, \
+        for ReturnedRouteSet { token, token_network, created_at, routes } in sets {
+            let (token, created_at) = (*token, *created_at);
+            for route in routes {
+                let (Some(source), Some(target)) = (route.path.first(), route.path.last()) else { continue };
+                if route.path.len() < 2 {
+                    continue;
+                }
+                sqlx::query(
+                    "INSERT INTO feedback (token_id, token_network, route, source_address, target_address, \
                  estimated_fee, creation_time) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(token.0.to_vec())
-            .bind(codec::address(token_network))
-            .bind(route_text(&route.path))
-            .bind(codec::address(source))
-            .bind(codec::address(target))
-            .bind(codec::int256(&route.estimated_fee))
-            .bind(codec::system_time(created_at))
-            .execute(&mut *transaction)
-            .await
-            .map_err(StoreError::database(OPERATION))?;
+                )
+                .bind(token.0.to_vec())
+                .bind(codec::address(token_network))
+                .bind(route_text(&route.path))
+                .bind(codec::address(source))
+                .bind(codec::address(target))
+                .bind(codec::int256(&route.estimated_fee))
+                .bind(codec::system_time(created_at))
+                .execute(&mut *transaction)
+                .await
+                .map_err(StoreError::database(OPERATION))?;
+            }
         }
         transaction.commit().await.map_err(StoreError::database(OPERATION))
     }
