@@ -63,7 +63,9 @@ async fn presence_latency_through_the_pfs_and_burst_convergence() {
         return;
     }
     let a = pfs_homeserver().await;
-    let pfs = Pfs::start(&a).await;
+    // Polling every millisecond is far beyond the default per-IP limit.
+    let options = pfs_api::ApiOptions { rate_limits: pfs_api::RateLimits::UNLIMITED, enable_debug: false };
+    let pfs = Pfs::start_with(&a, options).await;
     let pfs_user = matrix_identity::user_id(&pfs_key().address(), &a.server_name());
     let b = Homeserver::launch(&HomeserverOptions::routing_to(vec![pfs_user])).await.expect("B starts");
     let rounds = environment_number("LATENCY_ROUNDS", 30);
