@@ -205,8 +205,8 @@ impl Store {
                     .bind(set.token.0.to_vec())
                     .bind(codec::address(&set.token_network))
                     .bind(route_text(&route.path))
-                    .bind(codec::address(*source))
-                    .bind(codec::address(*target))
+                    .bind(codec::address(source))
+                    .bind(codec::address(target))
                     .bind(codec::int256(&route.estimated_fee))
                     .bind(codec::system_time(set.created_at));
             }
