@@ -105,7 +105,11 @@ pub(crate) async fn post_paths(
             record_failure(&state, token_network, from, to);
             Err(ApiError::no_route(pfs_core::routing::NO_ROUTE_FOUND.to_owned(), &from, &to, &value))
         }
-        Err(error @ (PathQueryError::SearchFailed(_) | PathQueryError::Store(_))) => {
+        Err(
+            error @ (PathQueryError::SearchFailed(_)
+            | PathQueryError::Store(_)
+            | PathQueryError::RoutesNotStored(_)),
+        ) => {
             tracing::error!(%error, "path request failed");
             Err(ApiError::internal())
         }

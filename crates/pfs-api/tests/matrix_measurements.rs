@@ -18,18 +18,12 @@ use common::pfs::{Pfs, pfs_homeserver, pfs_key};
 use pfs_core::presence::UserPresence;
 use pfs_core::{PrivateKey, matrix_identity};
 use pfs_matrix::NodeSession;
-use pfs_matrix::testing::{Homeserver, HomeserverOptions, log_in_nodes, percentiles, set_presences};
+use pfs_matrix::testing::{
+    Homeserver, HomeserverOptions, log_in_nodes, long_measurements_enabled, print_percentiles, set_presences,
+};
 
 fn environment_number(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|text| text.parse().ok()).unwrap_or(default)
-}
-
-fn long_measurements_enabled() -> bool {
-    let enabled = std::env::var("RAIDEN_PFS_LONG_MEASUREMENTS").is_ok_and(|value| value == "1");
-    if !enabled {
-        eprintln!("skipped: set RAIDEN_PFS_LONG_MEASUREMENTS=1");
-    }
-    enabled
 }
 
 /// Node keys far from the ones `common::key` gives (those are `[i + 1; 32]`).
@@ -62,11 +56,6 @@ async fn cycle(pfs: &Pfs, node: &NodeSession, rounds: usize) -> Vec<Duration> {
     latencies
 }
 
-fn report(label: &str, samples: &mut [Duration]) {
-    let (median, p95) = percentiles(samples);
-    println!("{label}: n={} median {median:.1} ms, p95 {p95:.1} ms", samples.len());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "long measurement; run with RAIDEN_PFS_LONG_MEASUREMENTS=1 and --ignored"]
 async fn presence_latency_through_the_pfs_and_burst_convergence() {
@@ -74,15 +63,21 @@ async fn presence_latency_through_the_pfs_and_burst_convergence() {
         return;
     }
     let a = pfs_homeserver().await;
-    let pfs = Pfs::start(&a).await;
+    // Polling every millisecond is far beyond the default per-IP limit.
+    let options =
+        pfs_api::ApiOptions { rate_limits: pfs_api::RateLimits::UNLIMITED, ..pfs_api::ApiOptions::default() };
+    let pfs = Pfs::start_with(&a, options).await;
     let pfs_user = matrix_identity::user_id(&pfs_key().address(), &a.server_name());
     let b = Homeserver::launch(&HomeserverOptions::routing_to(vec![pfs_user])).await.expect("B starts");
     let rounds = environment_number("LATENCY_ROUNDS", 30);
 
     let mut local = log_in_nodes(&a.address(), vec![burst_key(1)], 1).await.expect("login");
-    report("through the PFS, same homeserver", &mut cycle(&pfs, &local.remove(0), rounds).await);
+    print_percentiles("through the PFS, same homeserver", &mut cycle(&pfs, &local.remove(0), rounds).await);
     let mut remote = log_in_nodes(&b.address(), vec![burst_key(2)], 1).await.expect("login");
-    report("through the PFS, across federation", &mut cycle(&pfs, &remote.remove(0), rounds).await);
+    print_percentiles(
+        "through the PFS, across federation",
+        &mut cycle(&pfs, &remote.remove(0), rounds).await,
+    );
 
     let count = environment_number("BURST_USERS", 1_000) as u32;
     let keys: Vec<PrivateKey> = (0..count).map(|number| burst_key(1_000 + number)).collect();

@@ -342,3 +342,27 @@ fn collect_references(value: &Value, references: &mut Vec<String>) {
         _ => {}
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_path_answers_are_stored_before_they_are_sent() {
+    let (_directory, running) =
+        line(ApiOptions { rate_limits: RateLimits::UNLIMITED, ..ApiOptions::default() }).await;
+    let running = std::sync::Arc::new(running);
+    let mut requests = Vec::new();
+    for _ in 0..64 {
+        let running = std::sync::Arc::clone(&running);
+        requests
+            .push(tokio::spawn(async move { running.post_json(&paths_url(), &paths_body(0, 2, 10)).await }));
+    }
+    let feedback_url = format!("/api/v1/{}/feedback", token_network().to_checksum());
+    for request in requests {
+        let (status, body) = request.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        // The answer's token is usable at once: its routes were committed before the answer.
+        let feedback =
+            json!({"token": body["feedback_token"], "success": true, "path": body["result"][0]["path"]});
+        assert_eq!(running.post_json(&feedback_url, &feedback.to_string()).await, (200, json!({})));
+    }
+    let stats = running.service.store().feedback_stats(None).await.unwrap();
+    assert_eq!(stats.successful, 64);
+}

@@ -428,3 +428,19 @@ pub fn percentiles(samples: &mut [Duration]) -> (f64, f64) {
     };
     (at(0.5), at(0.95))
 }
+
+/// Prints `label: n=… median … ms, p95 … ms` for a measurement's samples.
+pub fn print_percentiles(label: &str, samples: &mut [Duration]) {
+    let (median, p95) = percentiles(samples);
+    println!("{label}: n={} median {median:.1} ms, p95 {p95:.1} ms", samples.len());
+}
+
+/// Whether long measurements are asked for (`RAIDEN_PFS_LONG_MEASUREMENTS=1`); says how to ask
+/// when they are not.
+pub fn long_measurements_enabled() -> bool {
+    let enabled = std::env::var("RAIDEN_PFS_LONG_MEASUREMENTS").is_ok_and(|value| value == "1");
+    if !enabled {
+        eprintln!("skipped: set RAIDEN_PFS_LONG_MEASUREMENTS=1");
+    }
+    enabled
+}

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use common::*;
 use pfs_core::presence::{AddressReachability, UserPresence};
 use pfs_matrix::NodeSession;
-use pfs_matrix::testing::{Homeserver, log_in_nodes, set_presences};
+use pfs_matrix::testing::{
+    Homeserver, log_in_nodes, long_measurements_enabled, print_percentiles, set_presences,
+};
 
 const STATES: [UserPresence; 3] = [UserPresence::Online, UserPresence::Unavailable, UserPresence::Offline];
 
@@ -23,14 +25,6 @@ fn rounds() -> usize {
 
 fn burst_size() -> u32 {
     std::env::var("BURST_USERS").ok().and_then(|text| text.parse().ok()).unwrap_or(1_000)
-}
-
-fn long_measurements_enabled() -> bool {
-    let enabled = std::env::var("RAIDEN_PFS_LONG_MEASUREMENTS").is_ok_and(|value| value == "1");
-    if !enabled {
-        eprintln!("skipped: set RAIDEN_PFS_LONG_MEASUREMENTS=1");
-    }
-    enabled
 }
 
 /// Cycles `node` through online → unavailable → offline `rounds` times; returns each change's
@@ -62,11 +56,6 @@ async fn cycle(pfs: &Pfs, node: &NodeSession, rounds: usize) -> Vec<Duration> {
     latencies
 }
 
-fn report(label: &str, samples: &mut [Duration]) {
-    let (median, p95) = percentiles(samples);
-    println!("{label}: n={} median {median:.1} ms, p95 {p95:.1} ms", samples.len());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "long measurement; run with RAIDEN_PFS_LONG_MEASUREMENTS=1 and --ignored"]
 async fn presence_latency_and_burst() {
@@ -78,9 +67,9 @@ async fn presence_latency_and_burst() {
     let b = Homeserver::launch(&options_routing_to(&a.server_name(), None)).await.unwrap();
 
     let local = node(&a, 1).await;
-    report("latency, same homeserver", &mut cycle(&pfs, &local, rounds()).await);
+    print_percentiles("latency, same homeserver", &mut cycle(&pfs, &local, rounds()).await);
     let remote = node(&b, 2).await;
-    report("latency, across federation", &mut cycle(&pfs, &remote, rounds()).await);
+    print_percentiles("latency, across federation", &mut cycle(&pfs, &remote, rounds()).await);
 
     // Burst: N nodes on B log in and publish their identity, then all go online at once.
     let count = burst_size();

@@ -24,6 +24,7 @@
 mod counters;
 mod partners;
 mod query;
+mod routes_recorder;
 mod snapshot;
 mod writer;
 
@@ -45,6 +46,7 @@ pub use counters::{
 };
 pub use partners::{MAX_SUGGESTIONS, PartnerSuggestion, closeness_centrality, suggest_partners};
 pub use query::{FoundPath, PathQueryError, PathsAnswer};
+pub use routes_recorder::{MAX_ROUTE_SETS_PER_COMMIT, RecordError};
 pub use snapshot::{NetworkSnapshot, ServiceSnapshot, describe};
 pub use writer::{MAX_GROUP_COMMANDS, UpdateResult, WriterCommand, WriterError};
 
@@ -84,6 +86,7 @@ pub struct Service {
     config: Arc<ServiceConfig>,
     counters: Arc<QueryCounters>,
     service_counters: Arc<ServiceCounters>,
+    routes_recorder: routes_recorder::RoutesRecorder,
     writer: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
@@ -113,6 +116,7 @@ impl Service {
         );
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE_CAPACITY);
         let task = tokio::spawn(writer.run(receiver, config.expiry_interval));
+        let routes_recorder = routes_recorder::RoutesRecorder::start(store.clone());
         Self {
             commands,
             snapshots,
@@ -120,6 +124,7 @@ impl Service {
             config: Arc::new(config),
             counters: Arc::default(),
             service_counters,
+            routes_recorder,
             writer: Arc::new(Mutex::new(Some(task))),
         }
     }

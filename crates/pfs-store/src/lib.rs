@@ -98,7 +98,7 @@ mod undo;
 pub use error::{CorruptReason, StoreError};
 pub use feedback::{
     FEEDBACK_TOKEN_LIFETIME, FeedbackOutcome, FeedbackStats, FeedbackToken, InvalidFeedbackToken,
-    MAX_FEEDBACK_ROUTE_LENGTH, ReturnedRoute, RouteFeedback,
+    MAX_FEEDBACK_ROUTE_LENGTH, ReturnedRoute, ReturnedRouteSet, RouteFeedback,
 };
 pub use iou::{IouSessions, StoredIou};
 pub use matrix::{MAX_DISPLAYNAME_BYTES, MAX_SYNC_TOKEN_BYTES, MAX_USER_ID_BYTES, MatrixUser, TooLong};

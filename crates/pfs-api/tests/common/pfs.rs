@@ -39,7 +39,12 @@ pub struct Pfs {
 }
 
 impl Pfs {
+    /// With the default API options (rate limits on).
     pub async fn start(homeserver: &Homeserver) -> Self {
+        Self::start_with(homeserver, ApiOptions::default()).await
+    }
+
+    pub async fn start_with(homeserver: &Homeserver, options: ApiOptions) -> Self {
         let directory = tempfile::tempdir().expect("temporary directory");
         let service = super::start_service(&directory.path().join("pfs.db")).await;
         let token = service.store().sync_token().await.expect("token reads");
@@ -51,7 +56,7 @@ impl Pfs {
         config.payment_address = pfs_key().address();
         config.matrix_server = Some(client.homeserver_url().as_str().trim_end_matches('/').to_owned());
         config.matrix_user_id = Some(client.matrix_user_id().to_owned());
-        let running = Running::serve(service, config, ApiOptions::default()).await;
+        let running = Running::serve(service, config, options).await;
         Self { running, client, forwarder, _directory: directory }
     }
 
@@ -65,7 +70,8 @@ impl Pfs {
         self.online_addresses().await.contains(&address.to_checksum())
     }
 
-    /// Polls `condition` every 20 ms until it holds; panics after `timeout`.
+    /// Polls `condition` every 50 ms (well within the default per-IP limit) until it holds;
+    /// panics after `timeout`.
     pub async fn wait_for<F, Fut>(&self, what: &str, timeout: Duration, condition: F)
     where
         F: Fn() -> Fut,
@@ -74,7 +80,7 @@ impl Pfs {
         let deadline = Instant::now() + timeout;
         while !condition().await {
             assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
