@@ -75,7 +75,8 @@ fn checksummed(addresses: &[Address]) -> Vec<String> {
 
 #[tokio::test]
 async fn channels_opened_on_chain_route_only_after_the_confirmations() {
-    const CONFIRMATIONS: u64 = 3;
+    // Deeper than the four blocks the two channels take to open and fund.
+    const CONFIRMATIONS: u64 = 6;
     let devnet = devnet(3).await;
     let network = token_network(&devnet);
     let dir = tempfile::tempdir().expect("temporary folder");

@@ -272,7 +272,7 @@ async fn sustained_accepted_updates_per_second_with_durable_commits() {
     const BATCHES: usize = 400;
     let keys = keys(NODES);
     let pairs: Vec<(usize, usize)> = (0..CHANNELS as usize)
-        .map(|index| (index % NODES, (index * 7 + 1 + index / NODES) % NODES))
+        .map(|index| (index % NODES, (index % NODES + 1 + index / NODES) % NODES))
         .collect();
     let channels: Vec<Channel> = pairs
         .iter()

@@ -2,7 +2,9 @@
 //! follower, optionally the Matrix client, and serves the HTTP API until SIGINT or SIGTERM.
 //!
 //! Configuration: flags, `PFS_*` environment variables and an optional `--config` TOML file
-//! (see [`super::serve_config`]).
+//! (see [`super::serve_config`]). Without `--chain-id`, `serve` asks the node first (retrying
+//! while it is unreachable) and opens the database and listens only then; with it, `serve`
+//! listens at once and the follower checks the node's chain when it answers.
 //!
 //! The chain follower resumes from the cursor in the database (on an empty one, from
 //! `--start-block`), applies only blocks `--confirmations` deep, and commits every batch's

@@ -438,6 +438,10 @@ mod tests {
         assert_eq!(config.operator, "flag", "flag over file");
         assert_eq!(config.confirmations, 0, "file over default, 0 honoured");
         assert!(config.enable_debug, "file over default");
+        let text = format!("{}enable_debug = true\n", minimal_file());
+        let merged = flags(&["--enable-debug=false"]).over(&file(&text)).expect("merges");
+        assert!(!merged.checked().expect("valid").enable_debug, "an explicit false flag over the file");
+        assert_eq!(flags(&["--enable-debug", "--port", "1"]).enable_debug, Some(true), "a bare flag is true");
     }
 
     #[test]
