@@ -29,6 +29,7 @@ mod feedback;
 mod info;
 mod metrics;
 mod paths;
+mod payment;
 mod presence;
 mod updates;
 
@@ -46,6 +47,7 @@ use serde_json::json;
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::{ApiError, codes};
+pub use payment::PaymentConfig;
 pub use updates::MAX_UPDATES_PER_REQUEST;
 
 /// Largest accepted request body, except for `/updates`.
@@ -84,14 +86,25 @@ pub(crate) struct AppState {
     pub(crate) service: Service,
     pub(crate) config: ApiConfig,
     pub(crate) metrics: metrics::Metrics,
+    pub(crate) payments: payment::Payments,
 }
 
 /// The shared state handlers extract.
 pub(crate) type State = axum::extract::State<Arc<AppState>>;
 
-/// The full application: `/api/...` with CORS, JSON 404/405, limits and timeout.
+/// The full application: `/api/...` with CORS, JSON 404/405, limits and timeout, without
+/// payment checks: with a service fee above zero a request without an IOU answers 2101 and
+/// one with an IOU 2202 (use [`router_with_payments`]).
 pub fn router(service: Service, config: ApiConfig) -> Router {
-    let state = Arc::new(AppState { service, config, metrics: metrics::Metrics::new() });
+    router_with_payments(service, config, None)
+}
+
+/// The full application, with paid `/paths` requests checked as `payments` says when
+/// [`ApiConfig::service_fee`] is above zero.
+pub fn router_with_payments(service: Service, config: ApiConfig, payments: Option<PaymentConfig>) -> Router {
+    let payments =
+        payment::Payments::new(config.service_fee, config.payment_address, service.chain_id(), payments);
+    let state = Arc::new(AppState { service, config, metrics: metrics::Metrics::new(), payments });
     let small = DefaultBodyLimit::max(MAX_BODY_BYTES);
     let api = Router::new()
         .route("/v1/info", get(info::info_v1))
@@ -103,6 +116,7 @@ pub fn router(service: Service, config: ApiConfig) -> Router {
             post(updates::post_updates).layer(DefaultBodyLimit::max(MAX_UPDATES_BODY_BYTES)),
         )
         .route("/v1/{token_network}/paths", post(paths::post_paths).layer(small))
+        .route("/v1/{token_network}/payment/iou", get(payment::get_last_iou))
         .route("/v1/{token_network}/suggest_partner", get(presence::suggest_partner))
         .route("/v1/{token_network}/feedback", post(feedback::post_feedback).layer(small))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&state), metrics::track))

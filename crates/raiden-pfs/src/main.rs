@@ -21,6 +21,8 @@ enum Command {
     Serve(Box<commands::serve::ServeArgs>),
     /// Answer a list of path requests on a network snapshot, as the service would.
     Replay(commands::replay::ReplayArgs),
+    /// Claim the service's unclaimed IOUs from the OneToN contract.
+    ClaimFees(commands::claim_fees::ClaimFeesArgs),
     /// Write a seeded random network snapshot (and optionally requests) of realistic shape.
     GenerateNetwork(commands::generate_network::GenerateArgs),
 }
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
         Command::Serve(arguments) => commands::serve::run(&arguments),
         Command::Replay(arguments) => commands::replay::run(&arguments),
         Command::GenerateNetwork(arguments) => commands::generate_network::run(&arguments),
+        Command::ClaimFees(arguments) => commands::claim_fees::run(&arguments),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod paid;
+
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -70,9 +72,14 @@ impl Running {
             .await
             .expect("store opens");
         let service = Service::start(store, ServiceConfig::default()).await.expect("service starts");
+        let app = pfs_api::router(service.clone(), config);
+        Self::serve(service, app).await
+    }
+
+    /// Serves `app` (built on `service`) on a kernel-chosen loopback port.
+    pub async fn serve(service: Service, app: axum::Router) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let address = listener.local_addr().expect("bound address");
-        let app = pfs_api::router(service.clone(), config);
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("server runs");
         });
@@ -153,17 +160,24 @@ impl Running {
         self.service.apply_chain_batch(Vec::new(), events, cursor).await.expect("chain batch committed");
     }
 
-    /// Marks nodes online through the writer's Matrix path.
+    /// Marks nodes online through the writer's Matrix path (display name `0xsignature<i>`).
     pub async fn set_online(&self, nodes: &[u8]) {
+        self.set_labelled_online(nodes.iter().map(|index| (*index, node(*index)))).await;
+    }
+
+    /// Marks addresses online; the i-th gets the display name `0xsignature<i>`.
+    pub async fn set_addresses_online(&self, addresses: &[Address]) {
+        self.set_labelled_online((0u8..).zip(addresses.iter().copied())).await;
+    }
+
+    async fn set_labelled_online(&self, nodes: impl Iterator<Item = (u8, Address)>) {
         let events = nodes
-            .iter()
-            .map(|index| {
-                let address = node(*index);
+            .map(|(label, address)| {
                 MatrixEvent::PresenceChanged(PresenceChanged {
                     user_id: format!("@{}:localhost", address.to_lower_hex()),
                     address,
                     presence: UserPresence::Online,
-                    displayname: Some(format!("0xsignature{index}")),
+                    displayname: Some(format!("0xsignature{label}")),
                     capabilities: Some("mxc://raiden.network/cap?Receive=1&Mediate=1".to_owned()),
                 })
             })

@@ -1,5 +1,7 @@
 //! The subcommands, one module each.
 
+pub mod claim_fees;
 pub mod generate_network;
+pub mod key;
 pub mod replay;
 pub mod serve;

@@ -75,6 +75,9 @@ pub struct ServeArgs {
     /// Enable the `_debug` endpoints (not implemented yet: accepted for compatibility).
     #[arg(long, env = "PFS_ENABLE_DEBUG")]
     enable_debug: bool,
+    /// OneToN contract the service's IOUs are claimable from; required with a service fee.
+    #[arg(long, env = "PFS_ONE_TO_N_ADDRESS")]
+    one_to_n_address: Option<String>,
     /// Time budget of one path search, in milliseconds.
     #[arg(long, env = "PFS_SEARCH_BUDGET_MS", default_value_t = SearchLimits::default().time_budget.as_millis() as u64)]
     search_budget_ms: u64,
@@ -176,7 +179,8 @@ async fn serve(arguments: &ServeArgs) -> anyhow::Result<()> {
     if arguments.enable_debug {
         eprintln!("raiden-pfs: --enable-debug is accepted but the _debug endpoints are not implemented yet");
     }
-    let app = pfs_api::router(service.clone(), api_config);
+    let payments = payment_config(arguments, &service_fee, deployment.user_deposit)?;
+    let app = pfs_api::router_with_payments(service.clone(), api_config, payments);
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("HTTP server")?;
     if let Some((_client, task)) = matrix {
         task.abort();
@@ -185,6 +189,27 @@ async fn serve(arguments: &ServeArgs) -> anyhow::Result<()> {
     store.close().await;
     eprintln!("raiden-pfs: stopped");
     Ok(())
+}
+
+/// The payment checks, when requests cost a fee: IOUs must name `--one-to-n-address`, deposits
+/// are read through `--eth-rpc` at the confirmed block and `--confirmations` blocks before it.
+fn payment_config(
+    arguments: &ServeArgs,
+    service_fee: &U256,
+    user_deposit: Address,
+) -> anyhow::Result<Option<pfs_api::PaymentConfig>> {
+    if service_fee.is_zero() {
+        return Ok(None);
+    }
+    let Some(one_to_n) = &arguments.one_to_n_address else {
+        bail!("a service fee needs --one-to-n-address (PFS_ONE_TO_N_ADDRESS)");
+    };
+    Ok(Some(pfs_api::PaymentConfig {
+        one_to_n: address("one-to-n-address", one_to_n)?,
+        deposit_confirmations: arguments.confirmations,
+        user_deposit: pfs_chain::user_deposit::UserDepositReader::connect(&arguments.eth_rpc, user_deposit)
+            .context("--eth-rpc")?,
+    }))
 }
 
 /// Resolves on SIGINT or SIGTERM.
