@@ -46,6 +46,8 @@ pub fn now_seconds() -> u64 {
 pub struct PaidPfs {
     pub devnet: Devnet,
     pub running: Running,
+    /// The configuration served, with the fee.
+    pub api_config: ApiConfig,
     follower: ChainFollower,
     _directory: tempfile::TempDir,
 }
@@ -96,9 +98,9 @@ impl PaidPfs {
             user_deposit: UserDepositReader::connect(devnet.eth_rpc(), deployment.user_deposit)
                 .expect("reader"),
         };
-        let app = pfs_api::router_with_payments(service.clone(), api_config, Some(payments));
+        let app = pfs_api::router_with_payments(service.clone(), api_config.clone(), Some(payments));
         let running = Running::serve(service, app).await;
-        let mut pfs = Self { devnet, running, follower, _directory: directory };
+        let mut pfs = Self { devnet, running, api_config, follower, _directory: directory };
         pfs.follow().await;
         pfs.running.set_addresses_online(&[node0.into(), node1.into()]).await;
         for (from, to) in [(0, 1), (1, 0)] {
