@@ -41,23 +41,45 @@ fn payments(criterion: &mut Criterion) {
     let sender = pfs.node_key(0);
     let claimable_until = now_seconds() + 30 * DAY;
     let amount = Cell::new(0u128);
+    let signed_bodies = |iterations: u64| -> Vec<String> {
+        (0..iterations)
+            .map(|_| {
+                amount.set(amount.get() + 1);
+                let iou = pfs.iou(&sender, amount.get(), claimable_until).sign(&sender);
+                let mut body = request.clone();
+                body["iou"] = light_client_json(&iou);
+                body.to_string()
+            })
+            .collect()
+    };
     criterion.bench_function("paths_paid", |bench| {
         bench.iter_custom(|iterations| {
-            let bodies: Vec<String> = (0..iterations)
-                .map(|_| {
-                    amount.set(amount.get() + 1);
-                    let iou = pfs.iou(&sender, amount.get(), claimable_until).sign(&sender);
-                    let mut body = request.clone();
-                    body["iou"] = light_client_json(&iou);
-                    body.to_string()
-                })
-                .collect();
+            let bodies = signed_bodies(iterations);
             let started = Instant::now();
             for body in &bodies {
                 let (status, answer) = runtime.block_on(pfs.running.post_json(&url, body));
                 assert_eq!(status, 200, "{answer}");
             }
             started.elapsed()
+        });
+    });
+    // Paired: each iteration times a free request and a paid one back to back and counts the
+    // difference, so load that drifts during the run (a shared machine) affects both alike.
+    criterion.bench_function("paths_paid_minus_free_paired", |bench| {
+        bench.iter_custom(|iterations| {
+            let bodies = signed_bodies(iterations);
+            let mut difference_nanos: i128 = 0;
+            for body in &bodies {
+                let started = Instant::now();
+                let (status, _) = runtime.block_on(free.post_json(&url, &free_body));
+                assert_eq!(status, 200);
+                let free_time = started.elapsed();
+                let started = Instant::now();
+                let (status, answer) = runtime.block_on(pfs.running.post_json(&url, body));
+                assert_eq!(status, 200, "{answer}");
+                difference_nanos += started.elapsed().as_nanos() as i128 - free_time.as_nanos() as i128;
+            }
+            Duration::from_nanos(u64::try_from(difference_nanos.max(0)).unwrap_or(u64::MAX))
         });
     });
 }

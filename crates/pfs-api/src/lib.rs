@@ -10,6 +10,13 @@
 //! rendered as `{"errors", "error_code", "error_details"}`. Path searches run on the blocking
 //! pool inside the service; signature recovery for updates runs there too, in parallel chunks.
 //!
+//! # Payments
+//!
+//! With a service fee, [`router_with_payments`] checks and stores the IOU of every `/paths`
+//! request (the `payment` module: the reference's rules and codes 2101–2108, the deposit read
+//! from UserDeposit at two confirmed blocks, the ledger updated in one write transaction) and
+//! serves `GET …/payment/iou`. A request that finds no route is not charged.
+//!
 //! # Limits
 //! * bodies: [`MAX_BODY_BYTES`] (64 KiB), [`MAX_UPDATES_BODY_BYTES`] (1 MiB) for `/updates`;
 //! * at most [`MAX_UPDATES_PER_REQUEST`] (100) updates per request;

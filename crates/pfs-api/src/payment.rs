@@ -199,9 +199,11 @@ pub(crate) fn payment_error(error: PaymentError) -> ApiError {
 /// The stored IOU as `UseThisIOU` shows it: the IOU JSON plus `"claimed": false`.
 fn use_this_iou_json(active: &Iou) -> Box<serde_json::value::RawValue> {
     let json = active.to_json();
-    let with_claimed = format!("{},\"claimed\":false}}", json.trim_end_matches('}'));
-    // Invariant: the IOU JSON is an object, so appending a member keeps it valid JSON.
-    serde_json::value::RawValue::from_string(with_claimed).expect("an IOU object with one more member")
+    // Invariant: the IOU JSON is one object, so it ends with `}` and appending a member before
+    // it keeps it valid JSON.
+    let members = json.strip_suffix('}').expect("an IOU is a JSON object");
+    serde_json::value::RawValue::from_string(format!("{members},\"claimed\":false}}"))
+        .expect("an IOU object with one more member")
 }
 
 /// The keys the IOU object may have; `claimed` is ignored, `expiration_block` is refused with
