@@ -18,8 +18,6 @@ sol! {
     interface UserDeposit {
         /// `balances[owner] − withdraw_plans[owner].amount`, 0 if the plan exceeds the balance.
         function effectiveBalance(address owner) external view returns (uint256);
-        /// The whole balance, what `OneToN.claim` can transfer.
-        function balances(address owner) external view returns (uint256);
     }
 }
 
@@ -100,19 +98,6 @@ impl UserDepositReader {
         let (first, second) =
             tokio::join!(self.effective_balance(owner, blocks[0]), self.effective_balance(owner, blocks[1]));
         Ok([first?, second?])
-    }
-
-    /// `balances(owner)` at the latest block: what a claim can transfer at most.
-    ///
-    /// # Errors
-    /// As [`UserDepositReader::effective_balance`].
-    pub async fn balance(&self, owner: Address) -> Result<U256, ChainReadError> {
-        let block = self
-            .provider
-            .get_block_number()
-            .await
-            .map_err(|source| ChainReadError::Rpc { call: "eth_blockNumber", source })?;
-        self.call(UserDeposit::balancesCall { owner: owner.into() }, BlockNumber(block)).await
     }
 
     async fn call<C: SolCall>(&self, call: C, block: BlockNumber) -> Result<C::Return, ChainReadError> {
