@@ -265,6 +265,16 @@ impl<'a> Fields<'a> {
         self.present(key)
     }
 
+    /// Records the messages of a nested object's fields under `key` (`{"key": {"field": [...]}}`).
+    pub(crate) fn reject_nested(&mut self, key: &str, errors: Map<String, Value>) {
+        self.errors.insert(key.to_owned(), Value::Object(errors));
+    }
+
+    /// The messages collected so far (for a nested object, see [`Fields::reject_nested`]).
+    pub(crate) fn into_errors(self) -> Map<String, Value> {
+        self.errors
+    }
+
     /// Ends validation: 2000 with every collected message, if any.
     ///
     /// # Errors

@@ -39,10 +39,28 @@ pub mod codes {
     pub const UNSUPPORTED_TOKEN_NETWORK: u16 = 2004;
     /// The address in the URL is not checksummed.
     pub const INVALID_ADDRESS: u16 = 2006;
-    /// IOU processing failed (fee > 0 with an IOU: not implemented yet).
-    pub const BAD_IOU: u16 = 2100;
+    /// The IOU-request signature does not recover the sender, or the IOU's does not.
+    pub const INVALID_SIGNATURE: u16 = 2001;
+    /// The IOU request's timestamp is more than an hour old.
+    pub const REQUEST_OUTDATED: u16 = 2002;
+    /// The IOU is for another chain.
+    pub const UNSUPPORTED_CHAIN_ID: u16 = 2005;
     /// Fee > 0 and no IOU.
     pub const MISSING_IOU: u16 = 2101;
+    /// The IOU pays another receiver.
+    pub const WRONG_IOU_RECIPIENT: u16 = 2102;
+    /// A new session whose `claimable_until` is less than 7 days away.
+    pub const IOU_EXPIRED_TOO_EARLY: u16 = 2103;
+    /// The IOU does not add the fee to the session's amount.
+    pub const INSUFFICIENT_SERVICE_PAYMENT: u16 = 2104;
+    /// The session was claimed; start a new one.
+    pub const IOU_ALREADY_CLAIMED: u16 = 2105;
+    /// Another session of the sender is active; raise its IOU.
+    pub const USE_THIS_IOU: u16 = 2106;
+    /// The sender's UserDeposit balance is below twice the expected amount.
+    pub const DEPOSIT_TOO_LOW: u16 = 2107;
+    /// The IOU names another OneToN contract.
+    pub const WRONG_ONE_TO_N_ADDRESS: u16 = 2108;
     /// No route.
     pub const NO_ROUTE_FOUND: u16 = 2201;
     /// The service failed internally.

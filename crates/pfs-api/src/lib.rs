@@ -10,6 +10,13 @@
 //! rendered as `{"errors", "error_code", "error_details"}`. Path searches run on the blocking
 //! pool inside the service; signature recovery for updates runs there too, in parallel chunks.
 //!
+//! # Payments
+//!
+//! With a service fee and [`ApiOptions::payments`], the router checks and stores the IOU of every `/paths`
+//! request (the `payment` module: the reference's rules and codes 2101–2108, the deposit read
+//! from UserDeposit at two confirmed blocks, the ledger updated in one write transaction) and
+//! serves `GET …/payment/iou`. A request that finds no route is not charged.
+//!
 //! # Limits
 //! * bodies: [`MAX_BODY_BYTES`] (64 KiB), [`MAX_UPDATES_BODY_BYTES`] (1 MiB) for `/updates`;
 //! * at most [`MAX_UPDATES_PER_REQUEST`] (100) updates per request;
@@ -38,6 +45,7 @@ mod feedback;
 mod info;
 mod metrics;
 mod paths;
+mod payment;
 mod presence;
 mod rate_limit;
 mod updates;
@@ -58,6 +66,7 @@ use tower_http::timeout::TimeoutLayer;
 
 pub use debug::MAX_FAILED_REQUESTS;
 pub use error::{ApiError, codes};
+pub use payment::PaymentConfig;
 pub use rate_limit::{RateLimit, RateLimits};
 pub use updates::MAX_UPDATES_PER_REQUEST;
 
@@ -104,6 +113,9 @@ pub struct ApiOptions {
     /// The chain follower's counters and gauges, exported on `/metrics` (head block, RPC errors,
     /// reorganisations, ...) when a follower runs.
     pub chain: Option<Arc<FollowerMetrics>>,
+    /// How paid `/paths` requests are checked, needed when [`ApiConfig::service_fee`] is above
+    /// zero; without it a request without an IOU answers 2101 and one with an IOU 2202.
+    pub payments: Option<PaymentConfig>,
 }
 
 /// Shared by every handler.
@@ -115,6 +127,7 @@ pub(crate) struct AppState {
     pub(crate) metrics: metrics::Metrics,
     pub(crate) limiters: rate_limit::Limiters,
     pub(crate) failed_requests: debug::FailedRequests,
+    pub(crate) payments: payment::Payments,
 }
 
 /// The shared state handlers extract.
@@ -146,6 +159,7 @@ fn api_routes(enable_debug: bool) -> Vec<(Method, &'static str, MethodRouter<Arc
             post(updates::post_updates).layer(DefaultBodyLimit::max(MAX_UPDATES_BODY_BYTES)),
         ),
         (Method::POST, "/v1/{token_network}/paths", post(paths::post_paths).layer(small)),
+        (Method::GET, "/v1/{token_network}/payment/iou", get(payment::get_last_iou)),
         (Method::GET, "/v1/{token_network}/suggest_partner", get(presence::suggest_partner)),
         (Method::POST, "/v1/{token_network}/feedback", post(feedback::post_feedback).layer(small)),
     ];
@@ -184,12 +198,19 @@ pub fn router(service: Service, config: ApiConfig) -> Router {
 /// The full application: `/api/...` with CORS, JSON 404/405, rate limits, body limits and
 /// timeout, and `/metrics`.
 pub fn router_with(service: Service, config: ApiConfig, options: ApiOptions) -> Router {
+    let payments = payment::Payments::new(
+        config.service_fee,
+        config.payment_address,
+        service.chain_id(),
+        options.payments.clone(),
+    );
     let state = Arc::new(AppState {
         service,
         config,
         limiters: rate_limit::Limiters::new(&options.rate_limits),
         metrics: metrics::Metrics::new(),
         failed_requests: debug::FailedRequests::default(),
+        payments,
         options,
     });
     let mut api = Router::new();

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path as UrlPath, State as Extract};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use pfs_core::presence::AddressMetadata;
 use pfs_core::routing::{MAX_PATHS_PER_REQUEST, PathRequest};
@@ -17,7 +17,8 @@ use serde::ser::SerializeMap;
 use serde_json::value::RawValue;
 
 use crate::body::{Fields, json_body};
-use crate::error::{ApiError, codes};
+use crate::error::ApiError;
+use crate::payment;
 use crate::{State, followed_token_network};
 
 const FIELDS: &[&str] = &["from", "to", "value", "max_paths", "iou", "diversity_penalty", "fee_penalty"];
@@ -43,37 +44,19 @@ pub(crate) async fn post_paths(
     );
     let diversity_penalty = fields.float("diversity_penalty");
     let fee_penalty = fields.float("fee_penalty");
-    if fields.raw("iou").is_some_and(|iou| !iou.get().trim_start().starts_with('{')) {
-        fields.reject("iou", "Invalid input type.");
-    }
-    let has_iou = fields.has("iou");
-    let iou_sender = fields.raw("iou").and_then(iou_sender);
+    let iou = payment::read_iou(&mut fields, "iou");
     fields.finish()?;
     let (Some(from), Some(to), Some(value), Some(max_paths)) = (from, to, value, max_paths) else {
         // Invariant: `finish` fails whenever a field is missing or invalid.
         return Err(ApiError::internal());
     };
-    if let Some(sender) = iou_sender
+    if let Some(sender) = iou.as_ref().and_then(proven_sender)
         && let Err(wait) = state.limiters.per_iou_sender.check(&sender, 1, std::time::Instant::now())
     {
         state.metrics.count_rate_limited("iou_sender");
         return Err(crate::rate_limit::too_many_requests("iou_sender", wait));
     }
-    if !state.config.service_fee.is_zero() {
-        return Err(if has_iou {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                codes::BAD_IOU,
-                "IOU payments are not supported by this service yet.",
-            )
-        } else {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                codes::MISSING_IOU,
-                "No IOU for service fees has been provided.",
-            )
-        });
-    }
+    let payment = state.payments.precheck(&state, iou.as_ref()).await?;
     let mut request = PathRequest::new(from, to, value);
     // Invariant: max_paths was checked to be within 1..=25.
     request.max_paths = max_paths.to::<usize>();
@@ -84,11 +67,17 @@ pub(crate) async fn post_paths(
         request.fee_penalty = penalty;
     }
     match state.service.find_paths(token_network, request).await {
-        Ok(answer) => Ok(Json(PathsResponse {
-            result: answer.paths.iter().map(PathResult).collect(),
-            feedback_token: answer.feedback_token.to_hex(),
-        })
-        .into_response()),
+        Ok(answer) => {
+            // Only a request that found routes is charged (see `payment`).
+            if let Some(payment) = payment {
+                payment.charge(&state).await?;
+            }
+            Ok(Json(PathsResponse {
+                result: answer.paths.iter().map(PathResult).collect(),
+                feedback_token: answer.feedback_token.to_hex(),
+            })
+            .into_response())
+        }
         Err(PathQueryError::UnknownTokenNetwork(_)) => {
             Err(ApiError::token_network(&token_network.to_checksum(), true))
         }
@@ -127,8 +116,7 @@ fn record_failure(state: &crate::AppState, token_network: Address, source: Addre
 /// The sender of a well-formed IOU whose signature recovers that sender: the key of the
 /// per-sender rate limit. Only a proven sender is limited, so nobody can spend another
 /// address's budget; a malformed or forged IOU is refused later by the payment processing.
-fn iou_sender(iou: &RawValue) -> Option<Address> {
-    let iou = pfs_core::Iou::from_json(iou.get()).ok()?;
+fn proven_sender(iou: &pfs_core::Iou) -> Option<Address> {
     let sender = iou.fields().sender;
     (iou.signer().ok()? == sender).then_some(sender)
 }

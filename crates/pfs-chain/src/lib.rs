@@ -67,13 +67,24 @@
 //! # }
 //! ```
 
+//!
+//! # Payments
+//!
+//! The service's other uses of the chain live here too: [`user_deposit`] reads a sender's
+//! UserDeposit `effectiveBalance` at given blocks (the deposit check of a paid request),
+//! [`one_to_n`] checks and sends OneToN claims signed with the service's key, and [`claims`]
+//! runs `claim-fees` over the stored IOUs.
+
 #![deny(missing_docs)]
 
 mod apply;
+pub mod claims;
 pub mod events;
 mod follower;
 mod metrics;
+pub mod one_to_n;
 pub mod range;
+pub mod user_deposit;
 
 pub use apply::{AppliedBatch, ApplyError, UndoLog, apply_batch};
 pub use follower::{ChainBatch, ChainFollower, DEFAULT_CONFIRMATIONS, FollowerConfig, FollowerError};

@@ -34,6 +34,7 @@ pub mod iou;
 pub mod matrix_identity;
 pub mod messages;
 mod packing;
+pub mod payment;
 pub mod presence;
 pub mod routing;
 pub mod signature;

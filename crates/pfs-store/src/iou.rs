@@ -80,15 +80,7 @@ impl Store {
             .fetch_all(&mut *transaction)
             .await
             .map_err(StoreError::database(OPERATION))?;
-        let mut sessions = IouSessions { active: None, claimed: None };
-        for row in &rows {
-            let stored = decode_iou(row, OPERATION)?;
-            if stored.claimed {
-                sessions.claimed = Some(stored.iou);
-            } else {
-                sessions.active = Some(stored.iou);
-            }
-        }
+        let sessions = sessions_of(&rows, OPERATION)?;
         if let Err(rejection) = decide(&sessions) {
             return Ok(Err(rejection));
         }
@@ -127,6 +119,27 @@ impl Store {
         .map_err(StoreError::database(OPERATION))?;
         transaction.commit().await.map_err(StoreError::database(OPERATION))?;
         Ok(Ok(()))
+    }
+
+    /// What [`Store::check_and_store_iou`]'s `decide` would see for an IOU of `sender` with
+    /// `claimable_until`, read without the write lock: for rejecting a bad IOU early (before
+    /// slow work such as a path search); the decision that counts is the locked one.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] or [`StoreError::Corrupt`].
+    pub async fn iou_sessions(
+        &self,
+        sender: &Address,
+        claimable_until: &U256,
+    ) -> Result<IouSessions, StoreError> {
+        const OPERATION: &str = "read the IOU sessions";
+        let rows = sqlx::query(queries::SESSIONS)
+            .bind(codec::address(sender))
+            .bind(codec::uint256(claimable_until))
+            .fetch_all(&self.readers)
+            .await
+            .map_err(StoreError::database(OPERATION))?;
+        sessions_of(&rows, OPERATION)
     }
 
     /// The sender's unclaimed IOU (the one `GET …/payment/iou` returns), if any.
@@ -231,6 +244,20 @@ mod queries {
         " FROM iou WHERE NOT claimed AND claimable_until > $1 AND claimable_until < $2 AND amount >= $3 \
          ORDER BY claimable_until, sender"
     );
+}
+
+/// The active and the claimed session among rows of [`queries::SESSIONS`].
+fn sessions_of(rows: &[AnyRow], operation: &'static str) -> Result<IouSessions, StoreError> {
+    let mut sessions = IouSessions { active: None, claimed: None };
+    for row in rows {
+        let stored = decode_iou(row, operation)?;
+        if stored.claimed {
+            sessions.claimed = Some(stored.iou);
+        } else {
+            sessions.active = Some(stored.iou);
+        }
+    }
+    Ok(sessions)
 }
 
 pub(crate) fn decode_iou(row: &AnyRow, operation: &'static str) -> Result<StoredIou, StoreError> {

@@ -23,6 +23,8 @@ enum Command {
     Replay(commands::replay::ReplayArgs),
     /// Write one token network from the service's database as a `replay` snapshot.
     Export(commands::export::ExportArgs),
+    /// Claim the service's unclaimed IOUs from the OneToN contract.
+    ClaimFees(commands::claim_fees::ClaimFeesArgs),
     /// Write a seeded random network snapshot (and optionally requests) of realistic shape.
     GenerateNetwork(commands::generate_network::GenerateArgs),
 }
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Command::Replay(arguments) => commands::replay::run(&arguments),
         Command::GenerateNetwork(arguments) => commands::generate_network::run(&arguments),
         Command::Export(arguments) => commands::export::run(&arguments),
+        Command::ClaimFees(arguments) => commands::claim_fees::run(&arguments),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

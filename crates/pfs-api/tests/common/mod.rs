@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod paid;
 pub mod pfs;
 
 use std::net::SocketAddr;
@@ -142,17 +143,24 @@ impl Running {
         open_line_of(&self.service, nodes, deposit).await;
     }
 
-    /// Marks nodes online through the writer's Matrix path.
+    /// Marks nodes online through the writer's Matrix path (display name `0xsignature<i>`).
     pub async fn set_online(&self, nodes: &[u8]) {
+        self.set_labelled_online(nodes.iter().map(|index| (*index, node(*index)))).await;
+    }
+
+    /// Marks addresses online; the i-th gets the display name `0xsignature<i>`.
+    pub async fn set_addresses_online(&self, addresses: &[Address]) {
+        self.set_labelled_online((0u8..).zip(addresses.iter().copied())).await;
+    }
+
+    async fn set_labelled_online(&self, nodes: impl Iterator<Item = (u8, Address)>) {
         let events = nodes
-            .iter()
-            .map(|index| {
-                let address = node(*index);
+            .map(|(label, address)| {
                 MatrixEvent::PresenceChanged(PresenceChanged {
                     user_id: format!("@{}:localhost", address.to_lower_hex()),
                     address,
                     presence: UserPresence::Online,
-                    displayname: Some(format!("0xsignature{index}")),
+                    displayname: Some(format!("0xsignature{label}")),
                     capabilities: Some("mxc://raiden.network/cap?Receive=1&Mediate=1".to_owned()),
                 })
             })

@@ -185,3 +185,33 @@ async fn claimable_ious_are_selected_by_window_and_amount_with_exact_256_bit_com
         store.claimable_ious(&U256::from(1_000_000), &U256::from(1_001_000), &U256::from(100)).await.unwrap();
     assert_eq!(selected, vec![candidates[2], candidates[1], candidates[5]]);
 }
+
+#[tokio::test]
+async fn iou_sessions_reads_what_the_locked_decision_sees() {
+    let database = TempDatabase::new().await;
+    let store = database.open().await;
+    let sender = key(1).address();
+    let session = U256::from(1_800_000_000);
+    assert_eq!(
+        store.iou_sessions(&sender, &session).await.unwrap(),
+        IouSessions { active: None, claimed: None }
+    );
+    let paid = iou(1, U256::from(FEE), 1_800_000_000);
+    store.check_and_store_iou(&paid, now(), reference_rules(&paid)).await.unwrap().unwrap();
+    assert_eq!(
+        store.iou_sessions(&sender, &session).await.unwrap(),
+        IouSessions { active: Some(paid), claimed: None }
+    );
+    store.mark_iou_claimed(&sender, &session, now()).await.unwrap();
+    let next = iou(1, U256::from(FEE), 1_900_000_000);
+    store.check_and_store_iou(&next, now(), reference_rules(&next)).await.unwrap().unwrap();
+    assert_eq!(
+        store.iou_sessions(&sender, &session).await.unwrap(),
+        IouSessions { active: Some(next), claimed: Some(paid) }
+    );
+    // Another session's claimed IOU is not this one's.
+    assert_eq!(
+        store.iou_sessions(&sender, &U256::from(1_900_000_000)).await.unwrap(),
+        IouSessions { active: Some(next), claimed: None }
+    );
+}

@@ -159,6 +159,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         rate_limits: config.rate_limits,
         enable_debug: config.enable_debug,
         chain: Some(chain_metrics),
+        payments: payment_config(&config)?,
     };
     let app = pfs_api::router_with(service.clone(), api_config, options);
     let record = Arc::clone(&failure);
@@ -193,6 +194,26 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
     eprintln!("raiden-pfs: stopped");
     Ok(())
+}
+
+/// The payment checks, when requests cost a fee: IOUs must name `--one-to-n-address`, deposits
+/// are read through `--eth-rpc` at the confirmed block and `--confirmations` blocks before it.
+fn payment_config(config: &ServeConfig) -> anyhow::Result<Option<pfs_api::PaymentConfig>> {
+    if config.service_fee.is_zero() {
+        return Ok(None);
+    }
+    let Some(one_to_n) = config.one_to_n_address else {
+        bail!("a service fee needs --one-to-n-address (PFS_ONE_TO_N_ADDRESS)");
+    };
+    Ok(Some(pfs_api::PaymentConfig {
+        one_to_n,
+        deposit_confirmations: config.confirmations,
+        user_deposit: pfs_chain::user_deposit::UserDepositReader::connect(
+            &config.eth_rpc,
+            config.user_deposit,
+        )
+        .context("--eth-rpc")?,
+    }))
 }
 
 /// Resolves on SIGINT or SIGTERM.
