@@ -308,7 +308,11 @@ fn the_openapi_document_is_openapi_3_and_every_reference_resolves() {
         let parameters: BTreeSet<String> = operation["parameters"]
             .as_array()
             .map(|parameters| {
-                parameters.iter().map(|parameter| parameter["name"].as_str().unwrap().to_owned()).collect()
+                parameters
+                    .iter()
+                    .filter(|parameter| parameter["in"] == "path")
+                    .map(|parameter| parameter["name"].as_str().unwrap().to_owned())
+                    .collect()
             })
             .unwrap_or_default();
         let in_path: BTreeSet<String> = path
@@ -317,6 +321,12 @@ fn the_openapi_document_is_openapi_3_and_every_reference_resolves() {
             .map(str::to_owned)
             .collect();
         assert_eq!(parameters, in_path, "{method} {path}: every path parameter is described");
+        for parameter in operation["parameters"].as_array().into_iter().flatten() {
+            assert!(
+                ["path", "query"].contains(&parameter["in"].as_str().unwrap_or_default()),
+                "{method} {path}: parameter {parameter} is in the path or the query"
+            );
+        }
     }
     let mut references = Vec::new();
     collect_references(&document, &mut references);

@@ -43,6 +43,19 @@ async fn report_both_sides(
 /// Opens `a`–`b` with `DEPOSIT` on each side; returns the channel id and the block of the
 /// second deposit.
 async fn open_funded(devnet: &Devnet, a: usize, b: usize) -> (U256, u64) {
+    let funded = open_funded_blocks(devnet, a, b).await;
+    (funded.channel, funded.last_block)
+}
+
+/// A channel opened and funded by both sides: its id, the block of `ChannelOpened` and the
+/// block of the second side's deposit.
+struct Funded {
+    channel: U256,
+    opened_block: u64,
+    last_block: u64,
+}
+
+async fn open_funded_blocks(devnet: &Devnet, a: usize, b: usize) -> Funded {
     let [first, second] = [a, b].map(|index| devnet.nodes()[index].address());
     let opened =
         devnet.raiden().open_channel_with_deposit(first, second, U256::from(DEPOSIT)).await.expect("open");
@@ -51,7 +64,11 @@ async fn open_funded(devnet: &Devnet, a: usize, b: usize) -> (U256, u64) {
         .set_total_deposit(opened.channel_identifier, second, U256::from(DEPOSIT), first)
         .await
         .expect("deposit");
-    (opened.channel_identifier, receipt.block_number.expect("a mined receipt"))
+    Funded {
+        channel: opened.channel_identifier,
+        opened_block: opened.block_number,
+        last_block: receipt.block_number.expect("a mined receipt"),
+    }
 }
 
 /// Opens and funds nodes 0–1–2 on chain, waits for the service to confirm them, and reports
@@ -87,31 +104,34 @@ async fn channels_opened_on_chain_route_only_after_the_confirmations() {
     let line = nodes(&devnet, &[0, 1, 2]);
     pfs.set_online(&line).await;
     let (first, _) = open_funded(&devnet, 0, 1).await;
-    let (second, last_block) = open_funded(&devnet, 1, 2).await;
+    let Funded { channel: second, opened_block, last_block } = open_funded_blocks(&devnet, 1, 2).await;
     // The channels are not confirmed yet: the updates wait for them.
     assert_eq!(report_both_sides(&pfs, &devnet, first, 0, 1, 1).await, [202, 202]);
     assert_eq!(report_both_sides(&pfs, &devnet, second, 1, 2, 1).await, [202, 202]);
 
-    devnet.chain().mine(CONFIRMATIONS - 1, 1).await.expect("mine");
-    let head = devnet.chain().block_number().await.expect("block number");
+    // The head one block short of confirming the second channel's opening.
+    let head = opened_block + CONFIRMATIONS - 1;
+    let current = devnet.chain().block_number().await.expect("block number");
+    devnet.chain().mine(head.saturating_sub(current), 1).await.expect("mine");
     let deadline = std::time::Instant::now() + common::WAIT;
     while pfs.chain_metrics.latest_block.load(Ordering::Relaxed) < head {
         assert!(std::time::Instant::now() < deadline, "the follower never saw block {head}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    pfs.wait_confirmed(opened_block - 1).await;
     assert!(
-        pfs.confirmed_block().await < last_block,
+        pfs.confirmed_block().await < opened_block,
         "blocks less than {CONFIRMATIONS} deep are not applied"
     );
     assert_eq!(pfs.routes(network, line[0], line[2], 10).await, Vec::<Vec<String>>::new());
 
-    devnet.chain().mine(1, 1).await.expect("mine");
+    devnet.chain().mine(last_block + CONFIRMATIONS - head, 1).await.expect("mine");
     pfs.wait_confirmed(last_block).await;
     assert_eq!(pfs.routes(network, line[0], line[2], 10).await, vec![checksummed(&line)]);
     let (_, metrics) = pfs.get("/metrics").await;
     let metrics = metrics.as_str().expect("text").to_owned();
-    assert!(metrics.contains(&format!("pfs_chain_head_block {}", head + 1)), "{metrics}");
-    assert!(metrics.contains(&format!("pfs_confirmed_block {}", head + 1 - CONFIRMATIONS)), "{metrics}");
+    assert!(metrics.contains(&format!("pfs_chain_head_block {}", last_block + CONFIRMATIONS)), "{metrics}");
+    assert!(metrics.contains(&format!("pfs_confirmed_block {last_block}")), "{metrics}");
     pfs.stop().await;
 }
 
