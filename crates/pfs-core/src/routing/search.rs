@@ -79,6 +79,7 @@ pub struct PathFinder {
     edge_diversity_steps: Vec<u8>,
     diversity_touched: Vec<EdgeIndex>,
     edges_weighed: u64,
+    queue_pops: u64,
     /// Per edge, its weight parts once computed in this request (one cache line per lookup).
     edge_weights: Vec<EdgeWeight>,
     channel_stamp: Vec<u32>,
@@ -323,6 +324,7 @@ impl PathFinder {
         };
         self.prepare(network);
         self.edges_weighed = 0;
+        self.queue_pops = 0;
         for edge in self.diversity_touched.drain(..) {
             self.edge_diversity_steps[edge as usize] = 0;
         }
@@ -344,7 +346,7 @@ impl PathFinder {
         let mut paths = Vec::new();
         let mut truncated = None;
         if !online.contains_node(source) || !online.contains_node(target) {
-            return Ok(Routes { paths, truncated, candidates_examined: 0, edges_weighed: 0 });
+            return Ok(Routes { paths, truncated, candidates_examined: 0, edges_weighed: 0, queue_pops: 0 });
         }
         while paths.len() < request.max_paths {
             self.compute_hops(&query);
@@ -371,6 +373,7 @@ impl PathFinder {
             truncated,
             candidates_examined: work.candidates,
             edges_weighed: self.edges_weighed,
+            queue_pops: self.queue_pops,
         })
     }
 
@@ -717,6 +720,7 @@ impl PathFinder {
         });
         let mut found = false;
         while let Some(Frontier { reached, node, edge, .. }) = self.heap.pop() {
+            self.queue_pops += 1;
             if edge != NO_EDGE {
                 // A lazily weighed edge: compute its exact weight now and relax it.
                 let head = topology.target[edge as usize];
