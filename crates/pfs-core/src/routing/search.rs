@@ -1,5 +1,6 @@
-//! The diverse k-path search of §2.5: repeated Yen enumerations of loop-free candidates in order
-//! of total weight, each stopping at the first valid path not returned yet.
+//! The diverse k-path search of §2.5: loop-free candidates enumerated in order of total weight,
+//! the first valid one not returned yet taken, `max_paths` times with the diversity penalty
+//! added in between; one enumeration serves all paths of a request.
 //!
 //! # Order
 //!
@@ -23,6 +24,9 @@
 //! * Skipping edges whose capacity is below `value` does not change the answer: such an edge
 //!   makes every path through it invalid (§2.7 step 1), and since candidates are taken in a
 //!   strict total order, removing invalid candidates never changes which valid one comes first.
+//!   The same holds for edges whose sender's imbalance penalty is not defined at its balance
+//!   there, unless the sender is the source (into the edge) or the receiver is the target (out of
+//!   its reverse): a mediator's fee evaluates that penalty whatever the amount (§2.8 step 5).
 //! * Shortest paths are found by A* with a lower bound computed per returned path: a backwards
 //!   Dial search with the integer weights `1 + ⌊diversity⌋ + no_refund` (every real weight is at
 //!   least that). It is exact up to fees, so the search stays on the paths that tie on it.
@@ -31,8 +35,12 @@
 //!   does not change between the paths of one request; only the diversity part does), into
 //!   reusable scratch arrays stamped with a generation counter. Nothing is cleared or allocated
 //!   per request or per relaxed edge.
-//! * Yen's enumeration uses Lawler's refinement: a candidate's spurs start at the node where it
-//!   left its parent (earlier spurs were derived from its ancestors).
+//! * The enumeration is Lawler's form of Yen's algorithm over an explicit partition of the paths
+//!   not examined yet ([`Candidate`]). The reference restarts it for every returned path; here
+//!   it continues, because the sets do not depend on the weights and weights only grow (see
+//!   [`PathFinder::search`]): a path found invalid is never examined again. A set enters the
+//!   queue with a lower bound and its best path is searched for only when it reaches the front,
+//!   so most spur searches of Yen's algorithm never run.
 //! * Work is bounded per request by [`SearchLimits::max_candidates`] and a [`Budget`]; a cut
 //!   search returns the paths found so far and says so in [`Routes::truncated`], which the
 //!   service counts in a metric.
