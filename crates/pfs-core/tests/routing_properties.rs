@@ -301,6 +301,17 @@ mod oracle {
         }
     }
 
+    /// The loop-free paths from the source to the target through online nodes.
+    pub fn online_simple_paths(scenario: &Scenario) -> usize {
+        let Scenario { addresses, channels, online, request } = scenario;
+        let is_online = |address: &Address| {
+            addresses.iter().position(|candidate| candidate == address).is_some_and(|index| online[index])
+        };
+        let mut paths = Vec::new();
+        simple_paths(channels, &is_online, &mut vec![request.source], request.target, &mut paths);
+        paths.len()
+    }
+
     pub fn find_paths(scenario: &Scenario) -> Result<Vec<(Vec<Address>, I256)>, PathError> {
         let Scenario { addresses, channels, online, request } = scenario;
         let is_online = |address: &Address| {
@@ -453,5 +464,30 @@ proptest! {
         let fresh = find_paths(&network, &online, &scenario.request, &SearchLimits::default(), &Unlimited)
             .map(|routes| routes.paths.into_iter().map(|p| (p.nodes, p.estimated_fee)).collect::<Vec<_>>());
         prop_assert_eq!(&fresh, &result);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// One enumeration serves every returned path: no candidate path is examined twice in a
+    /// request, however many paths it returns.
+    #[test]
+    fn no_candidate_is_examined_twice(scenario in scenario_strategy()) {
+        let network = ChannelGraph::build(Address::ZERO, &scenario.channels).expect("valid scenario");
+        let online_addresses: Vec<&Address> =
+            scenario.addresses.iter().zip(&scenario.online).filter(|(_, o)| **o).map(|(a, _)| a).collect();
+        let online = OnlineSet::from_addresses(&network, online_addresses);
+        if let Ok(routes) =
+            find_paths(&network, &online, &scenario.request, &SearchLimits::default(), &Unlimited)
+        {
+            let paths = oracle::online_simple_paths(&scenario) as u64;
+            prop_assert!(
+                routes.candidates_examined <= paths,
+                "{} candidates examined, {} paths exist",
+                routes.candidates_examined,
+                paths
+            );
+        }
     }
 }

@@ -204,6 +204,11 @@ pub(crate) struct EdgeState {
     /// `None` is the default schedule (capped, no fees); schedules without penalty are shared
     /// between the edges that announce the same one.
     pub schedule: Option<Arc<StoredSchedule>>,
+    /// Whether the sender's imbalance penalty, if it has one, is defined at the sender's balance
+    /// `capacity`. A mediator's fee evaluates the penalty of each of its two channels at its
+    /// unchanged balance whatever the amount (§2.8 step 5), so if not, the sender can neither
+    /// forward into this edge nor receive through its reverse as a mediator.
+    pub penalty_covers_capacity: bool,
 }
 
 static DEFAULT_SCHEDULE: std::sync::LazyLock<FeeSchedule> = std::sync::LazyLock::new(FeeSchedule::default);
@@ -211,6 +216,22 @@ static DEFAULT_STORED: std::sync::LazyLock<StoredSchedule> =
     std::sync::LazyLock::new(|| StoredSchedule::new(&FeeSchedule::default()));
 
 impl EdgeState {
+    fn new(capacity: TokenAmount, schedule: Option<Arc<StoredSchedule>>) -> Self {
+        let mut state = Self { capacity, schedule, penalty_covers_capacity: true };
+        state.update_penalty_cover();
+        state
+    }
+
+    /// Recomputes `penalty_covers_capacity` after a change of capacity or schedule.
+    fn update_penalty_cover(&mut self) {
+        self.penalty_covers_capacity = match self.terms().imbalance_penalty {
+            Some(points) if !points.is_empty() => {
+                points.point(0).0 <= self.capacity && self.capacity <= points.point(points.len() - 1).0
+            }
+            _ => true,
+        };
+    }
+
     pub fn terms(&self) -> ScheduleTerms<'_> {
         self.schedule.as_deref().unwrap_or(&DEFAULT_STORED).terms()
     }
@@ -324,7 +345,7 @@ impl ChannelGraph {
         let mut target = vec![0 as NodeIndex; edge_count];
         let mut reverse = vec![0 as EdgeIndex; edge_count];
         let mut channel_of = vec![0u32; edge_count];
-        let mut states: Vec<EdgeState> = vec![EdgeState { capacity: U256::ZERO, schedule: None }; edge_count];
+        let mut states: Vec<EdgeState> = vec![EdgeState::new(U256::ZERO, None); edge_count];
         let mut channel_edge = Vec::with_capacity(channels.len());
         let mut interner = ScheduleInterner::default();
         for (index, (&(first, second, _), channel)) in pairs.iter().zip(channels).enumerate() {
@@ -336,9 +357,9 @@ impl ChannelGraph {
             channel_of[forward as usize] = index as u32;
             channel_of[backward as usize] = index as u32;
             states[forward as usize] =
-                EdgeState { capacity: channel.capacity1, schedule: interner.intern(&channel.fee_schedule1) };
+                EdgeState::new(channel.capacity1, interner.intern(&channel.fee_schedule1));
             states[backward as usize] =
-                EdgeState { capacity: channel.capacity2, schedule: interner.intern(&channel.fee_schedule2) };
+                EdgeState::new(channel.capacity2, interner.intern(&channel.fee_schedule2));
             channel_edge.push(forward);
         }
 
@@ -400,6 +421,7 @@ impl ChannelGraph {
                     Some(Arc::new(StoredSchedule::new(schedule)))
                 };
             }
+            state.update_penalty_cover();
         }
         Ok(next)
     }
@@ -451,9 +473,9 @@ impl ChannelGraph {
         &self.chunks[edge as usize / CHUNK_EDGES][edge as usize % CHUNK_EDGES]
     }
 
-    /// Every edge's capacity, in edge order (a sequential walk over the chunks).
-    pub(crate) fn capacities(&self) -> impl Iterator<Item = &TokenAmount> + '_ {
-        self.chunks.iter().flat_map(|chunk| chunk.iter().map(|state| &state.capacity))
+    /// Every edge's state, in edge order (a sequential walk over the chunks).
+    pub(crate) fn states(&self) -> impl Iterator<Item = &EdgeState> + '_ {
+        self.chunks.iter().flat_map(|chunk| chunk.iter())
     }
 
     pub(crate) fn capacity(&self, edge: EdgeIndex) -> TokenAmount {

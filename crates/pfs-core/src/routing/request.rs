@@ -176,4 +176,7 @@ pub struct Routes {
     pub candidates_examined: u64,
     /// Edges whose fee weight was computed (each at most once per request).
     pub edges_weighed: u64,
+    /// Entries taken from the shortest-path searches' priority queues: the search's work in a
+    /// unit that machine load does not change.
+    pub queue_pops: u64,
 }

@@ -1,5 +1,6 @@
-//! The diverse k-path search of §2.5: repeated Yen enumerations of loop-free candidates in order
-//! of total weight, each stopping at the first valid path not returned yet.
+//! The diverse k-path search of §2.5: loop-free candidates enumerated in order of total weight,
+//! the first valid one not returned yet taken, `max_paths` times with the diversity penalty
+//! added in between; one enumeration serves all paths of a request.
 //!
 //! # Order
 //!
@@ -23,6 +24,9 @@
 //! * Skipping edges whose capacity is below `value` does not change the answer: such an edge
 //!   makes every path through it invalid (§2.7 step 1), and since candidates are taken in a
 //!   strict total order, removing invalid candidates never changes which valid one comes first.
+//!   The same holds for edges whose sender's imbalance penalty is not defined at its balance
+//!   there, unless the sender is the source (into the edge) or the receiver is the target (out of
+//!   its reverse): a mediator's fee evaluates that penalty whatever the amount (§2.8 step 5).
 //! * Shortest paths are found by A* with a lower bound computed per returned path: a backwards
 //!   Dial search with the integer weights `1 + ⌊diversity⌋ + no_refund` (every real weight is at
 //!   least that). It is exact up to fees, so the search stays on the paths that tie on it.
@@ -31,14 +35,18 @@
 //!   does not change between the paths of one request; only the diversity part does), into
 //!   reusable scratch arrays stamped with a generation counter. Nothing is cleared or allocated
 //!   per request or per relaxed edge.
-//! * Yen's enumeration uses Lawler's refinement: a candidate's spurs start at the node where it
-//!   left its parent (earlier spurs were derived from its ancestors).
+//! * The enumeration is Lawler's form of Yen's algorithm over an explicit partition of the paths
+//!   not examined yet ([`Candidate`]). The reference restarts it for every returned path; here
+//!   it continues, because the sets do not depend on the weights and weights only grow (see
+//!   [`PathFinder::search`]): a path found invalid is never examined again. A set enters the
+//!   queue with a lower bound and its best path is searched for only when it reaches the front,
+//!   so most spur searches of Yen's algorithm never run.
 //! * Work is bounded per request by [`SearchLimits::max_candidates`] and a [`Budget`]; a cut
 //!   search returns the paths found so far and says so in [`Routes::truncated`], which the
 //!   service counts in a metric.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::BinaryHeap;
 
 use alloy_primitives::{I256, U256};
 
@@ -61,6 +69,10 @@ const BOUND_HORIZON: u32 = 3;
 const REVERSE_REFUNDABLE: u8 = 0b1000;
 /// `edge_flags` bit: the edge's channel carries a diversity penalty in this request.
 const DIVERSE: u8 = 0b1_0000;
+/// `edge_flags` bit: the sender's imbalance penalty is defined at its balance in this edge.
+const PENALTY_COVERS: u8 = 0b10_0000;
+/// `edge_flags` bit: the edge's capacity is at least the value.
+const CARRIES: u8 = 0b100_0000;
 
 /// Reusable buffers for path searches. Keep one per worker thread and pass it to every query:
 /// it then allocates nothing per request once warm. Any network may be searched with it.
@@ -70,19 +82,25 @@ pub struct PathFinder {
     hops_generation: u32,
     /// Set when the lower-bound search stopped early: the bound of every node not settled.
     hops_cap: Option<u32>,
-    /// Per edge, for the current request: bit 0 capacity >= value, bit 1 capacity >= the refund
-    /// threshold (so the reverse edge has no no-refund weight), bit 2 the reverse edge's bit 0,
-    /// bit 3 the reverse edge's bit 1, bit 4 the channel has a diversity penalty. Bits 2 to 4
-    /// spare the search a random access per edge it looks at.
+    /// Per edge, for the current request: bit 0 the search may use it (see `usable`), bit 1
+    /// capacity >= the refund threshold (so the reverse edge has no no-refund weight), bit 2 the
+    /// reverse edge's bit 0, bit 3 the reverse edge's bit 1, bit 4 the channel has a diversity
+    /// penalty ([`DIVERSE`]), then [`PENALTY_COVERS`] and [`CARRIES`]. Bits 2 to 4 spare the
+    /// search a random access per edge it looks at.
     edge_flags: Vec<u8>,
     /// Per edge, ⌊diversity⌋ of its channel (cut at [`MAX_BOUND_STEP`]), and the edges set.
     edge_diversity_steps: Vec<u8>,
     diversity_touched: Vec<EdgeIndex>,
     edges_weighed: u64,
+    queue_pops: u64,
     /// Per edge, its weight parts once computed in this request (one cache line per lookup).
     edge_weights: Vec<EdgeWeight>,
     channel_stamp: Vec<u32>,
     channel_diversity: Vec<f64>,
+    /// Per channel, the outer iteration that last penalised it (valid with `channel_stamp`).
+    channel_penalised_in: Vec<u32>,
+    /// The enumeration's queue of candidate sets, kept for its capacity.
+    candidates: BinaryHeap<Candidate>,
     run: u32,
     /// Per node, its search state (one cache line per lookup).
     node_states: Vec<NodeState>,
@@ -190,14 +208,28 @@ impl PartialOrd for Frontier {
     }
 }
 
-/// A loop-free candidate path (min-heap by total weight, then node list).
+/// One set of the enumeration's partition of the loop-free paths not examined yet, represented by
+/// its best path (min-heap by total weight, then node list).
+///
+/// The set holds the paths that start with `nodes[..=spur]` and leave `nodes[spur]` by an edge
+/// not in `excluded`. Examining the best path splits the rest of its set into one set per spur
+/// index from `spur` on (Lawler's form of Yen's algorithm), so no path is enumerated twice and
+/// the sets stay a partition whatever the weights are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Candidate {
     total: Distance,
     nodes: Vec<NodeIndex>,
     edges: Vec<EdgeIndex>,
-    /// Index of the node where this path left the path it was derived from (0 for the first).
-    deviation: usize,
+    /// Index of the node where the set's paths may leave this path.
+    spur: usize,
+    /// Edges out of `nodes[spur]` that no path of the set takes.
+    excluded: Vec<EdgeIndex>,
+    /// The outer iteration (returned paths so far) whose weights `total` was computed with.
+    epoch: u32,
+    /// Whether `nodes` is the set's best path. If not, `nodes` and `edges` are only the common
+    /// start `nodes[..=spur]` and `total` is a lower bound of the best path's weight: the best
+    /// path is searched for only if the set reaches the front of the queue.
+    complete: bool,
 }
 
 impl Ord for Candidate {
@@ -323,54 +355,46 @@ impl PathFinder {
         };
         self.prepare(network);
         self.edges_weighed = 0;
+        self.queue_pops = 0;
         for edge in self.diversity_touched.drain(..) {
             self.edge_diversity_steps[edge as usize] = 0;
         }
         let threshold = query.refund_threshold;
-        for (flags, capacity) in self.edge_flags.iter_mut().zip(network.capacities()) {
-            let usable = at_least(capacity, &query.value);
-            let refundable = threshold.as_ref().is_some_and(|threshold| at_least(capacity, threshold));
-            *flags = u8::from(usable) | (u8::from(refundable) << 1);
+        for (flags, state) in self.edge_flags.iter_mut().zip(network.states()) {
+            let carries = at_least(&state.capacity, &query.value);
+            let refundable = threshold.as_ref().is_some_and(|threshold| at_least(&state.capacity, threshold));
+            let covered = if state.penalty_covers_capacity { PENALTY_COVERS } else { 0 };
+            *flags = if carries { CARRIES } else { 0 } | (u8::from(refundable) << 1) | covered;
         }
-        // Bits 2 and 3: the reverse edge's bits 0 and 1, so the searches read only the edge they
-        // walk (sequential in memory) instead of its reverse (anywhere).
-        let reverse = &network.topology.reverse;
-        for (edge, &backward) in reverse.iter().enumerate() {
-            let reverse_bits = self.edge_flags[backward as usize] & 0b11;
-            self.edge_flags[edge] = (self.edge_flags[edge] & 0b11) | (reverse_bits << 2);
+        // Bit 0 becomes "usable": the edge carries the value, and the fee of each mediator at
+        // its ends can be defined (see `usable`). Bits 2 and 3: the reverse edge's bits 0 and 1,
+        // so the searches read only the edge they walk (sequential in memory) instead of its
+        // reverse (anywhere).
+        let topology = &network.topology;
+        let (from_source, from_target) = (topology.out_edges(source), topology.out_edges(target));
+        for (edge, &backward) in topology.reverse.iter().enumerate() {
+            let (forward_flags, backward_flags) = (self.edge_flags[edge], self.edge_flags[backward as usize]);
+            let (tail_is_source, tail_is_target) = (from_source.contains(&edge), from_target.contains(&edge));
+            let head = topology.target[edge];
+            let forward = usable(forward_flags, backward_flags, tail_is_source, head == target);
+            let reverse_bits =
+                u8::from(usable(backward_flags, forward_flags, head == source, tail_is_target))
+                    | (backward_flags & 0b10);
+            self.edge_flags[edge] = (forward_flags & !0b1) | u8::from(forward) | (reverse_bits << 2);
         }
         let mut work = Work { candidates: 0 };
-        let mut taken: Vec<Vec<NodeIndex>> = Vec::new();
         let mut paths = Vec::new();
-        let mut truncated = None;
-        if !online.contains_node(source) || !online.contains_node(target) {
-            return Ok(Routes { paths, truncated, candidates_examined: 0, edges_weighed: 0 });
-        }
-        while paths.len() < request.max_paths {
-            self.compute_hops(&query);
-            match self.next_path(&query, &taken, &mut work) {
-                Ok(Some((candidate, estimated_fee))) => {
-                    for &edge in &candidate.edges {
-                        self.add_diversity(network, edge, query.diversity_penalty);
-                    }
-                    paths.push(Path {
-                        nodes: candidate.nodes.iter().map(|&node| network.node_address(node)).collect(),
-                        estimated_fee,
-                    });
-                    taken.push(candidate.nodes);
-                }
-                Ok(None) => break,
-                Err(reason) => {
-                    truncated = Some(reason);
-                    break;
-                }
-            }
-        }
+        let truncated = if online.contains_node(source) && online.contains_node(target) {
+            self.search(&query, request.max_paths, &mut work, &mut paths)
+        } else {
+            None
+        };
         Ok(Routes {
             paths,
             truncated,
             candidates_examined: work.candidates,
             edges_weighed: self.edges_weighed,
+            queue_pops: self.queue_pops,
         })
     }
 
@@ -390,6 +414,7 @@ impl PathFinder {
         if self.channel_stamp.len() < channels {
             self.channel_stamp.resize(channels, 0);
             self.channel_diversity.resize(channels, 0.0);
+            self.channel_penalised_in.resize(channels, 0);
         }
         if self.node_states.len() < nodes {
             self.node_states.resize(nodes, NodeState::default());
@@ -415,7 +440,8 @@ impl PathFinder {
         self.run
     }
 
-    fn add_diversity(&mut self, network: &ChannelGraph, edge: EdgeIndex, penalty: f64) {
+    /// Adds `penalty` to the diversity of `edge`'s channel, penalised in outer iteration `epoch`.
+    fn add_diversity(&mut self, network: &ChannelGraph, edge: EdgeIndex, penalty: f64, epoch: u32) {
         let channel = network.topology.channel[edge as usize] as usize;
         if self.channel_stamp[channel] != self.request_generation {
             self.channel_stamp[channel] = self.request_generation;
@@ -423,6 +449,7 @@ impl PathFinder {
             self.channel_diversity[channel] = 0.0;
         }
         self.channel_diversity[channel] += penalty;
+        self.channel_penalised_in[channel] = epoch;
         let steps = self.channel_diversity[channel].floor().min(f64::from(MAX_BOUND_STEP)) as u8;
         for edge in [edge, network.topology.reverse[edge as usize]] {
             self.edge_diversity_steps[edge as usize] = steps;
@@ -452,7 +479,7 @@ impl PathFinder {
             let network = query.network;
             let head = network.topology.target[index];
             let capacity = network.capacity(edge);
-            let usable = capacity >= query.value && query.online.contains_node(head);
+            let usable = self.edge_flags[index] & 1 != 0 && query.online.contains_node(head);
             self.edge_weights[index].usable = usable;
             if usable {
                 self.edges_weighed += 1;
@@ -474,75 +501,207 @@ impl PathFinder {
         Some(Distance::of_weight(1.0 + self.diversity(query.network, edge) + fee + no_refund))
     }
 
-    /// One outer iteration of §2.5: enumerate candidates best first until one is valid and not
-    /// taken yet. `Ok(None)` when the enumeration is exhausted.
-    fn next_path(
+    /// The diverse k-path loop of §2.5 as one enumeration: returns the paths (at most
+    /// `max_paths`) into `paths`, and why it stopped early, if it did.
+    ///
+    /// The reference restarts its enumeration for every path because the diversity penalties
+    /// change the weights. Here the partition of the paths not examined yet (see [`Candidate`])
+    /// is kept: the sets do not depend on the weights, only their best paths do, and weights
+    /// only grow. So a set whose best path uses no channel penalised since it was computed keeps
+    /// it, and any other set's old best is a lower bound of its new one (in the total order of
+    /// (total, node list), as every path of the set was at least that before and weights only
+    /// grew): the set stays in the queue under its old key and is recomputed only if it reaches
+    /// the front. A candidate once found invalid is never examined again, and a returned path
+    /// leaves the enumeration (its set is split like an invalid one's), which is the reference's
+    /// "not returned yet" rule.
+    fn search(
         &mut self,
         query: &Query<'_>,
-        taken: &[Vec<NodeIndex>],
+        max_paths: usize,
+        work: &mut Work,
+        paths: &mut Vec<Path>,
+    ) -> Option<Truncation> {
+        let network = query.network;
+        let mut queue = std::mem::take(&mut self.candidates);
+        queue.clear();
+        let mut epoch = 0;
+        self.compute_hops(query);
+        let outcome = 'search: {
+            if query.budget.exhausted() {
+                break 'search Some(Truncation::Deadline);
+            }
+            if let Some(first) = self.best_of_set(query, &[query.source], &[], Vec::new(), epoch) {
+                queue.push(first);
+            }
+            while paths.len() < max_paths {
+                let (candidate, estimated_fee) = match self.next_valid(query, &mut queue, epoch, work) {
+                    Ok(Some(found)) => found,
+                    Ok(None) => break 'search None,
+                    Err(reason) => break 'search Some(reason),
+                };
+                paths.push(Path {
+                    nodes: candidate.nodes.iter().map(|&node| network.node_address(node)).collect(),
+                    estimated_fee,
+                });
+                if paths.len() == max_paths {
+                    break;
+                }
+                epoch += 1;
+                for &edge in &candidate.edges {
+                    self.add_diversity(network, edge, query.diversity_penalty, epoch);
+                }
+                self.compute_hops(query);
+                if let Err(reason) = self.split(query, &candidate, epoch, &mut queue) {
+                    break 'search Some(reason);
+                }
+            }
+            None
+        };
+        self.candidates = queue;
+        outcome
+    }
+
+    /// Takes candidates best first until one is valid (§2.7) and returns it with its fee;
+    /// invalid ones are split. `Ok(None)` when every path has been examined.
+    fn next_valid(
+        &mut self,
+        query: &Query<'_>,
+        queue: &mut BinaryHeap<Candidate>,
+        epoch: u32,
         work: &mut Work,
     ) -> Result<Option<(Candidate, I256)>, Truncation> {
-        let mut emitted: Vec<Candidate> = Vec::new();
-        let mut queue: BinaryHeap<Candidate> = BinaryHeap::new();
-        let mut queued: HashSet<Vec<NodeIndex>> = HashSet::new();
-        if query.budget.exhausted() {
-            return Err(Truncation::Deadline);
-        }
-        self.next_run();
-        let Some(first) = self.shortest_path(query, query.source, Distance::default()) else {
-            return Ok(None);
-        };
-        queued.insert(first.nodes.clone());
-        queue.push(first);
         while let Some(candidate) = queue.pop() {
-            queued.remove(&candidate.nodes);
+            if !candidate.complete || (candidate.epoch != epoch && self.is_stale(query.network, &candidate)) {
+                // Its key was a lower bound: find the set's best path under today's weights.
+                if query.budget.exhausted() {
+                    return Err(Truncation::Deadline);
+                }
+                let Candidate { nodes, edges, spur, excluded, .. } = candidate;
+                if let Some(best) = self.best_of_set(query, &nodes[..=spur], &edges[..spur], excluded, epoch)
+                {
+                    queue.push(best);
+                }
+                continue;
+            }
             if work.candidates >= query.limits.max_candidates {
                 return Err(Truncation::Candidates);
             }
             work.candidates += 1;
-            if !taken.contains(&candidate.nodes)
-                && let Some(fee) = self.path_fee(query, &candidate)
-            {
+            if let Some(fee) = self.path_fee(query, &candidate) {
                 return Ok(Some((candidate, fee)));
             }
-            // Yen's spurs of this candidate, from its deviation node on (Lawler's refinement:
-            // spurs at earlier nodes were already derived from its ancestors).
-            let mut root_length = Distance::default();
-            for &edge in &candidate.edges[..candidate.deviation] {
-                let length = self.weight(query, edge).unwrap_or(Distance::of_weight(f64::INFINITY));
-                root_length = root_length.plus(length);
-            }
-            for spur_index in candidate.deviation..candidate.nodes.len() - 1 {
-                if query.budget.exhausted() {
-                    return Err(Truncation::Deadline);
-                }
-                let run = self.next_run();
-                let root = &candidate.nodes[..=spur_index];
-                for &node in &root[..spur_index] {
-                    self.node_states[node as usize].blocked = run;
-                }
-                for earlier in emitted.iter().chain(std::iter::once(&candidate)) {
-                    if earlier.nodes.len() > spur_index + 1 && earlier.nodes[..=spur_index] == *root {
-                        self.edge_blocked[earlier.edges[spur_index] as usize] = run;
-                    }
-                }
-                if let Some(spur) = self.shortest_path(query, root[spur_index], root_length) {
-                    let mut nodes = root[..spur_index].to_vec();
-                    nodes.extend_from_slice(&spur.nodes);
-                    let mut edges = candidate.edges[..spur_index].to_vec();
-                    edges.extend_from_slice(&spur.edges);
-                    if !queued.contains(&nodes) {
-                        queued.insert(nodes.clone());
-                        queue.push(Candidate { total: spur.total, nodes, edges, deviation: spur_index });
-                    }
-                }
-                let edge = candidate.edges[spur_index];
-                let length = self.weight(query, edge).unwrap_or(Distance::of_weight(f64::INFINITY));
-                root_length = root_length.plus(length);
-            }
-            emitted.push(candidate);
+            self.split(query, &candidate, epoch, queue)?;
         }
         Ok(None)
+    }
+
+    /// Whether a channel of `candidate` was penalised after its total was computed.
+    fn is_stale(&self, network: &ChannelGraph, candidate: &Candidate) -> bool {
+        candidate.edges.iter().any(|&edge| {
+            let channel = network.topology.channel[edge as usize] as usize;
+            self.channel_stamp[channel] == self.request_generation
+                && self.channel_penalised_in[channel] > candidate.epoch
+        })
+    }
+
+    /// Splits the set of an examined `candidate` into one set per spur index (Lawler's form of
+    /// Yen's algorithm) and queues each non-empty one with its best path.
+    fn split(
+        &mut self,
+        query: &Query<'_>,
+        candidate: &Candidate,
+        epoch: u32,
+        queue: &mut BinaryHeap<Candidate>,
+    ) -> Result<(), Truncation> {
+        for spur in candidate.spur..candidate.nodes.len() - 1 {
+            if query.budget.exhausted() {
+                return Err(Truncation::Deadline);
+            }
+            let mut excluded = if spur == candidate.spur { candidate.excluded.clone() } else { Vec::new() };
+            excluded.push(candidate.edges[spur]);
+            let (root_nodes, root_edges) = (&candidate.nodes[..=spur], &candidate.edges[..spur]);
+            if let Some(bound) = self.set_bound(query, root_nodes, root_edges, &excluded) {
+                queue.push(Candidate {
+                    total: bound,
+                    nodes: root_nodes.to_vec(),
+                    edges: root_edges.to_vec(),
+                    spur,
+                    excluded,
+                    epoch,
+                    complete: false,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A lower bound of the weight of every path of a set (see [`PathFinder::best_of_set`]):
+    /// the root's weight, plus the least lower bound of an allowed edge out of the spur node and
+    /// the heuristic of its head. `None` if no allowed edge can lead to the target.
+    fn set_bound(
+        &mut self,
+        query: &Query<'_>,
+        root_nodes: &[NodeIndex],
+        root_edges: &[EdgeIndex],
+        excluded: &[EdgeIndex],
+    ) -> Option<Distance> {
+        let mut root_length = Distance::default();
+        for &edge in root_edges {
+            let length = self.weight(query, edge).unwrap_or(Distance::of_weight(f64::INFINITY));
+            root_length = root_length.plus(length);
+        }
+        let run = self.next_run();
+        let spur = root_edges.len();
+        for &node in &root_nodes[..spur] {
+            self.node_states[node as usize].blocked = run;
+        }
+        let mut best: Option<Distance> = None;
+        for edge in query.network.topology.out_edges(root_nodes[spur]) {
+            let head = query.network.topology.target[edge];
+            if self.node_states[head as usize].blocked == run || excluded.contains(&(edge as EdgeIndex)) {
+                continue;
+            }
+            let Some(heuristic) = self.heuristic(head) else {
+                continue;
+            };
+            let Some((bound, _)) = self.weight_bound(query, edge as EdgeIndex) else {
+                continue;
+            };
+            let through = bound.plus(heuristic);
+            best = Some(best.map_or(through, |best| best.min(through)));
+        }
+        best.map(|best| root_length.plus(best))
+    }
+
+    /// The best path of the set of paths that start with `root_nodes` (joined by `root_edges`)
+    /// and leave its last node by an edge not in `excluded`, under the current weights.
+    fn best_of_set(
+        &mut self,
+        query: &Query<'_>,
+        root_nodes: &[NodeIndex],
+        root_edges: &[EdgeIndex],
+        excluded: Vec<EdgeIndex>,
+        epoch: u32,
+    ) -> Option<Candidate> {
+        let mut root_length = Distance::default();
+        for &edge in root_edges {
+            let length = self.weight(query, edge).unwrap_or(Distance::of_weight(f64::INFINITY));
+            root_length = root_length.plus(length);
+        }
+        let run = self.next_run();
+        let spur = root_edges.len();
+        for &node in &root_nodes[..spur] {
+            self.node_states[node as usize].blocked = run;
+        }
+        for &edge in &excluded {
+            self.edge_blocked[edge as usize] = run;
+        }
+        let best = self.shortest_path(query, root_nodes[spur], root_length)?;
+        let mut nodes = root_nodes[..spur].to_vec();
+        nodes.extend_from_slice(&best.nodes);
+        let mut edges = root_edges.to_vec();
+        edges.extend_from_slice(&best.edges);
+        Some(Candidate { total: best.total, nodes, edges, spur, excluded, epoch, complete: true })
     }
 
     /// Lower bounds of the distance to the target, by a backwards shortest-path search over
@@ -717,6 +876,7 @@ impl PathFinder {
         });
         let mut found = false;
         while let Some(Frontier { reached, node, edge, .. }) = self.heap.pop() {
+            self.queue_pops += 1;
             if edge != NO_EDGE {
                 // A lazily weighed edge: compute its exact weight now and relax it.
                 let head = topology.target[edge as usize];
@@ -782,7 +942,10 @@ impl PathFinder {
             total: self.node_states[query.target as usize].distance,
             nodes,
             edges,
-            deviation: 0,
+            spur: 0,
+            excluded: Vec::new(),
+            epoch: 0,
+            complete: true,
         })
     }
 
@@ -829,6 +992,20 @@ impl PathFinder {
     fn path_fee(&self, query: &Query<'_>, candidate: &Candidate) -> Option<I256> {
         path_fee(query.network, query.value, &candidate.edges)
     }
+}
+
+/// Whether an edge may be on a valid path, from its flags and its reverse's ([`CARRIES`],
+/// [`PENALTY_COVERS`]) and whether its tail is the source and its head the
+/// target. An edge below the value makes every path through it invalid (§2.7 step 1). A mediator
+/// evaluates the imbalance penalty of its outgoing channel at its balance there (the edge's
+/// capacity) and that of its incoming channel at its balance there (the reverse edge's
+/// capacity), whatever the amount (§2.8 step 5): where the penalty is not defined, every path
+/// with that mediator is invalid. The source and the target are not mediators.
+#[inline]
+fn usable(flags: u8, reverse_flags: u8, tail_is_source: bool, head_is_target: bool) -> bool {
+    flags & CARRIES != 0
+        && (tail_is_source || flags & PENALTY_COVERS != 0)
+        && (head_is_target || reverse_flags & PENALTY_COVERS != 0)
 }
 
 /// `left >= right`, comparing two limbs at a time when both fit 128 bits (nearly every amount).

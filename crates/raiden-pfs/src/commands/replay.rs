@@ -60,6 +60,7 @@ pub fn run(arguments: &ReplayArgs) -> anyhow::Result<()> {
     let mut truncated = 0usize;
     let mut candidates = 0u64;
     let mut weighed = 0u64;
+    let mut pops = 0u64;
     for record in &requests {
         let started = Instant::now();
         let deadline = started + limits.time_budget;
@@ -68,10 +69,11 @@ pub fn run(arguments: &ReplayArgs) -> anyhow::Result<()> {
             Err(error) => (Vec::new(), Some(error.to_string())),
             Ok(request) => match finder.find_paths(&network, &online, &request, &limits, &budget) {
                 Err(error) => (Vec::new(), Some(error.to_string())),
-                Ok(Routes { paths, truncated: cut, candidates_examined, edges_weighed }) => {
+                Ok(Routes { paths, truncated: cut, candidates_examined, edges_weighed, queue_pops }) => {
                     truncated += usize::from(cut.is_some());
                     candidates += candidates_examined;
                     weighed += edges_weighed;
+                    pops += queue_pops;
                     let error = paths.is_empty().then(|| NO_ROUTE_FOUND.to_owned());
                     let paths = paths
                         .into_iter()
@@ -106,9 +108,10 @@ pub fn run(arguments: &ReplayArgs) -> anyhow::Result<()> {
     if arguments.summary {
         print_summary(&network, build_time, &results, truncated);
         eprintln!(
-            "per request: {:.1} candidates examined, {:.0} edge weights computed",
+            "per request: {:.1} candidates examined, {:.0} edge weights computed, {:.0} queue pops",
             candidates as f64 / results.len().max(1) as f64,
-            weighed as f64 / results.len().max(1) as f64
+            weighed as f64 / results.len().max(1) as f64,
+            pops as f64 / results.len().max(1) as f64
         );
     }
     Ok(())
