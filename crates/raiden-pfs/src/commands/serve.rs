@@ -72,6 +72,10 @@ pub struct ServeArgs {
     /// Matrix homeserver URL; without it the service runs without Matrix.
     #[arg(long, env = "PFS_MATRIX_SERVER")]
     matrix_server: Option<String>,
+    /// The homeserver's Matrix server name, when it differs from the URL's `host[:port]`
+    /// (delegation, or loopback homeservers named by their federation port).
+    #[arg(long, env = "PFS_MATRIX_SERVER_NAME")]
+    matrix_server_name: Option<String>,
     /// Enable the `_debug` endpoints (not implemented yet: accepted for compatibility).
     #[arg(long, env = "PFS_ENABLE_DEBUG")]
     enable_debug: bool,
@@ -144,7 +148,8 @@ async fn serve(arguments: &ServeArgs) -> anyhow::Result<()> {
     };
     let mut matrix = None;
     if let Some(url) = &arguments.matrix_server {
-        let homeserver = HomeserverAddress::new(url, None).context("--matrix-server")?;
+        let homeserver = HomeserverAddress::new(url, arguments.matrix_server_name.as_deref())
+            .context("--matrix-server / --matrix-server-name")?;
         let token = store.sync_token().await.context("cannot read the Matrix sync token")?;
         let (client, mut batches) = MatrixClient::start(key.clone(), MatrixConfig::new(homeserver), token)
             .await
