@@ -40,6 +40,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
+use pfs_chain::FollowerMetrics;
 use pfs_core::{Address, U256};
 use pfs_service::Service;
 use serde_json::json;
@@ -84,6 +85,8 @@ pub(crate) struct AppState {
     pub(crate) service: Service,
     pub(crate) config: ApiConfig,
     pub(crate) metrics: metrics::Metrics,
+    /// The chain follower's counters and gauges, when one runs.
+    pub(crate) chain: Option<Arc<FollowerMetrics>>,
 }
 
 /// The shared state handlers extract.
@@ -91,7 +94,13 @@ pub(crate) type State = axum::extract::State<Arc<AppState>>;
 
 /// The full application: `/api/...` with CORS, JSON 404/405, limits and timeout.
 pub fn router(service: Service, config: ApiConfig) -> Router {
-    let state = Arc::new(AppState { service, config, metrics: metrics::Metrics::new() });
+    router_with_chain(service, config, None)
+}
+
+/// As [`router`], with the chain follower's metrics (chain head, RPC errors, reorganisations,
+/// ...) exported on `/metrics` too.
+pub fn router_with_chain(service: Service, config: ApiConfig, chain: Option<Arc<FollowerMetrics>>) -> Router {
+    let state = Arc::new(AppState { service, config, metrics: metrics::Metrics::new(), chain });
     let small = DefaultBodyLimit::max(MAX_BODY_BYTES);
     let api = Router::new()
         .route("/v1/info", get(info::info_v1))

@@ -1,7 +1,8 @@
 //! `GET /metrics`: Prometheus text format (0.0.4). Request counts and latency histograms per
 //! endpoint (the matched route template, so path parameters do not explode the label set),
 //! routes computed, truncated searches, updates by outcome, the confirmed block and the number
-//! of online addresses.
+//! of online addresses; with a chain follower, its head block, RPC errors, reorganisations,
+//! events, range shrinks, undecodable logs and current `eth_getLogs` range.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,6 +13,7 @@ use axum::extract::{MatchedPath, State as Extract};
 use axum::http::{HeaderValue, Request, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use pfs_chain::FollowerMetrics;
 use prometheus_client::encoding::prometheus_text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -34,6 +36,68 @@ pub(crate) struct Metrics {
     truncated_searches: Counter,
     confirmed_block: Gauge,
     online_addresses: Gauge,
+    chain: ChainMetrics,
+}
+
+/// The chain follower's figures (see `pfs_chain::FollowerMetrics`).
+#[derive(Debug, Default)]
+struct ChainMetrics {
+    head_block: Gauge,
+    range_blocks: Gauge,
+    rpc_errors: Counter,
+    reorgs: Counter,
+    events: Counter,
+    range_shrinks: Counter,
+    undecodable_logs: Counter,
+}
+
+impl ChainMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "pfs_chain_head_block",
+            "The chain's latest block at the last poll",
+            self.head_block.clone(),
+        );
+        registry.register(
+            "pfs_chain_range_blocks",
+            "The current eth_getLogs range in blocks",
+            self.range_blocks.clone(),
+        );
+        registry.register(
+            "pfs_chain_rpc_errors",
+            "Failed chain RPC requests (each retry counts)",
+            self.rpc_errors.clone(),
+        );
+        registry.register("pfs_chain_reorgs", "Chain reorganisations rolled back", self.reorgs.clone());
+        registry.register("pfs_chain_events", "Chain events delivered by the follower", self.events.clone());
+        registry.register(
+            "pfs_chain_range_shrinks",
+            "eth_getLogs ranges shrunk after a refusal or timeout",
+            self.range_shrinks.clone(),
+        );
+        registry.register(
+            "pfs_chain_undecodable_logs",
+            "Logs that did not decode and were skipped",
+            self.undecodable_logs.clone(),
+        );
+    }
+
+    /// Copies the follower's current values.
+    fn read(&self, chain: &FollowerMetrics) {
+        let gauge = |gauge: &Gauge, value: &std::sync::atomic::AtomicU64| {
+            gauge.set(i64::try_from(FollowerMetrics::get(value)).unwrap_or(i64::MAX));
+        };
+        let counter = |counter: &Counter, value: &std::sync::atomic::AtomicU64| {
+            counter.inc_by(FollowerMetrics::get(value).saturating_sub(counter.get()));
+        };
+        gauge(&self.head_block, &chain.latest_block);
+        gauge(&self.range_blocks, &chain.range_blocks);
+        counter(&self.rpc_errors, &chain.rpc_errors);
+        counter(&self.reorgs, &chain.reorgs);
+        counter(&self.events, &chain.events);
+        counter(&self.range_shrinks, &chain.range_shrinks);
+        counter(&self.undecodable_logs, &chain.undecodable_logs);
+    }
 }
 
 /// Latency buckets from 0.1 ms doubling to about 3 s.
@@ -78,7 +142,10 @@ impl Metrics {
             confirmed_block.clone(),
         );
         registry.register("pfs_online_addresses", "Addresses currently reachable", online_addresses.clone());
+        let chain = ChainMetrics::default();
+        chain.register(&mut registry);
         Self {
+            chain,
             registry,
             requests,
             latency,
@@ -130,6 +197,9 @@ pub(crate) async fn metrics(Extract(state): Extract<Arc<AppState>>) -> Response 
     metrics.confirmed_block.set(i64::try_from(service.confirmed_block().0).unwrap_or(i64::MAX));
     let online = service.snapshot().presence.reachable_addresses().len();
     metrics.online_addresses.set(i64::try_from(online).unwrap_or(i64::MAX));
+    if let Some(chain) = &state.chain {
+        metrics.chain.read(chain);
+    }
     let mut text = String::new();
     if encode(&mut text, &metrics.registry).is_err() {
         return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();

@@ -43,6 +43,48 @@ impl UndoLog {
         Self { entries: VecDeque::new(), keep_blocks, covers_above: start }
     }
 
+    /// The log as it was committed: `entries` are the stored undo records
+    /// (`pfs_store::LoadedState::undo_log`, oldest first) and `cursor` the stored cursor. The
+    /// store keeps the records of the same `keep_blocks` recent blocks, so the log can revert to
+    /// any block from `cursor − keep_blocks` on, across the restart.
+    pub fn restore(
+        keep_blocks: u64,
+        cursor: Option<BlockNumber>,
+        entries: impl IntoIterator<Item = (BlockNumber, Undo)>,
+    ) -> Self {
+        let mut log = Self::new(keep_blocks, None);
+        log.entries = entries.into_iter().filter(|(_, undo)| *undo != Undo::Nothing).collect();
+        if let Some(cursor) = cursor {
+            log.prune(cursor);
+        }
+        log
+    }
+
+    /// Keeps how to revert an event applied in `block` (blocks must not decrease).
+    pub fn record(&mut self, block: BlockNumber, undo: Undo) {
+        self.push(block, undo);
+    }
+
+    /// Takes the undos needed to roll back to `fork` (those of the blocks above it, newest first),
+    /// removing them from the log.
+    ///
+    /// # Errors
+    /// [`ApplyError::RollbackBeyondUndoLog`] if `fork` is below what the log covers; the log is
+    /// then unchanged.
+    pub fn rollback_to(&mut self, fork: BlockNumber) -> Result<Vec<Undo>, ApplyError> {
+        if let Some(covers_above) = self.covers_above
+            && fork < covers_above
+        {
+            return Err(ApplyError::RollbackBeyondUndoLog { rollback_to: fork, covers_above });
+        }
+        Ok(self.pop_above(fork).collect())
+    }
+
+    /// Drops the undos of blocks at or below `head − keep_blocks` (`head`: the new cursor).
+    pub fn prune_below(&mut self, head: BlockNumber) {
+        self.prune(head);
+    }
+
     /// The lowest block this log can roll back to (`None`: any block, nothing was applied before
     /// the log started).
     pub fn covers_above(&self) -> Option<BlockNumber> {
@@ -116,12 +158,7 @@ pub fn apply_batch(
 ) -> Result<AppliedBatch, ApplyError> {
     let mut applied = AppliedBatch::default();
     if let Some(fork) = batch.rollback_to {
-        if let Some(covers_above) = undo_log.covers_above
-            && fork.block_number < covers_above
-        {
-            return Err(ApplyError::RollbackBeyondUndoLog { rollback_to: fork.block_number, covers_above });
-        }
-        for undo in undo_log.pop_above(fork.block_number) {
+        for undo in undo_log.rollback_to(fork.block_number)? {
             changes.record_undo(&undo);
             registry.undo(undo);
             applied.undone += 1;
@@ -131,6 +168,7 @@ pub fn apply_batch(
     for (block, event) in &batch.events {
         let effect = registry.apply_chain_event(event, now);
         changes.record_chain_event(event, &effect);
+        changes.record_chain_undo(*block, &effect.undo);
         if effect.ignored.is_some() {
             applied.ignored += 1;
         } else {
@@ -245,6 +283,30 @@ mod tests {
             ApplyError::RollbackBeyondUndoLog { rollback_to: BlockNumber(1), covers_above: BlockNumber(8) }
         );
         assert!(registry.token_network(&NETWORK).is_some());
+    }
+
+    #[test]
+    fn a_log_restored_from_the_stored_undos_reverts_across_the_restart() {
+        let mut registry = TokenNetworkRegistry::new(ChainId(1));
+        let mut log = UndoLog::new(100, None);
+        let mut changes = StateChanges::new();
+        let first =
+            batch(None, vec![(1, created()), (2, opened(1)), (3, deposit(1, 10)), (5, deposit(1, 30))], 6);
+        apply_batch(&mut registry, &first, &mut log, &mut changes, now()).expect("no rollback");
+        let stored: Vec<(BlockNumber, Undo)> = log.entries.iter().cloned().collect();
+
+        let mut restored = UndoLog::restore(100, Some(BlockNumber(6)), stored);
+        let rollback = batch(Some(cursor(3)), vec![], 3);
+        apply_batch(&mut registry, &rollback, &mut restored, &mut changes, now()).expect("covered");
+        assert_eq!(deposit_of(&registry, 1), Some(U256::from(10)));
+    }
+
+    #[test]
+    fn a_restored_log_covers_only_the_kept_blocks() {
+        let log =
+            UndoLog::restore(2, Some(BlockNumber(10)), [(BlockNumber(7), Undo::RemoveTokenNetwork(NETWORK))]);
+        assert!(log.is_empty(), "block 7 is below the kept blocks 9 and 10");
+        assert_eq!(log.covers_above(), Some(BlockNumber(8)));
     }
 
     #[test]

@@ -207,23 +207,39 @@ impl ChainFollower {
                 Ok(Some(batch)) => return Ok(batch),
                 Ok(None) => tokio::time::sleep(self.config.poll_interval).await,
                 Err(StepError::Fatal(error)) => return Err(error),
-                Err(failure) => {
-                    FollowerMetrics::add(&self.metrics.rpc_errors, 1);
-                    match failure {
-                        StepError::Rpc(method, error) => {
-                            tracing::warn!(method, %error, retry_in = ?backoff, "chain RPC failed; retrying")
-                        }
-                        StepError::Timeout(method) => {
-                            tracing::warn!(method, retry_in = ?backoff, "chain RPC timed out; retrying")
-                        }
-                        StepError::Inconsistent(reason) => {
-                            tracing::warn!(reason, retry_in = ?backoff, "inconsistent chain answers; retrying")
-                        }
-                        StepError::Fatal(_) => {}
-                    }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(self.config.retry_max);
-                }
+                Err(failure) => backoff = self.retry_after(&failure, backoff).await,
+            }
+        }
+    }
+
+    /// Counts and logs a failed step, waits `backoff`, and returns the next backoff.
+    async fn retry_after(&self, failure: &StepError, backoff: Duration) -> Duration {
+        FollowerMetrics::add(&self.metrics.rpc_errors, 1);
+        match failure {
+            StepError::Rpc(method, error) => {
+                tracing::warn!(method, %error, retry_in = ?backoff, "chain RPC failed; retrying")
+            }
+            StepError::Timeout(method) => {
+                tracing::warn!(method, retry_in = ?backoff, "chain RPC timed out; retrying")
+            }
+            StepError::Inconsistent(reason) => {
+                tracing::warn!(reason, retry_in = ?backoff, "inconsistent chain answers; retrying")
+            }
+            StepError::Fatal(_) => {}
+        }
+        tokio::time::sleep(backoff).await;
+        (backoff * 2).min(self.config.retry_max)
+    }
+
+    /// The chain id the node reports (`eth_chainId`), retried like [`ChainFollower::next_batch`]
+    /// until the node answers (each failure logged and counted in
+    /// [`FollowerMetrics::rpc_errors`]).
+    pub async fn chain_id(&self) -> u64 {
+        let mut backoff = self.config.retry_initial;
+        loop {
+            match self.timed("eth_chainId", self.provider.get_chain_id().into_future()).await {
+                Ok(chain_id) => return chain_id,
+                Err(failure) => backoff = self.retry_after(&failure, backoff).await,
             }
         }
     }

@@ -16,7 +16,13 @@
 //! channel) and applies each batch with [`apply_batch`], keeping the [`Undo`](pfs_core::token_network::Undo)s
 //! of recent blocks in an [`UndoLog`]. Keeping state in one place keeps reorganisations simple: a
 //! batch with [`ChainBatch::rollback_to`] tells the writer to revert to the fork point, and the
-//! following batches carry the new branch.
+//! following batches carry the new branch. In `raiden-pfs serve` a follower task drives the
+//! follower and the undo log and sends each batch to the service's writer, which applies it
+//! and commits state, cursor and undo records together (`raiden_pfs::follow`).
+//!
+//! The undo records are committed with the cursor (`pfs_store::StateChanges::record_chain_undo`,
+//! [`apply_batch`] records them), and [`UndoLog::restore`] rebuilds the log at start-up, so a
+//! reorganisation that reaches blocks processed before a restart is reverted exactly too.
 //!
 //! # Confirmations, ranges, outages, reorganisations
 //!
@@ -42,7 +48,13 @@
 //! let loaded = store.load_state().await?;
 //! let mut registry = loaded.registry;
 //! let networks: Vec<_> = registry.token_networks().map(|network| network.address).collect();
-//! let mut undo_log = UndoLog::new(config.recent_blocks, loaded.cursor.map(|cursor| cursor.block_number));
+//! // The undo records committed with the cursor: a reorganisation reaching blocks processed
+//! // before a restart is reverted like any other.
+//! let mut undo_log = UndoLog::restore(
+//!     config.recent_blocks,
+//!     loaded.cursor.map(|cursor| cursor.block_number),
+//!     loaded.undo_log,
+//! );
 //! let mut follower = ChainFollower::connect(rpc_url, config, loaded.recent_blocks, networks)?;
 //! loop {
 //!     let batch = follower.next_batch().await?; // cancel-safe: fine inside `select!`

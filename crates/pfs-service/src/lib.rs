@@ -35,13 +35,13 @@ use pfs_core::routing::SearchLimits;
 use pfs_core::token_network::{ChainEvent, Undo, VerifiedUpdate};
 use pfs_core::{BlockNumber, ChainId};
 use pfs_matrix::SyncBatch;
-use pfs_store::{ChainCursor, Store, StoreError};
+use pfs_store::{ChainCursor, LoadedState, Store, StoreError};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub use partners::{MAX_SUGGESTIONS, PartnerSuggestion, closeness_centrality, suggest_partners};
 pub use query::{FoundPath, PathQueryError, PathsAnswer};
-pub use snapshot::{NetworkSnapshot, ServiceSnapshot};
+pub use snapshot::{NetworkSnapshot, ServiceSnapshot, describe};
 pub use writer::{MAX_GROUP_COMMANDS, UpdateResult, WriterCommand, WriterError};
 
 /// Capacity of the writer's command queue; senders wait (back-pressure) when it is full.
@@ -89,20 +89,27 @@ impl Service {
     /// [`StoreError`] if the state cannot be loaded.
     pub async fn start(store: Store, config: ServiceConfig) -> Result<Self, StoreError> {
         let loaded = store.load_state().await?;
+        Ok(Self::start_loaded(store, loaded, config))
+    }
+
+    /// As [`Service::start`], with the state already loaded from `store` (the chain follower
+    /// needs the loaded cursor, recent blocks and undo records too, and 50,000 channels are not
+    /// worth loading twice). Must be called within a tokio runtime.
+    pub fn start_loaded(store: Store, loaded: LoadedState, config: ServiceConfig) -> Self {
         let presence = PresenceBook::new(SystemTime::now());
         let confirmed_block = loaded.cursor.map(|cursor| cursor.block_number);
         let (writer, snapshots) =
             writer::Writer::new(loaded.registry, presence, store.clone(), confirmed_block);
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE_CAPACITY);
         let task = tokio::spawn(writer.run(receiver, config.expiry_interval));
-        Ok(Self {
+        Self {
             commands,
             snapshots,
             store,
             config: Arc::new(config),
             counters: Arc::default(),
             writer: Arc::new(Mutex::new(Some(task))),
-        })
+        }
     }
 
     /// The latest published snapshot.
@@ -159,7 +166,8 @@ impl Service {
         answer.await.map_err(|_| WriterError::Stopped)?
     }
 
-    /// Applies a chain batch (see [`WriterCommand::ChainBatch`]); returns once committed.
+    /// Applies chain events that all belong to the block `cursor` (a shorthand of
+    /// [`Service::apply_chain_blocks`] for tests and tools); returns once committed.
     ///
     /// # Errors
     /// [`WriterError`] if the writer is not running or the commit failed.
@@ -169,8 +177,24 @@ impl Service {
         events: Vec<ChainEvent>,
         cursor: ChainCursor,
     ) -> Result<Vec<Undo>, WriterError> {
+        let events = events.into_iter().map(|event| (cursor.block_number, event)).collect();
+        self.apply_chain_blocks(undo, events, vec![cursor]).await
+    }
+
+    /// Applies a chain batch (see [`WriterCommand::ChainBatch`]): `undo` first, then `events`,
+    /// then records `blocks` (the last one is the new cursor), all in one transaction; returns
+    /// once committed, with one [`Undo`] per event.
+    ///
+    /// # Errors
+    /// [`WriterError`] if the writer is not running or the commit failed.
+    pub async fn apply_chain_blocks(
+        &self,
+        undo: Vec<Undo>,
+        events: Vec<(BlockNumber, ChainEvent)>,
+        blocks: Vec<ChainCursor>,
+    ) -> Result<Vec<Undo>, WriterError> {
         let (reply, answer) = oneshot::channel();
-        self.send(WriterCommand::ChainBatch { undo, events, cursor, reply }).await?;
+        self.send(WriterCommand::ChainBatch { undo, events, blocks, reply }).await?;
         answer.await.map_err(|_| WriterError::Stopped)?
     }
 

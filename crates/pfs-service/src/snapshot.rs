@@ -64,8 +64,10 @@ impl NetworkSnapshot {
     }
 }
 
-/// A channel as the routing graph sees it.
-fn describe(channel: &Channel) -> ChannelDescription {
+/// A channel as the routing graph sees it: each side's usable capacity (its report, capped by
+/// what the channel holds on chain) and fee schedule. `raiden-pfs export` writes the same values,
+/// so a replayed snapshot routes as the live service does.
+pub fn describe(channel: &Channel) -> ChannelDescription {
     ChannelDescription {
         channel_id: channel.id,
         participant1: channel.sides[0].participant,

@@ -46,7 +46,9 @@ pub enum WriterCommand {
         /// One result per update, in order.
         reply: oneshot::Sender<Result<Vec<UpdateResult>, WriterError>>,
     },
-    /// A batch of confirmed chain events from the chain follower, committed with `cursor`.
+    /// A batch of confirmed chain events from the chain follower, committed with its blocks (the
+    /// last one becomes the cursor) in ONE transaction, together with the undo records of its
+    /// events (so a reorganisation can be reverted after a restart too).
     ///
     /// `undo` (applied first, in the given order, e.g. newest first) reverts events of blocks
     /// that a reorganisation removed; the reply carries one [`Undo`] per event of `events`, which
@@ -54,10 +56,11 @@ pub enum WriterCommand {
     ChainBatch {
         /// Reverts to apply before `events`.
         undo: Vec<Undo>,
-        /// The events, in chain order.
-        events: Vec<ChainEvent>,
-        /// The last block these events cover; becomes the confirmed block.
-        cursor: ChainCursor,
+        /// The events, in chain order, each with its block.
+        events: Vec<(BlockNumber, ChainEvent)>,
+        /// The processed blocks, strictly increasing, ending with the new cursor (for a rollback:
+        /// the fork point alone). Must not be empty.
+        blocks: Vec<ChainCursor>,
         /// How to revert each event, in order.
         reply: oneshot::Sender<Result<Vec<Undo>, WriterError>>,
     },
@@ -185,8 +188,8 @@ impl Writer {
                         updates.into_iter().map(|update| self.apply_update(update, timestamp)).collect();
                     pending.push(Pending::Updates(reply, results));
                 }
-                WriterCommand::ChainBatch { undo, events, cursor, reply } => {
-                    let undos = self.apply_chain_batch(undo, &events, cursor, timestamp);
+                WriterCommand::ChainBatch { undo, events, blocks, reply } => {
+                    let undos = self.apply_chain_batch(undo, &events, &blocks, timestamp);
                     pending.push(Pending::Chain(reply, undos));
                 }
                 WriterCommand::Matrix(mut batch) => {
@@ -249,8 +252,8 @@ impl Writer {
     fn apply_chain_batch(
         &mut self,
         undo: Vec<Undo>,
-        events: &[ChainEvent],
-        cursor: ChainCursor,
+        events: &[(BlockNumber, ChainEvent)],
+        blocks: &[ChainCursor],
         now: NaiveTimestamp,
     ) -> Vec<Undo> {
         for revert in undo {
@@ -261,9 +264,10 @@ impl Writer {
             self.registry.undo(revert);
         }
         let mut undos = Vec::with_capacity(events.len());
-        for event in events {
+        for (block, event) in events {
             let effect = self.registry.apply_chain_event(event, now);
             self.changes.record_chain_event(event, &effect);
+            self.changes.record_chain_undo(*block, &effect.undo);
             match event {
                 ChainEvent::TokenNetworkCreated { token_network, .. }
                 | ChainEvent::ChannelOpened { token_network, .. }
@@ -278,8 +282,12 @@ impl Writer {
             }
             undos.push(effect.undo);
         }
-        self.changes.record_block(cursor);
-        self.confirmed_block = Some(cursor.block_number);
+        for block in blocks {
+            self.changes.record_block(*block);
+        }
+        if let Some(cursor) = blocks.last() {
+            self.confirmed_block = Some(cursor.block_number);
+        }
         undos
     }
 

@@ -172,6 +172,9 @@ pub enum CorruptReason {
     /// A stored route is not a JSON list of checksummed addresses.
     #[error("route is not a JSON list of checksummed addresses")]
     Route,
+    /// A stored undo record does not decode.
+    #[error(transparent)]
+    UndoRecord(crate::undo::UndoRecordError),
 }
 
 impl StoreError {

@@ -92,6 +92,7 @@ mod iou;
 mod matrix;
 mod state;
 mod store;
+mod undo;
 
 pub use error::{CorruptReason, StoreError};
 pub use feedback::{
@@ -102,3 +103,4 @@ pub use iou::{IouSessions, StoredIou};
 pub use matrix::{MAX_DISPLAYNAME_BYTES, MAX_SYNC_TOKEN_BYTES, MAX_USER_ID_BYTES, MatrixUser, TooLong};
 pub use state::{ChainCursor, LoadedState, StateChanges, load_token_network};
 pub use store::{Backend, Deployment, Durability, MIGRATOR, Store, StoreConfig, supported_version};
+pub use undo::UndoRecordError;

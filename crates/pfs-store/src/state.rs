@@ -47,6 +47,7 @@ pub struct StateChanges {
     deferred_senders: BTreeSet<Address>,
     all_deferred: bool,
     blocks: Vec<ChainCursor>,
+    undos: Vec<(BlockNumber, Undo)>,
 }
 
 impl StateChanges {
@@ -63,6 +64,7 @@ impl StateChanges {
             && self.deferred_senders.is_empty()
             && !self.all_deferred
             && self.blocks.is_empty()
+            && self.undos.is_empty()
     }
 
     /// Forgets everything recorded (after a commit, to reuse the allocation).
@@ -73,6 +75,7 @@ impl StateChanges {
         self.deferred_senders.clear();
         self.all_deferred = false;
         self.blocks.clear();
+        self.undos.clear();
     }
 
     /// Marks a token network (not its channels) as changed, added or removed.
@@ -167,8 +170,25 @@ impl StateChanges {
     /// Records a processed block: the chain now ends at `cursor` as far as the state knows. A
     /// block at or below an earlier one (after a reorganisation was undone) replaces the stored
     /// blocks from its number on. The last recorded block becomes the cursor.
+    ///
+    /// A block at or below the previously recorded one also drops the undo records of the blocks
+    /// above it (see [`StateChanges::record_chain_undo`]); the commit deletes the stored ones.
     pub fn record_block(&mut self, cursor: ChainCursor) {
+        if self.blocks.last().is_some_and(|last| cursor.block_number <= last.block_number) {
+            self.undos.retain(|(block, _)| *block <= cursor.block_number);
+        }
         self.blocks.push(cursor);
+    }
+
+    /// Records how to revert a chain event applied in `block` (the [`Undo`] that
+    /// [`TokenNetworkRegistry::apply_chain_event`] returned), so that it is stored with the
+    /// cursor: after a restart, a reorganisation reaching this block can still be reverted.
+    /// `Undo::Nothing` is not stored. Record them in application order; the stored records of
+    /// blocks older than the store's `recent_blocks` are pruned with the blocks.
+    pub fn record_chain_undo(&mut self, block: BlockNumber, undo: &Undo) {
+        if *undo != Undo::Nothing {
+            self.undos.push((block, undo.clone()));
+        }
     }
 }
 
@@ -181,6 +201,10 @@ pub struct LoadedState {
     pub cursor: Option<ChainCursor>,
     /// The recent processed blocks, oldest first, ending with the cursor.
     pub recent_blocks: Vec<ChainCursor>,
+    /// How to revert the chain events of the recent blocks, oldest first (in application
+    /// order): the chain follower's undo log. Covers every event of a block above
+    /// `cursor − recent_blocks` that was committed with [`StateChanges::record_chain_undo`].
+    pub undo_log: Vec<(BlockNumber, Undo)>,
 }
 
 /// The columns of a channel row, in the order [`upsert_channel`] binds them.
@@ -279,8 +303,9 @@ impl Store {
             })?;
         }
         let recent_blocks = load_blocks(&mut transaction).await?;
+        let undo_log = load_undos(&mut transaction).await?;
         transaction.commit().await.map_err(StoreError::database(OPERATION))?;
-        Ok(LoadedState { registry, cursor: recent_blocks.last().copied(), recent_blocks })
+        Ok(LoadedState { registry, cursor: recent_blocks.last().copied(), recent_blocks, undo_log })
     }
 
     /// Loads one token network with its channels, read-only (for `raiden-pfs export`).
@@ -441,7 +466,80 @@ async fn write_changes(
     write_blocks(connection, &changes.blocks, recent_blocks).await.map_err(|error| match error {
         BlockWriteError::OutOfRange(number) => StoreError::BlockNumberOutOfRange(number),
         BlockWriteError::Database(source) => database(source),
-    })
+    })?;
+    write_undos(connection, changes, recent_blocks).await
+}
+
+/// Stores the batch's undo records. Undo records exist only for blocks at or below the cursor, and
+/// the first block a commit records is either above the stored cursor (a step forward) or the fork
+/// point of a rollback: deleting the stored records above it removes exactly those of reverted
+/// blocks, and the records inserted after it never meet a stored one of the same block.
+async fn write_undos(
+    connection: &mut AnyConnection,
+    changes: &StateChanges,
+    recent_blocks: u64,
+) -> Result<(), StoreError> {
+    const OPERATION: &str = "commit state changes";
+    let number =
+        |block: BlockNumber| i64::try_from(block.0).map_err(|_| StoreError::BlockNumberOutOfRange(block));
+    if let Some(lowest) = changes.blocks.iter().map(|block| block.block_number).min() {
+        sqlx::query("DELETE FROM chain_undo WHERE block_number > $1")
+            .bind(number(lowest)?)
+            .execute(&mut *connection)
+            .await
+            .map_err(StoreError::database(OPERATION))?;
+    }
+    let mut position = 0_i64;
+    let mut previous_block = None;
+    for (block, undo) in &changes.undos {
+        if previous_block != Some(*block) {
+            position = 0;
+            previous_block = Some(*block);
+        }
+        let Some(text) = crate::undo::encode(undo) else { continue };
+        sqlx::query("INSERT INTO chain_undo (block_number, position, undo) VALUES ($1, $2, $3)")
+            .bind(number(*block)?)
+            .bind(position)
+            .bind(text)
+            .execute(&mut *connection)
+            .await
+            .map_err(StoreError::database(OPERATION))?;
+        position += 1;
+    }
+    if let Some(cursor) = changes.blocks.last() {
+        let keep = i64::try_from(recent_blocks).unwrap_or(i64::MAX);
+        sqlx::query("DELETE FROM chain_undo WHERE block_number <= $1")
+            .bind(number(cursor.block_number)?.saturating_sub(keep))
+            .execute(&mut *connection)
+            .await
+            .map_err(StoreError::database(OPERATION))?;
+    }
+    Ok(())
+}
+
+async fn load_undos(
+    transaction: &mut Transaction<'static, Any>,
+) -> Result<Vec<(BlockNumber, Undo)>, StoreError> {
+    const OPERATION: &str = "load undo records";
+    let rows =
+        sqlx::query("SELECT block_number, position, undo FROM chain_undo ORDER BY block_number, position")
+            .fetch_all(&mut **transaction)
+            .await
+            .map_err(StoreError::database(OPERATION))?;
+    let mut undos = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let reader = RowReader::new(row, "chain_undo", OPERATION);
+        let number = reader.int("block_number")?;
+        let position = reader.int("position")?;
+        let reader = reader.with_key(move || format!("{number}/{position}"));
+        let block = u64::try_from(number)
+            .map_err(|_| reader.corrupt(CorruptReason::Negative { column: "block_number" }))?;
+        let text = reader.text("undo")?;
+        let undo =
+            crate::undo::decode(&text).map_err(|error| reader.corrupt(CorruptReason::UndoRecord(error)))?;
+        undos.push((BlockNumber(block), undo));
+    }
+    Ok(undos)
 }
 
 enum BlockWriteError {

@@ -1,5 +1,6 @@
 //! The raiden-pfs service binary's building blocks that are worth testing on their own: the JSON
-//! file formats of `replay` ([`snapshot`]) and the seeded network generator ([`generate`]).
+//! file formats of `replay` ([`snapshot`]), the seeded network generator ([`generate`]) and the
+//! chain follower task of `serve` ([`follow`]).
 //!
 //! # Design
 //!
@@ -8,5 +9,6 @@
 //! a replayed request answers exactly what the service would.
 #![deny(missing_docs)]
 
+pub mod follow;
 pub mod generate;
 pub mod snapshot;

@@ -17,10 +17,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the service: the HTTP API over the stored state, with Matrix if configured.
+    /// Run the service: the chain follower and the HTTP API over the stored state, with Matrix if configured.
     Serve(Box<commands::serve::ServeArgs>),
     /// Answer a list of path requests on a network snapshot, as the service would.
     Replay(commands::replay::ReplayArgs),
+    /// Write one token network from the service's database as a `replay` snapshot.
+    Export(commands::export::ExportArgs),
     /// Write a seeded random network snapshot (and optionally requests) of realistic shape.
     GenerateNetwork(commands::generate_network::GenerateArgs),
 }
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
         Command::Serve(arguments) => commands::serve::run(&arguments),
         Command::Replay(arguments) => commands::replay::run(&arguments),
         Command::GenerateNetwork(arguments) => commands::generate_network::run(&arguments),
+        Command::Export(arguments) => commands::export::run(&arguments),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -52,6 +52,20 @@ impl From<ChannelRecord> for ChannelDescription {
     }
 }
 
+impl From<ChannelDescription> for ChannelRecord {
+    fn from(channel: ChannelDescription) -> Self {
+        ChannelRecord {
+            channel_id: channel.channel_id,
+            participant1: channel.participant1,
+            participant2: channel.participant2,
+            capacity1: channel.capacity1,
+            capacity2: channel.capacity2,
+            fee_schedule1: channel.fee_schedule1,
+            fee_schedule2: channel.fee_schedule2,
+        }
+    }
+}
+
 /// A token network's channels and who is online.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkSnapshot {

@@ -1,4 +1,6 @@
-//! `raiden-pfs serve` as a process: it serves /info on 127.0.0.1 and stops cleanly on SIGTERM.
+//! `raiden-pfs serve` as a process: it serves /info on 127.0.0.1 while the Ethereum node is
+//! unreachable, stops cleanly on SIGTERM, takes its key from a keystore, and refuses a node on
+//! another chain.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,12 +14,27 @@ fn free_port() -> u16 {
     listener.local_addr().expect("bound address").port()
 }
 
+/// `/api/v1/info` of the service on `port`, once it answers (20 s at most).
+async fn wait_for_info(port: u16) -> serde_json::Value {
+    let url = format!("http://127.0.0.1:{port}/api/v1/info");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(response) = client.get(&url).send().await {
+            return response.json().await.expect("JSON body");
+        }
+        assert!(Instant::now() < deadline, "serve did not answer on port {port} within 20 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn serve_answers_info_and_stops_on_sigterm() {
     let directory = tempfile::tempdir().expect("temporary directory");
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_raiden-pfs"))
         .arg("serve")
+        .env("PFS_ETH_RPC", format!("http://127.0.0.1:{}", free_port()))
         .env("PFS_CHAIN_ID", "1337")
         .env("PFS_TOKEN_NETWORK_REGISTRY_ADDRESS", "0x0101010101010101010101010101010101010101")
         .env("PFS_USER_DEPOSIT_ADDRESS", "0x0202020202020202020202020202020202020202")
@@ -25,19 +42,10 @@ async fn serve_answers_info_and_stops_on_sigterm() {
         .env("PFS_DB", directory.path().join("pfs.db"))
         .env("PFS_PORT", port.to_string())
         .env("PFS_OPERATOR", "Operator")
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("raiden-pfs starts");
-    let url = format!("http://127.0.0.1:{port}/api/v1/info");
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let info: serde_json::Value = loop {
-        if let Ok(response) = client.get(&url).send().await {
-            break response.json().await.expect("JSON body");
-        }
-        assert!(Instant::now() < deadline, "serve did not answer within 20 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let info = wait_for_info(port).await;
     assert_eq!(info["network_info"]["chain_id"], serde_json::json!(1337));
     assert_eq!(info["operator"], serde_json::json!("Operator"));
     assert_eq!(info["matrix_user_id"], serde_json::json!(null));
@@ -45,4 +53,94 @@ async fn serve_answers_info_and_stops_on_sigterm() {
     kill(pid, Signal::SIGTERM).expect("signal sent");
     let status = child.wait().expect("child exits");
     assert!(status.success(), "exit status {status}");
+}
+
+#[tokio::test]
+async fn serve_takes_its_key_from_a_keystore_and_its_settings_from_a_config_file() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let key = [0x42_u8; 32];
+    eth_keystore::encrypt_key(directory.path(), &mut rand::thread_rng(), key, "pass", Some("key.json"))
+        .expect("keystore written");
+    std::fs::write(directory.path().join("password"), "pass\n").expect("written");
+    let port = free_port();
+    let config = directory.path().join("pfs.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "chain_id = 1337\ntoken_network_registry_address = \"0x0101010101010101010101010101010101010101\"\n\
+             user_deposit_address = \"0x0202020202020202020202020202020202020202\"\nport = {}\noperator = \"From the file\"\n\
+             keystore_file = \"{}\"\npassword_file = \"{}\"\ndb = \"{}\"\neth_rpc = \"http://127.0.0.1:{}\"\n",
+            free_port(),
+            directory.path().join("key.json").display(),
+            directory.path().join("password").display(),
+            directory.path().join("pfs.db").display(),
+            free_port(),
+        ),
+    )
+    .expect("written");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_raiden-pfs"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("PFS_PORT", port.to_string())
+        .env("PFS_INFO_MESSAGE", "From the environment")
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("raiden-pfs starts");
+    let info = wait_for_info(port).await;
+    let expected = pfs_core::PrivateKey::from_bytes(key).expect("valid key").address().to_checksum();
+    assert_eq!(info["payment_address"], serde_json::json!(expected));
+    assert_eq!(info["operator"], serde_json::json!("From the file"));
+    assert_eq!(info["message"], serde_json::json!("From the environment"));
+    let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid fits i32"));
+    kill(pid, Signal::SIGTERM).expect("signal sent");
+    assert!(child.wait().expect("child exits").success());
+}
+
+#[tokio::test]
+async fn serve_rejects_an_unknown_config_key() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let config = directory.path().join("pfs.toml");
+    std::fs::write(&config, "eth_rcp = \"http://127.0.0.1:1\"\n").expect("written");
+    let output = Command::new(env!("CARGO_BIN_EXE_raiden-pfs"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .expect("raiden-pfs runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown field `eth_rcp`"), "{stderr}");
+}
+
+#[tokio::test]
+async fn serve_exits_when_the_node_is_on_another_chain() {
+    let devnet = devnet::Devnet::builder().nodes(1).start().await.expect("the devnet starts");
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let deployment = devnet.deployment();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_raiden-pfs"))
+        .arg("serve")
+        .env("PFS_ETH_RPC", devnet.eth_rpc())
+        .env("PFS_CHAIN_ID", "1")
+        .env("PFS_TOKEN_NETWORK_REGISTRY_ADDRESS", deployment.token_network_registry.to_string())
+        .env("PFS_USER_DEPOSIT_ADDRESS", deployment.user_deposit.to_string())
+        .env("PFS_PRIVATE_KEY", "0x0101010101010101010101010101010101010101010101010101010101010101")
+        .env("PFS_DB", directory.path().join("pfs.db"))
+        .env("PFS_PORT", free_port().to_string())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("raiden-pfs starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().expect("waitable").is_none() {
+        assert!(Instant::now() < deadline, "serve did not exit within 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let output = child.wait_with_output().expect("output read");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "the Ethereum node is on chain {}, but the service follows chain 1",
+            devnet.chain().chain_id()
+        )),
+        "{stderr}"
+    );
 }

@@ -61,7 +61,11 @@ impl Writer {
         let loaded = store.load_state().await.expect("the state loads");
         let token_networks: Vec<Address> =
             loaded.registry.token_networks().map(|network| network.address).collect();
-        let undo_log = UndoLog::new(config.recent_blocks, loaded.cursor.map(|cursor| cursor.block_number));
+        let undo_log = UndoLog::restore(
+            config.recent_blocks,
+            loaded.cursor.map(|cursor| cursor.block_number),
+            loaded.undo_log.clone(),
+        );
         let follower = ChainFollower::connect(devnet.eth_rpc(), config, loaded.recent_blocks, token_networks)
             .expect("the RPC URL is valid");
         Self { follower, registry: loaded.registry, undo_log, store, batches: Vec::new() }

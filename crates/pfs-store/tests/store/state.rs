@@ -423,3 +423,80 @@ async fn a_deferred_update_that_evicts_the_senders_oldest_for_another_channel_re
     let loaded = store.load_state().await.expect("the bounded set loads");
     assert_same_state(&loaded.registry, &registry);
 }
+
+fn removal(index: u8) -> Undo {
+    Undo::RemoveTokenNetwork(token_network(index))
+}
+
+/// Commits `undos` (block, undo) with the blocks `blocks`.
+async fn commit_undos(store: &Store, undos: &[(u64, Undo)], blocks: &[ChainCursor]) {
+    let mut changes = StateChanges::new();
+    for (number, undo) in undos {
+        changes.record_chain_undo(BlockNumber(*number), undo);
+    }
+    for cursor in blocks {
+        changes.record_block(*cursor);
+    }
+    store.commit(&TokenNetworkRegistry::new(CHAIN), &changes).await.unwrap();
+}
+
+#[tokio::test]
+async fn undo_records_are_committed_with_their_blocks_and_load_back_in_order() {
+    let database = TempDatabase::new().await;
+    let store = database.open().await;
+    commit_undos(
+        &store,
+        &[(2, removal(1)), (2, removal(2)), (2, Undo::Nothing), (4, removal(3))],
+        &[block(2, 0), block(5, 0)],
+    )
+    .await;
+    commit_undos(&store, &[(7, removal(4))], &[block(7, 0)]).await;
+    let loaded = store.load_state().await.unwrap();
+    let expected = vec![
+        (BlockNumber(2), removal(1)),
+        (BlockNumber(2), removal(2)),
+        (BlockNumber(4), removal(3)),
+        (BlockNumber(7), removal(4)),
+    ];
+    assert_eq!(loaded.undo_log, expected, "every undo but Nothing, in application order");
+}
+
+#[tokio::test]
+async fn a_rollback_deletes_the_undo_records_of_the_abandoned_blocks() {
+    let database = TempDatabase::new().await;
+    let store = database.open().await;
+    commit_undos(&store, &[(2, removal(1)), (4, removal(2)), (5, removal(3))], &[block(5, 0)]).await;
+    // Back to block 3 (the undos of 4 and 5 were applied), then the new branch's block 4.
+    commit_undos(&store, &[], &[block(3, 0)]).await;
+    commit_undos(&store, &[(4, removal(4))], &[block(4, 1)]).await;
+    let loaded = store.load_state().await.unwrap();
+    assert_eq!(loaded.undo_log, vec![(BlockNumber(2), removal(1)), (BlockNumber(4), removal(4))]);
+}
+
+#[tokio::test]
+async fn a_rollback_and_a_new_branch_in_one_commit_keep_only_the_new_branchs_undos() {
+    let database = TempDatabase::new().await;
+    let store = database.open().await;
+    let mut changes = StateChanges::new();
+    changes.record_chain_undo(BlockNumber(4), &removal(1));
+    changes.record_block(block(4, 0));
+    changes.record_block(block(3, 0));
+    changes.record_chain_undo(BlockNumber(4), &removal(2));
+    changes.record_block(block(4, 1));
+    store.commit(&TokenNetworkRegistry::new(CHAIN), &changes).await.unwrap();
+    let loaded = store.load_state().await.unwrap();
+    assert_eq!(loaded.undo_log, vec![(BlockNumber(4), removal(2))]);
+}
+
+#[tokio::test]
+async fn undo_records_older_than_the_recent_blocks_are_pruned() {
+    let database = TempDatabase::new().await;
+    let config = StoreConfig { recent_blocks: 3, ..StoreConfig::new(database.location()) };
+    let store = Store::open(&config, &deployment()).await.unwrap();
+    for number in 1..=10_u8 {
+        commit_undos(&store, &[(u64::from(number), removal(number))], &[block(u64::from(number), 0)]).await;
+    }
+    let loaded = store.load_state().await.unwrap();
+    let blocks: Vec<u64> = loaded.undo_log.iter().map(|(block, _)| block.0).collect();
+    assert_eq!(blocks, vec![8, 9, 10], "the undos of the blocks a rollback can still reach");
+}

@@ -1,154 +1,125 @@
-//! `raiden-pfs serve`: opens the store, starts the service (writer and snapshots), optionally the
-//! Matrix client, and serves the HTTP API until SIGINT or SIGTERM.
+//! `raiden-pfs serve`: opens the store, starts the service (writer and snapshots), the chain
+//! follower, optionally the Matrix client, and serves the HTTP API until SIGINT or SIGTERM.
+//!
+//! Configuration: flags, `PFS_*` environment variables and an optional `--config` TOML file
+//! (see [`super::serve_config`]).
+//!
+//! The chain follower resumes from the cursor in the database (on an empty one, from
+//! `--start-block`), applies only blocks `--confirmations` deep, and commits every batch's
+//! state, cursor and undo records in one transaction through the service's writer (see
+//! [`raiden_pfs::follow`]). `/api/v1/info` reports the last confirmed block processed;
+//! `/metrics` has the chain head (`pfs_chain_head_block`) and the confirmed block
+//! (`pfs_confirmed_block`). RPC outages are retried forever (logged, `pfs_chain_rpc_errors`).
+//! The process exits non-zero if the node is on another chain than `--chain-id` (or the
+//! database's), or if a reorganisation goes deeper than the 128 kept blocks (then the state
+//! cannot be reverted: start on a new database to resync).
 //!
 //! Without `--matrix-server` the service runs without Matrix: no presence arrives, so every
 //! node is offline and `/paths` answers "Source not online"; `/info` reports `matrix_server` and
 //! `matrix_user_id` as `null`. Updates still arrive through `POST /api/v1/updates`.
-//! The chain follower is not wired in yet: `--eth-rpc` and the contract addresses are checked
-//! and reported, and the confirmed block is the one stored in the database.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
-use clap::Args;
 use pfs_api::ApiConfig;
+use pfs_chain::{ChainFollower, FollowerConfig, UndoLog};
 use pfs_core::routing::SearchLimits;
-use pfs_core::{Address, ChainId, PrivateKey, U256};
+use pfs_core::{Address, BlockNumber, ChainId};
 use pfs_matrix::{HomeserverAddress, MatrixClient, MatrixConfig};
 use pfs_service::{Service, ServiceConfig};
 use pfs_store::{Deployment, Store, StoreConfig};
 
-/// Arguments of `serve` (each also from a `PFS_*` environment variable).
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Ethereum JSON-RPC URL (for the chain follower).
-    #[arg(long, env = "PFS_ETH_RPC", default_value = "http://127.0.0.1:8545")]
-    eth_rpc: String,
-    /// Chain id of the followed chain.
-    #[arg(long, env = "PFS_CHAIN_ID")]
-    chain_id: u64,
-    /// TokenNetworkRegistry contract (checksummed or lower-case).
-    #[arg(long, env = "PFS_TOKEN_NETWORK_REGISTRY_ADDRESS")]
-    token_network_registry_address: String,
-    /// UserDeposit contract.
-    #[arg(long, env = "PFS_USER_DEPOSIT_ADDRESS")]
-    user_deposit_address: String,
-    /// The service token (UserDeposit.token()); read from the chain once the follower lands.
-    #[arg(
-        long,
-        env = "PFS_SERVICE_TOKEN_ADDRESS",
-        default_value = "0x0000000000000000000000000000000000000000"
-    )]
-    service_token_address: String,
-    /// The service's private key as hex.
-    #[arg(long, env = "PFS_PRIVATE_KEY", conflicts_with = "private_key_file", hide_env_values = true)]
-    private_key: Option<String>,
-    /// A file holding the service's private key as hex.
-    #[arg(long, env = "PFS_PRIVATE_KEY_FILE")]
-    private_key_file: Option<PathBuf>,
-    /// Database: a SQLite file path or a `postgres://` URL.
-    #[arg(long, env = "PFS_DB", default_value = "raiden-pfs.db")]
-    db: String,
-    /// Address to listen on.
-    #[arg(long, env = "PFS_HOST", default_value = "127.0.0.1")]
-    host: String,
-    /// Port to listen on.
-    #[arg(long, env = "PFS_PORT", default_value_t = 6000)]
-    port: u16,
-    /// Blocks to wait before a block's events count as confirmed.
-    #[arg(long, env = "PFS_CONFIRMATIONS", default_value_t = 5)]
-    confirmations: u64,
-    /// Fee per path request, in service-token units.
-    #[arg(long, env = "PFS_SERVICE_FEE", default_value = "0")]
-    service_fee: String,
-    /// `operator` in /info.
-    #[arg(long, env = "PFS_OPERATOR", default_value = "")]
-    operator: String,
-    /// `message` in /info.
-    #[arg(long, env = "PFS_INFO_MESSAGE", default_value = "")]
-    info_message: String,
-    /// Matrix homeserver URL; without it the service runs without Matrix.
-    #[arg(long, env = "PFS_MATRIX_SERVER")]
-    matrix_server: Option<String>,
-    /// The homeserver's Matrix server name, when it differs from the URL's `host[:port]`
-    /// (delegation, or loopback homeservers named by their federation port).
-    #[arg(long, env = "PFS_MATRIX_SERVER_NAME")]
-    matrix_server_name: Option<String>,
-    /// Enable the `_debug` endpoints (not implemented yet: accepted for compatibility).
-    #[arg(long, env = "PFS_ENABLE_DEBUG")]
-    enable_debug: bool,
-    /// Time budget of one path search, in milliseconds.
-    #[arg(long, env = "PFS_SEARCH_BUDGET_MS", default_value_t = SearchLimits::default().time_budget.as_millis() as u64)]
-    search_budget_ms: u64,
-}
+pub use super::serve_config::ServeArgs;
+use super::serve_config::ServeConfig;
 
-fn address(name: &str, text: &str) -> anyhow::Result<Address> {
-    Address::parse_any_case(text).with_context(|| format!("--{name} is not an address: {text}"))
-}
-
-fn private_key(arguments: &ServeArgs) -> anyhow::Result<PrivateKey> {
-    let text = match (&arguments.private_key, &arguments.private_key_file) {
-        (Some(text), _) => text.clone(),
-        (None, Some(path)) => {
-            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
-        }
-        (None, None) => {
-            bail!("a private key is required (--private-key, PFS_PRIVATE_KEY or --private-key-file)")
-        }
-    };
-    PrivateKey::parse_hex(text.trim()).context("the private key is not 32 bytes of hex")
-}
+/// Blocks whose hashes and undo records are kept for reorganisations, in memory and in the
+/// database alike (so a reorganisation crossing a restart is reverted like any other).
+const RECENT_BLOCKS: u64 = 128;
 
 /// Runs the command.
 ///
 /// # Errors
-/// For invalid arguments, an unopenable database, a failed Matrix login or a port in use.
+/// For invalid configuration, an unopenable database, a node on another chain, a failed Matrix
+/// login, a port in use, or a chain follower that cannot go on.
 pub fn run(arguments: &ServeArgs) -> anyhow::Result<()> {
+    let config = arguments.resolve()?;
+    init_logging();
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("tokio runtime")?;
-    runtime.block_on(serve(arguments))
+    runtime.block_on(serve(config))
 }
 
-async fn serve(arguments: &ServeArgs) -> anyhow::Result<()> {
-    let key = private_key(arguments)?;
-    let service_fee = U256::from_str_radix(arguments.service_fee.trim(), 10)
-        .with_context(|| format!("--service-fee is not an integer: {}", arguments.service_fee))?;
+/// Logs to standard error; `PFS_LOG` (e.g. `debug`, `pfs_chain=debug`) sets the filter.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PFS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let key = config.key.load()?;
+    let mut follower_config =
+        FollowerConfig::new(config.token_network_registry, BlockNumber(config.start_block));
+    follower_config.confirmations = config.confirmations;
+    follower_config.poll_interval = config.poll_interval;
+    follower_config.recent_blocks = RECENT_BLOCKS;
+    let chain_id = match config.chain_id {
+        Some(chain_id) => chain_id,
+        None => {
+            eprintln!("raiden-pfs: asking {} for the chain id", config.eth_rpc);
+            ChainFollower::connect(&config.eth_rpc, follower_config.clone(), Vec::new(), [])
+                .context("--eth-rpc")?
+                .chain_id()
+                .await
+        }
+    };
     let deployment = Deployment {
-        chain_id: ChainId(arguments.chain_id),
-        token_network_registry: address(
-            "token-network-registry-address",
-            &arguments.token_network_registry_address,
-        )?,
-        user_deposit: address("user-deposit-address", &arguments.user_deposit_address)?,
+        chain_id: ChainId(chain_id),
+        token_network_registry: config.token_network_registry,
+        user_deposit: config.user_deposit,
         receiver: key.address(),
     };
-    let store = Store::open(&StoreConfig::new(arguments.db.clone()), &deployment)
+    let mut store_config = StoreConfig::new(config.db.clone());
+    store_config.recent_blocks = RECENT_BLOCKS;
+    let store = Store::open(&store_config, &deployment)
         .await
-        .with_context(|| format!("cannot open the database {}", arguments.db))?;
-    let config = ServiceConfig {
-        search_limits: SearchLimits {
-            time_budget: Duration::from_millis(arguments.search_budget_ms),
-            ..SearchLimits::default()
-        },
+        .with_context(|| format!("cannot open the database {}", config.db))?;
+    let loaded = store.load_state().await.context("cannot load the state")?;
+    let token_networks: Vec<Address> =
+        loaded.registry.token_networks().map(|network| network.address).collect();
+    let undo_log = UndoLog::restore(
+        RECENT_BLOCKS,
+        loaded.cursor.map(|cursor| cursor.block_number),
+        loaded.undo_log.clone(),
+    );
+    let follower = ChainFollower::connect(
+        &config.eth_rpc,
+        follower_config,
+        loaded.recent_blocks.clone(),
+        token_networks,
+    )
+    .context("--eth-rpc")?;
+    let chain_metrics = follower.metrics();
+    let service_config = ServiceConfig {
+        search_limits: SearchLimits { time_budget: config.search_budget, ..SearchLimits::default() },
         ..ServiceConfig::default()
     };
-    let service = Service::start(store.clone(), config).await.context("cannot load the state")?;
+    let service = Service::start_loaded(store.clone(), loaded, service_config);
     let mut api_config = ApiConfig {
         token_network_registry: deployment.token_network_registry,
         user_deposit: deployment.user_deposit,
-        service_token: address("service-token-address", &arguments.service_token_address)?,
+        service_token: config.service_token,
         payment_address: key.address(),
-        service_fee,
-        operator: arguments.operator.clone(),
-        message: arguments.info_message.clone(),
+        service_fee: config.service_fee,
+        operator: config.operator.clone(),
+        message: config.info_message.clone(),
         matrix_server: None,
         matrix_user_id: None,
     };
     let mut matrix = None;
-    if let Some(url) = &arguments.matrix_server {
-        let homeserver = HomeserverAddress::new(url, arguments.matrix_server_name.as_deref())
+    if let Some(url) = &config.matrix_server {
+        let homeserver = HomeserverAddress::new(url, config.matrix_server_name.as_deref())
             .context("--matrix-server / --matrix-server-name")?;
         let token = store.sync_token().await.context("cannot read the Matrix sync token")?;
         let (client, mut batches) = MatrixClient::start(key.clone(), MatrixConfig::new(homeserver), token)
@@ -166,28 +137,57 @@ async fn serve(arguments: &ServeArgs) -> anyhow::Result<()> {
         });
         matrix = Some((client, task));
     }
-    let listen: SocketAddr = format!("{}:{}", arguments.host, arguments.port)
+    let listen: SocketAddr = format!("{}:{}", config.host, config.port)
         .parse()
-        .with_context(|| format!("invalid --host/--port {}:{}", arguments.host, arguments.port))?;
+        .with_context(|| format!("invalid --host/--port {}:{}", config.host, config.port))?;
     let listener =
         tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr().unwrap_or(listen);
     eprintln!(
-        "raiden-pfs: serving on http://{listen} (chain {}, {} confirmations, eth rpc {}, matrix {})",
-        arguments.chain_id,
-        arguments.confirmations,
-        arguments.eth_rpc,
-        api_config.matrix_server.as_deref().unwrap_or("off")
+        "raiden-pfs: serving on http://{local} (chain {chain_id}, {} confirmations, eth rpc {}, matrix {}, one-to-n {})",
+        config.confirmations,
+        config.eth_rpc,
+        api_config.matrix_server.as_deref().unwrap_or("off"),
+        config.one_to_n_address.map_or_else(|| "unset".to_owned(), |address| address.to_checksum()),
     );
-    if arguments.enable_debug {
+    if config.enable_debug {
         eprintln!("raiden-pfs: --enable-debug is accepted but the _debug endpoints are not implemented yet");
     }
-    let app = pfs_api::router(service.clone(), api_config);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("HTTP server")?;
+    let failure: Arc<Mutex<Option<String>>> = Arc::default();
+    let (failed, mut on_failure) = tokio::sync::oneshot::channel::<String>();
+    let follow_task = tokio::spawn(raiden_pfs::follow::follow(service.clone(), follower, undo_log));
+    let watch = tokio::spawn(async move {
+        let message = match follow_task.await {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => error.to_string(),
+            Err(error) => format!("the chain follower task failed: {error}"),
+        };
+        let _ = failed.send(message);
+    });
+    let app = pfs_api::router_with_chain(service.clone(), api_config, Some(chain_metrics));
+    let record = Arc::clone(&failure);
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown_signal() => {}
+            Ok(message) = &mut on_failure => {
+                // Invariant: only this task locks the mutex while the server runs.
+                if let Ok(mut slot) = record.lock() {
+                    *slot = Some(message);
+                }
+            }
+        }
+    };
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("HTTP server")?;
+    watch.abort();
     if let Some((_client, task)) = matrix {
         task.abort();
     }
     service.shutdown().await;
     store.close().await;
+    let failure = failure.lock().ok().and_then(|mut slot| slot.take());
+    if let Some(message) = failure {
+        bail!("chain follower stopped: {message}");
+    }
     eprintln!("raiden-pfs: stopped");
     Ok(())
 }
