@@ -489,12 +489,15 @@ impl Devnet {
     /// The first part that has exited although it should run, described with where to look.
     pub fn crashed_part(&mut self) -> Option<String> {
         if let Ok(Some(status)) = self.anvil.exit_status() {
-            return Some(format!("anvil exited ({status}); its log is {}", self.anvil.log_file().display()));
+            return Some(format!(
+                "anvil exited unexpectedly ({status}); its log is {}",
+                self.anvil.log_file().display()
+            ));
         }
         for homeserver in &mut self.homeservers {
             if let Some(status) = homeserver.exit_status() {
                 return Some(format!(
-                    "the homeserver {} exited ({status}); its logs are in {}",
+                    "the homeserver {} exited unexpectedly ({status}); its logs are in {}",
                     homeserver.url(),
                     homeserver.data_dir().display()
                 ));
@@ -503,7 +506,10 @@ impl Devnet {
         if let Some(pfs) = &mut self.pfs
             && let Some(status) = pfs.exit_status()
         {
-            return Some(format!("the PFS exited ({status}); its log is {}", pfs.log_file().display()));
+            return Some(format!(
+                "the PFS exited unexpectedly ({status}); its log is {}",
+                pfs.log_file().display()
+            ));
         }
         None
     }

@@ -235,6 +235,21 @@ fn a_crashed_anvil_is_reported_and_up_fails() {
 }
 
 #[test]
+fn a_crashed_pfs_is_reported_and_up_fails() {
+    let folder = Folder::new("pfs-crash");
+    let binary = raiden_pfs_binary();
+    let up = Up::start_with(&folder.0, 2, &["--homeservers", "0", "--pfs-binary", binary.to_str().unwrap()]);
+    let pids = up.pids();
+    let pfs = pids.processes.iter().find(|child| child.name == "raiden-pfs").expect("the PFS runs");
+    kill(Pid::from_raw(pfs.pid as i32), Signal::SIGKILL).unwrap();
+    let output = up.wait();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the PFS exited unexpectedly (signal: 9 (SIGKILL)); its log is"), "{stderr}");
+    assert!(!process_running(pids.anvil.unwrap(), "anvil"));
+}
+
+#[test]
 fn a_second_up_in_the_same_folder_is_refused() {
     let folder = Folder::new("twice");
     let _up = Up::start(&folder.0, 0);
