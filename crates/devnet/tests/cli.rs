@@ -170,7 +170,7 @@ async fn up_with_matrix_and_the_pfs_fills_the_manifest_and_down_leaves_no_proces
     for (index, node) in manifest.nodes.iter().enumerate() {
         assert_eq!(node.matrix_server.as_ref(), Some(&manifest.matrix_servers[index % 2]));
         let user_id = node.user_id.as_deref().expect("user_id");
-        assert!(user_id.starts_with(&format!("@{}:", format!("{:#x}", node.address))), "{user_id}");
+        assert!(user_id.starts_with(&format!("@{:#x}:", node.address)), "{user_id}");
     }
     let info: serde_json::Value =
         reqwest::get(format!("{pfs_url}/api/v1/info")).await.unwrap().json().await.unwrap();
