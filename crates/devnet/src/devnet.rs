@@ -209,6 +209,9 @@ impl DevnetBuilder {
             source: std::io::Error::other(join.to_string()),
         })??;
 
+        // A devnet always starts fresh: the PFS's database and the homeservers' data of an
+        // earlier run in this folder belong to a chain and server names that are gone.
+        remove_earlier_run(&folder.path)?;
         let anvil_dir = folder.path.join("anvil");
         let state = anvil_dir.join("state.json");
         if state.exists() {
@@ -662,6 +665,21 @@ impl Drop for DevnetFolder {
             let _ = std::fs::remove_dir_all(&self.path);
         }
     }
+}
+
+/// Removes `dir/pfs` and `dir/synapse-*` left by an earlier devnet in `dir`.
+fn remove_earlier_run(dir: &Path) -> Result<(), DevnetError> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|source| DevnetError::Folder { path: dir.to_path_buf(), source })?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name == "pfs" || name.starts_with("synapse-") {
+            let path = entry.path();
+            std::fs::remove_dir_all(&path).map_err(|source| DevnetError::Folder { path, source })?;
+        }
+    }
+    Ok(())
 }
 
 /// The current time as a naive UTC timestamp (fee updates are stamped with it).
