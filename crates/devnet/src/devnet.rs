@@ -76,6 +76,9 @@ pub enum DevnetError {
         /// The first refusal.
         first: pfs_client::PfsError,
     },
+    /// A planned channel names a node index beyond the node count.
+    #[error("a planned channel names a node that does not exist: {0:?}")]
+    UnknownNode(PlannedChannel),
     /// The PFS did not get ready in time.
     #[error("the PFS did not {what} within {timeout:?}; its log: {log}")]
     NotReady {
@@ -231,13 +234,8 @@ impl DevnetBuilder {
             Some(ChannelLayout::Topology(topology)) => topology.channel_plans(&addresses),
             Some(ChannelLayout::Planned(planned)) => planned
                 .iter()
-                .map(|channel| ChannelPlan {
-                    participant1: addresses[channel.participant1],
-                    participant2: addresses[channel.participant2],
-                    deposit1: channel.deposit1,
-                    deposit2: channel.deposit2,
-                })
-                .collect(),
+                .map(|channel| channel.plan(&addresses).ok_or(DevnetError::UnknownNode(*channel)))
+                .collect::<Result<_, _>>()?,
             None => Vec::new(),
         };
         let channels = raiden.open_channels_bulk(&plans).await?;
