@@ -204,6 +204,9 @@ impl DevnetBuilder {
             None => (temporary_dir(), true),
         };
         std::fs::create_dir_all(&dir).map_err(|source| DevnetError::Folder { path: dir.clone(), source })?;
+        // Absolute, because the homeservers run with their data folder as working directory.
+        let dir =
+            std::path::absolute(&dir).map_err(|source| DevnetError::Folder { path: dir.clone(), source })?;
         let folder = DevnetFolder { path: dir, owns: owns_dir };
         let devtools = self.devtools;
         let install = tokio::task::spawn_blocking(move || devtools.install().map(|_| devtools));
