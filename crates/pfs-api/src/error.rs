@@ -73,6 +73,10 @@ pub mod codes {
     pub const UPDATE_NOT_COMMITTED: u16 = 2310;
     /// The request body exceeds the endpoint's size limit (HTTP 413).
     pub const BODY_TOO_LARGE: u16 = 2311;
+    /// A rate limit is exceeded (HTTP 429 with `Retry-After`; in an update batch, the entry of
+    /// each refused update). Details: `limit` (`ip`, `update_signer`, `iou_sender`) and
+    /// `retry_after` (seconds).
+    pub const RATE_LIMITED: u16 = 2312;
 }
 
 impl ApiError {
@@ -182,7 +186,17 @@ impl From<axum::extract::rejection::BytesRejection> for ApiError {
 }
 
 impl IntoResponse for ApiError {
+    /// The JSON body with the status; a 429 also gets `Retry-After` from its `retry_after`
+    /// detail.
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let retry_after = (self.status == StatusCode::TOO_MANY_REQUESTS)
+            .then(|| self.details.get("retry_after"))
+            .flatten()
+            .and_then(|seconds| axum::http::HeaderValue::from_str(seconds.get()).ok());
+        let mut response = (self.status, Json(self.body())).into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds);
+        }
+        response
     }
 }

@@ -13,7 +13,15 @@
 //! # Limits
 //! * bodies: [`MAX_BODY_BYTES`] (64 KiB), [`MAX_UPDATES_BODY_BYTES`] (1 MiB) for `/updates`;
 //! * at most [`MAX_UPDATES_PER_REQUEST`] (100) updates per request;
-//! * every request ends after [`REQUEST_TIMEOUT`] (408).
+//! * every request ends after [`REQUEST_TIMEOUT`] (408);
+//! * rate limits per client IP, per update signer and per IOU sender ([`RateLimits`]), answered
+//!   429 with `Retry-After`. The per-IP limit needs the peer address: serve the router with
+//!   `into_make_service_with_connect_info::<SocketAddr>()`.
+//!
+//! # Routes and their documentation
+//! The routes are one table ([`routes`] lists it); the OpenAPI 3 document served at
+//! `GET /api/v1/openapi.json` ([`OPENAPI_JSON`]) is checked against that table and against the
+//! running router by a test.
 //!
 //! # Deliberate differences from the reference
 //! * a syntactically invalid JSON body answers 2000 with `{"json": ["Failed to decode JSON
@@ -24,21 +32,23 @@
 
 mod body;
 mod cors;
+mod debug;
 mod error;
 mod feedback;
 mod info;
 mod metrics;
 mod paths;
 mod presence;
+mod rate_limit;
 mod updates;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router, middleware};
 use pfs_chain::FollowerMetrics;
 use pfs_core::{Address, U256};
@@ -46,8 +56,13 @@ use pfs_service::Service;
 use serde_json::json;
 use tower_http::timeout::TimeoutLayer;
 
+pub use debug::MAX_FAILED_REQUESTS;
 pub use error::{ApiError, codes};
+pub use rate_limit::{RateLimit, RateLimits};
 pub use updates::MAX_UPDATES_PER_REQUEST;
+
+/// The OpenAPI 3 document of the whole API, served at `GET /api/v1/openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
 /// Largest accepted request body, except for `/updates`.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -79,51 +94,127 @@ pub struct ApiConfig {
     pub matrix_user_id: Option<String>,
 }
 
+/// How the API runs, beyond what `/info` reports.
+#[derive(Debug, Clone, Default)]
+pub struct ApiOptions {
+    /// The rate limits.
+    pub rate_limits: RateLimits,
+    /// Serve the `_debug` endpoints (the reference's `--enable-debug`).
+    pub enable_debug: bool,
+    /// The chain follower's counters and gauges, exported on `/metrics` (head block, RPC errors,
+    /// reorganisations, ...) when a follower runs.
+    pub chain: Option<Arc<FollowerMetrics>>,
+}
+
 /// Shared by every handler.
 #[derive(Debug)]
 pub(crate) struct AppState {
     pub(crate) service: Service,
     pub(crate) config: ApiConfig,
+    pub(crate) options: ApiOptions,
     pub(crate) metrics: metrics::Metrics,
-    /// The chain follower's counters and gauges, when one runs.
-    pub(crate) chain: Option<Arc<FollowerMetrics>>,
+    pub(crate) limiters: rate_limit::Limiters,
+    pub(crate) failed_requests: debug::FailedRequests,
 }
 
 /// The shared state handlers extract.
 pub(crate) type State = axum::extract::State<Arc<AppState>>;
 
-/// The full application: `/api/...` with CORS, JSON 404/405, limits and timeout.
-pub fn router(service: Service, config: ApiConfig) -> Router {
-    router_with_chain(service, config, None)
+/// One route: its method and path template (axum's and OpenAPI's `{parameter}` syntax, from the
+/// server root).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Route {
+    /// The HTTP method (`GET` or `POST`).
+    pub method: &'static str,
+    /// The path template, e.g. `/api/v1/{token_network}/paths`.
+    pub path: String,
 }
 
-/// As [`router`], with the chain follower's metrics (chain head, RPC errors, reorganisations,
-/// ...) exported on `/metrics` too.
-pub fn router_with_chain(service: Service, config: ApiConfig, chain: Option<Arc<FollowerMetrics>>) -> Router {
-    let state = Arc::new(AppState { service, config, metrics: metrics::Metrics::new(), chain });
+/// The routes under `/api`, with their handlers and body limits: the one table the router is
+/// built from and [`routes`] lists.
+fn api_routes(enable_debug: bool) -> Vec<(Method, &'static str, MethodRouter<Arc<AppState>>)> {
     let small = DefaultBodyLimit::max(MAX_BODY_BYTES);
-    let api = Router::new()
-        .route("/v1/info", get(info::info_v1))
-        .route("/v2/info", get(info::info_v2))
-        .route("/v1/online_addresses", get(presence::online_addresses))
-        .route("/v1/address/{address}/metadata", get(presence::metadata))
-        .route(
+    let mut routes = vec![
+        (Method::GET, "/v1/info", get(info::info_v1)),
+        (Method::GET, "/v2/info", get(info::info_v2)),
+        (Method::GET, "/v1/openapi.json", get(openapi)),
+        (Method::GET, "/v1/online_addresses", get(presence::online_addresses)),
+        (Method::GET, "/v1/address/{address}/metadata", get(presence::metadata)),
+        (
+            Method::POST,
             "/v1/updates",
             post(updates::post_updates).layer(DefaultBodyLimit::max(MAX_UPDATES_BODY_BYTES)),
-        )
-        .route("/v1/{token_network}/paths", post(paths::post_paths).layer(small))
-        .route("/v1/{token_network}/suggest_partner", get(presence::suggest_partner))
-        .route("/v1/{token_network}/feedback", post(feedback::post_feedback).layer(small))
+        ),
+        (Method::POST, "/v1/{token_network}/paths", post(paths::post_paths).layer(small)),
+        (Method::GET, "/v1/{token_network}/suggest_partner", get(presence::suggest_partner)),
+        (Method::POST, "/v1/{token_network}/feedback", post(feedback::post_feedback).layer(small)),
+    ];
+    if enable_debug {
+        routes.extend([
+            (Method::GET, "/v1/_debug/routes/{token_network}/{source}", get(debug::routes_from_source)),
+            (Method::GET, "/v1/_debug/routes/{token_network}/{source}/{target}", get(debug::routes_between)),
+            (Method::GET, "/v1/_debug/ious/{source}", get(debug::ious)),
+            (Method::GET, "/v1/_debug/stats", get(debug::stats)),
+        ]);
+    }
+    routes
+}
+
+/// Every route the router built with `options` serves (`OPTIONS` preflights aside), sorted.
+pub fn routes(options: &ApiOptions) -> Vec<Route> {
+    let mut routes: Vec<Route> = api_routes(options.enable_debug)
+        .into_iter()
+        .map(|(method, path, _)| Route { method: method_name(&method), path: format!("/api{path}") })
+        .collect();
+    routes.push(Route { method: "GET", path: "/metrics".to_owned() });
+    routes.sort();
+    routes
+}
+
+fn method_name(method: &Method) -> &'static str {
+    if method == Method::POST { "POST" } else { "GET" }
+}
+
+/// The full application with the default options ([`ApiOptions::default`]: default rate
+/// limits, no `_debug` endpoints).
+pub fn router(service: Service, config: ApiConfig) -> Router {
+    router_with(service, config, ApiOptions::default())
+}
+
+/// The full application: `/api/...` with CORS, JSON 404/405, rate limits, body limits and
+/// timeout, and `/metrics`.
+pub fn router_with(service: Service, config: ApiConfig, options: ApiOptions) -> Router {
+    let state = Arc::new(AppState {
+        service,
+        config,
+        limiters: rate_limit::Limiters::new(&options.rate_limits),
+        metrics: metrics::Metrics::new(),
+        failed_requests: debug::FailedRequests::default(),
+        options,
+    });
+    let mut api = Router::new();
+    for (_, path, handler) in api_routes(state.options.enable_debug) {
+        api = api.route(path, handler);
+    }
+    let api = api
         .route_layer(middleware::from_fn_with_state(Arc::clone(&state), metrics::track))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(Arc::clone(&state))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), rate_limit::per_ip))
         .layer(middleware::from_fn(cors::cors));
     Router::new()
         .nest("/api", api)
         .route("/metrics", get(metrics::metrics))
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+}
+
+/// `GET /api/v1/openapi.json`.
+async fn openapi() -> Response {
+    let mut response = OPENAPI_JSON.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 async fn not_found() -> Response {

@@ -1,11 +1,18 @@
 //! `GET /metrics`: Prometheus text format (0.0.4). Request counts and latency histograms per
 //! endpoint (the matched route template, so path parameters do not explode the label set),
-//! routes computed, truncated searches, updates by outcome, the confirmed block and the number
-//! of online addresses; with a chain follower, its head block, RPC errors, reorganisations,
-//! events, range shrinks, undecodable logs and current `eth_getLogs` range.
+//! routes computed, truncated searches, updates by source (`http`, `matrix`) and outcome
+//! (`accepted`, `deferred` or the reason of the refusal), requests refused by a rate limit, the
+//! confirmed block, the number of online addresses, and the IOU ledger's totals
+//! (also under the reference's names `economics_iou_claims_total` and
+//! `economics_iou_claims_token_total`, spec/REFERENCE-PFS.md §9.3).
+//!
+//! With a chain follower, also its head block (`pfs_chain_head_block`), RPC errors, reorganisations, events, range shrinks,
+//! undecodable logs and current `eth_getLogs` range.
+//!
+//! Values owned by the service (counters, IOU totals) and the follower are read when scraped.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::body::Body;
@@ -37,6 +44,11 @@ pub(crate) struct Metrics {
     confirmed_block: Gauge,
     online_addresses: Gauge,
     chain: ChainMetrics,
+    rate_limited: Family<Labels, Counter>,
+    ious: Family<Labels, Gauge>,
+    iou_amount: Family<Labels, Gauge<f64, AtomicU64>>,
+    reference_iou_claims: Family<Labels, Gauge>,
+    reference_iou_claims_token: Family<Labels, Gauge<f64, AtomicU64>>,
 }
 
 /// The chain follower's figures (see `pfs_chain::FollowerMetrics`).
@@ -115,6 +127,11 @@ impl Metrics {
         let truncated_searches = Counter::default();
         let confirmed_block = Gauge::default();
         let online_addresses = Gauge::default();
+        let rate_limited = Family::<Labels, Counter>::default();
+        let ious = Family::<Labels, Gauge>::default();
+        let iou_amount = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        let reference_iou_claims = Family::<Labels, Gauge>::default();
+        let reference_iou_claims_token = Family::<Labels, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "pfs_http_requests",
             "HTTP requests by endpoint, method and status",
@@ -127,7 +144,7 @@ impl Metrics {
         );
         registry.register(
             "pfs_updates",
-            "Capacity and fee updates received over HTTP by outcome",
+            "Capacity and fee updates by source (http, matrix) and outcome (accepted, deferred or the reason of the refusal)",
             updates.clone(),
         );
         registry.register("pfs_routes_computed", "Paths returned by path queries", routes_computed.clone());
@@ -144,6 +161,31 @@ impl Metrics {
         registry.register("pfs_online_addresses", "Addresses currently reachable", online_addresses.clone());
         let chain = ChainMetrics::default();
         chain.register(&mut registry);
+        registry.register(
+            "pfs_rate_limited",
+            "Requests or updates refused by a rate limit, by limit (ip, update_signer, iou_sender)",
+            rate_limited.clone(),
+        );
+        registry.register(
+            "pfs_ious",
+            "IOU sessions in the ledger by state (claimed, unclaimed)",
+            ious.clone(),
+        );
+        registry.register(
+            "pfs_iou_amount",
+            "Sum of IOU amounts in the ledger by state (claimed, unclaimed), in token units",
+            iou_amount.clone(),
+        );
+        registry.register(
+            "economics_iou_claims_total",
+            "Number of claimed IOUs (the reference's metric)",
+            reference_iou_claims.clone(),
+        );
+        registry.register(
+            "economics_iou_claims_token_total",
+            "Sum of claimed IOU amounts (the reference's metric)",
+            reference_iou_claims_token.clone(),
+        );
         Self {
             chain,
             registry,
@@ -154,12 +196,17 @@ impl Metrics {
             truncated_searches,
             confirmed_block,
             online_addresses,
+            rate_limited,
+            ious,
+            iou_amount,
+            reference_iou_claims,
+            reference_iou_claims_token,
         }
     }
 
-    /// Counts an update outcome (`accepted`, `deferred`, or an error code).
-    pub(crate) fn count_update(&self, outcome: String) {
-        self.updates.get_or_create(&vec![("outcome", outcome)]).inc();
+    /// Counts a request (or update) refused by the limit named `limit`.
+    pub(crate) fn count_rate_limited(&self, limit: &'static str) {
+        self.rate_limited.get_or_create(&vec![("limit", limit.to_owned())]).inc();
     }
 }
 
@@ -194,10 +241,29 @@ pub(crate) async fn metrics(Extract(state): Extract<Arc<AppState>>) -> Response 
     let catch_up = |counter: &Counter, total: u64| counter.inc_by(total.saturating_sub(counter.get()));
     catch_up(&metrics.routes_computed, counters.routes_computed.load(Ordering::Relaxed));
     catch_up(&metrics.truncated_searches, counters.truncated_searches.load(Ordering::Relaxed));
-    metrics.confirmed_block.set(i64::try_from(service.confirmed_block().0).unwrap_or(i64::MAX));
+    for (source, reason, total) in service.service_counters().updates() {
+        let labels = vec![("source", source.label().to_owned()), ("outcome", reason.to_owned())];
+        catch_up(&metrics.updates.get_or_create(&labels), total);
+    }
+    let gauge_value = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+    metrics.confirmed_block.set(gauge_value(service.confirmed_block().0));
+    match service.store().iou_totals().await {
+        Ok(totals) => {
+            let state = |name: &str| vec![("state", name.to_owned())];
+            let amount = |value: pfs_core::U256| f64::from(value);
+            metrics.ious.get_or_create(&state("claimed")).set(gauge_value(totals.claimed));
+            metrics.ious.get_or_create(&state("unclaimed")).set(gauge_value(totals.unclaimed));
+            metrics.iou_amount.get_or_create(&state("claimed")).set(amount(totals.claimed_amount));
+            metrics.iou_amount.get_or_create(&state("unclaimed")).set(amount(totals.unclaimed_amount));
+            let successful = vec![("iou_status", "successful".to_owned())];
+            metrics.reference_iou_claims.get_or_create(&successful).set(gauge_value(totals.claimed));
+            metrics.reference_iou_claims_token.get_or_create(&successful).set(amount(totals.claimed_amount));
+        }
+        Err(error) => tracing::warn!(%error, "IOU totals not read for /metrics"),
+    }
     let online = service.snapshot().presence.reachable_addresses().len();
     metrics.online_addresses.set(i64::try_from(online).unwrap_or(i64::MAX));
-    if let Some(chain) = &state.chain {
+    if let Some(chain) = &state.options.chain {
         metrics.chain.read(chain);
     }
     let mut text = String::new();

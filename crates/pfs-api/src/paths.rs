@@ -8,9 +8,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path as UrlPath, State as Extract};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use pfs_core::U256;
 use pfs_core::presence::AddressMetadata;
 use pfs_core::routing::{MAX_PATHS_PER_REQUEST, PathRequest};
+use pfs_core::{Address, U256};
 use pfs_service::{FoundPath, PathQueryError};
 use serde::Serialize;
 use serde::ser::SerializeMap;
@@ -47,11 +47,18 @@ pub(crate) async fn post_paths(
         fields.reject("iou", "Invalid input type.");
     }
     let has_iou = fields.has("iou");
+    let iou_sender = fields.raw("iou").and_then(iou_sender);
     fields.finish()?;
     let (Some(from), Some(to), Some(value), Some(max_paths)) = (from, to, value, max_paths) else {
         // Invariant: `finish` fails whenever a field is missing or invalid.
         return Err(ApiError::internal());
     };
+    if let Some(sender) = iou_sender
+        && let Err(wait) = state.limiters.per_iou_sender.check(&sender, 1, std::time::Instant::now())
+    {
+        state.metrics.count_rate_limited("iou_sender");
+        return Err(crate::rate_limit::too_many_requests("iou_sender", wait));
+    }
     if !state.config.service_fee.is_zero() {
         return Err(if has_iou {
             ApiError::new(
@@ -85,20 +92,45 @@ pub(crate) async fn post_paths(
         Err(PathQueryError::UnknownTokenNetwork(_)) => {
             Err(ApiError::token_network(&token_network.to_checksum(), true))
         }
-        Err(PathQueryError::PreCheck { error, confirmed_block }) => Err(ApiError::no_route(
-            format!("{error}. Approximate block at the time of the request {}", confirmed_block.0),
-            &from,
-            &to,
-            &value,
-        )),
+        Err(PathQueryError::PreCheck { error, confirmed_block }) => {
+            record_failure(&state, token_network, from, to);
+            Err(ApiError::no_route(
+                format!("{error}. Approximate block at the time of the request {}", confirmed_block.0),
+                &from,
+                &to,
+                &value,
+            ))
+        }
         Err(PathQueryError::NoRoute) => {
+            record_failure(&state, token_network, from, to);
             Err(ApiError::no_route(pfs_core::routing::NO_ROUTE_FOUND.to_owned(), &from, &to, &value))
         }
-        Err(error @ (PathQueryError::SearchFailed(_) | PathQueryError::Store(_))) => {
+        Err(
+            error @ (PathQueryError::SearchFailed(_)
+            | PathQueryError::Store(_)
+            | PathQueryError::RoutesNotStored(_)),
+        ) => {
             tracing::error!(%error, "path request failed");
             Err(ApiError::internal())
         }
     }
+}
+
+/// Keeps a failed request for `_debug/routes` (only with the debug endpoints on, as the
+/// reference does).
+fn record_failure(state: &crate::AppState, token_network: Address, source: Address, target: Address) {
+    if state.options.enable_debug {
+        state.failed_requests.record(crate::debug::FailedRequest { token_network, source, target });
+    }
+}
+
+/// The sender of a well-formed IOU whose signature recovers that sender: the key of the
+/// per-sender rate limit. Only a proven sender is limited, so nobody can spend another
+/// address's budget; a malformed or forged IOU is refused later by the payment processing.
+fn iou_sender(iou: &RawValue) -> Option<Address> {
+    let iou = pfs_core::Iou::from_json(iou.get()).ok()?;
+    let sender = iou.fields().sender;
+    (iou.signer().ok()? == sender).then_some(sender)
 }
 
 #[derive(Serialize)]

@@ -8,6 +8,8 @@
 //! (its channel is not open yet) or an error body with a code in 2300–2399 ([`crate::codes`]);
 //! an array gets 200 `{"results": [...]}` with one such object per message, in order.
 
+use std::time::Instant;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State as Extract;
@@ -16,13 +18,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pfs_core::Message;
 use pfs_core::token_network::{UpdateOutcome, UpdateRejection, VerifiedUpdate};
-use pfs_service::{UpdateResult, WriterError};
+use pfs_service::{UpdateResult, UpdateSource, WriterError};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::State;
 use crate::body::{json_body, not_an_object};
 use crate::error::{ApiError, codes};
+use crate::rate_limit::too_many_requests;
 
 /// Most updates in one request.
 pub const MAX_UPDATES_PER_REQUEST: usize = 100;
@@ -64,14 +67,17 @@ pub(crate) async fn post_updates(
             })
         })
         .collect();
-    let verified = verify_all(parsed).await?;
+    let mut verified = verify_all(parsed).await?;
+    limit_signers(&state, &mut verified);
     let answers = apply(&state.service, verified).await?;
+    let counters = state.service.service_counters();
     for answer in &answers {
-        state.metrics.count_update(match answer {
-            Ok(UpdateOutcome::Applied) => "accepted".to_owned(),
-            Ok(UpdateOutcome::Deferred) => "deferred".to_owned(),
-            Err(error) => error.code.to_string(),
-        });
+        let reason = match answer {
+            Ok(UpdateOutcome::Applied) => "accepted",
+            Ok(UpdateOutcome::Deferred) => "deferred",
+            Err(error) => error_reason(error.code),
+        };
+        counters.count_updates(UpdateSource::Http, reason, 1);
     }
     if is_array {
         let results: Vec<Value> = answers.iter().map(answer_json).collect();
@@ -85,6 +91,37 @@ pub(crate) async fn post_updates(
             }
             Err(error) => Err(error),
         }
+    }
+}
+
+/// Refuses, one by one, the updates beyond their signer's rate limit. Counted after signature
+/// recovery, so the signer is proven and nobody can spend another address's budget.
+fn limit_signers(state: &crate::AppState, verified: &mut [Result<VerifiedUpdate, ApiError>]) {
+    let now = Instant::now();
+    for item in verified.iter_mut() {
+        let Ok(update) = item else { continue };
+        if let Err(wait) = state.limiters.per_update_signer.check(&update.updating_participant(), 1, now) {
+            state.metrics.count_rate_limited("update_signer");
+            *item = Err(too_many_requests("update_signer", wait));
+        }
+    }
+}
+
+/// The `outcome` label of an update refused by the API (the same names as the service's
+/// [`pfs_service::rejection_reason`]).
+fn error_reason(code: u16) -> &'static str {
+    match code {
+        codes::MALFORMED_UPDATE => "malformed",
+        codes::UPDATE_INVALID_SIGNATURE => "invalid_signature",
+        codes::UPDATE_WRONG_CHAIN => "wrong_chain",
+        codes::UPDATE_UNKNOWN_TOKEN_NETWORK => "unknown_token_network",
+        codes::UPDATE_NOT_PARTICIPANT => "not_participant",
+        codes::UPDATE_OTHER_NOT_PARTICIPANT => "other_not_participant",
+        codes::UPDATE_STALE_NONCE => "stale_nonce",
+        codes::UPDATE_STALE_TIMESTAMP => "stale_timestamp",
+        codes::UPDATE_TIMESTAMP_IN_FUTURE => "timestamp_in_future",
+        codes::RATE_LIMITED => "rate_limited",
+        _ => "other",
     }
 }
 

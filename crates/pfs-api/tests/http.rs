@@ -434,7 +434,7 @@ async fn metrics_count_requests_routes_and_updates() {
     assert!(response.headers().get("access-control-allow-origin").is_none(), "no CORS outside /api");
     let text = response.text().await.unwrap();
     assert!(text.contains("pfs_routes_computed_total 1"), "{text}");
-    assert!(text.contains("pfs_updates_total{outcome=\"accepted\"} 4"), "{text}");
+    assert!(text.contains("pfs_updates_total{source=\"http\",outcome=\"accepted\"} 4"), "{text}");
     assert!(text.contains("pfs_confirmed_block 10"), "{text}");
     assert!(text.contains("pfs_online_addresses 3"), "{text}");
     assert!(

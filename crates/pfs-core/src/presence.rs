@@ -257,6 +257,12 @@ impl PresenceBook {
         now.duration_since(since).unwrap_or_default()
     }
 
+    /// How many known Matrix users have exactly `presence` (the reference's `online_nodes` in
+    /// `_debug/stats` counts [`UserPresence::Online`] users, not addresses).
+    pub fn count_users_with(&self, presence: UserPresence) -> usize {
+        self.users.values().filter(|user| user.presence == presence).count()
+    }
+
     /// The Matrix user ids known for an address, in order.
     pub fn user_ids(&self, address: &Address) -> impl Iterator<Item = &str> {
         self.addresses.get(address).into_iter().flat_map(|state| state.user_ids.iter().map(String::as_str))

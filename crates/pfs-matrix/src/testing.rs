@@ -71,8 +71,12 @@ pub struct HomeserverOptions {
     /// Federation port (the server name's port); a free one if `None`. Reserve it with
     /// [`free_port`] to know the server name before the homeserver exists.
     pub federation_port: Option<u16>,
-    /// PFS user ids the presence router routes to; no router if empty.
+    /// PFS user ids the presence router routes to; no router if this and `pfs_info_urls` are
+    /// empty.
     pub pfs_user_ids: Vec<String>,
+    /// PFS base URLs whose `/api/v1/info` names the `matrix_user_id` to route to (refreshed
+    /// every `--refresh-seconds`, given in `extra_arguments`).
+    pub pfs_info_urls: Vec<String>,
     /// Load Raiden's signature login module (`contrib/eth-auth-provider`).
     pub eth_auth: bool,
     /// Open registration, cheap hashing, no rate limits (`--testing`).
@@ -184,11 +188,14 @@ impl Homeserver {
                 "--federation-port",
                 &federation_port.to_string(),
             ]);
-        if options.pfs_user_ids.is_empty() {
+        if options.pfs_user_ids.is_empty() && options.pfs_info_urls.is_empty() {
             command.arg("--no-router");
         }
         for user_id in &options.pfs_user_ids {
             command.args(["--pfs-user-id", user_id]);
+        }
+        for url in &options.pfs_info_urls {
+            command.args(["--pfs-info-url", url]);
         }
         if options.eth_auth {
             command.arg("--eth-auth");
@@ -358,4 +365,125 @@ impl Homeserver {
         }
         text
     }
+}
+
+impl HomeserverOptions {
+    /// A node homeserver as the tests use it: Raiden's signature login, open registration and no
+    /// rate limits (`testing`), fast federation retries (2 s, as recommended for node
+    /// homeservers), and a presence router to `pfs_user_ids`.
+    pub fn routing_to(pfs_user_ids: Vec<String>) -> Self {
+        Self {
+            pfs_user_ids,
+            eth_auth: true,
+            testing: true,
+            extra_arguments: vec!["--min-retry-interval".into(), "2s".into()],
+            ..Self::default()
+        }
+    }
+}
+
+/// A PFS client configuration for tests: short sync timeout, quick retries and probes.
+pub fn fast_config(homeserver: HomeserverAddress) -> crate::MatrixConfig {
+    let mut config = crate::MatrixConfig::new(homeserver);
+    config.sync_timeout = Duration::from_secs(5);
+    config.backoff_initial = Duration::from_millis(200);
+    config.backoff_max = Duration::from_secs(1);
+    config.start_timeout = Duration::from_secs(30);
+    config.probe_interval = Duration::from_secs(2);
+    config.probe_retry_delay = Duration::from_millis(300);
+    config.request_timeout = Duration::from_secs(10);
+    config.profile_retry_interval = Duration::from_secs(1);
+    config
+}
+
+/// Logs in one node per key on `homeserver` (Raiden's signature login) and publishes each
+/// one's identity with Raiden's default capabilities, `concurrency` at a time; in key order.
+///
+/// # Errors
+/// The first [`crate::NodeError`] of any node.
+pub async fn log_in_nodes(
+    homeserver: &HomeserverAddress,
+    keys: Vec<pfs_core::PrivateKey>,
+    concurrency: usize,
+) -> Result<Vec<crate::NodeSession>, crate::NodeError> {
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let mut tasks = Vec::with_capacity(keys.len());
+    for key in keys {
+        let (limit, homeserver) = (std::sync::Arc::clone(&limit), homeserver.clone());
+        tasks.push(tokio::spawn(async move {
+            // Invariant: the semaphore is never closed.
+            let _permit = limit.acquire().await.expect("semaphore open");
+            let node = crate::NodeSession::log_in(
+                &homeserver,
+                key,
+                &crate::LoginMethod::RaidenSignature,
+                crate::NODE_DEVICE_ID,
+            )
+            .await?;
+            node.publish_identity(&pfs_core::matrix_identity::Capabilities::raiden_default()).await?;
+            Ok::<_, crate::NodeError>(node)
+        }));
+    }
+    let mut nodes = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        // Invariant: the tasks do not panic (errors are values).
+        nodes.push(task.await.expect("login task")?);
+    }
+    Ok(nodes)
+}
+
+/// Sets `presence` for every node, `concurrency` `PUT`s in flight; returns when all were sent.
+///
+/// # Errors
+/// The first [`crate::NodeError`] of any node.
+pub async fn set_presences(
+    nodes: &[std::sync::Arc<crate::NodeSession>],
+    presence: pfs_core::presence::UserPresence,
+    concurrency: usize,
+) -> Result<(), crate::NodeError> {
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let mut tasks = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        let (limit, node) = (std::sync::Arc::clone(&limit), std::sync::Arc::clone(node));
+        tasks.push(tokio::spawn(async move {
+            // Invariant: the semaphore is never closed.
+            let _permit = limit.acquire().await.expect("semaphore open");
+            node.set_presence(presence).await
+        }));
+    }
+    for task in tasks {
+        // Invariant: the tasks do not panic (errors are values).
+        task.await.expect("presence task")?;
+    }
+    Ok(())
+}
+
+/// Median and 95th percentile of `samples`, in milliseconds (nearest rank); `(NaN, NaN)` for
+/// no samples.
+pub fn percentiles(samples: &mut [Duration]) -> (f64, f64) {
+    if samples.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    samples.sort_unstable();
+    let at = |fraction: f64| {
+        let index = ((samples.len() as f64 - 1.0) * fraction).round() as usize;
+        samples[index].as_secs_f64() * 1000.0
+    };
+    (at(0.5), at(0.95))
+}
+
+/// Prints `label: n=… median … ms, p95 … ms` for a measurement's samples.
+pub fn print_percentiles(label: &str, samples: &mut [Duration]) {
+    let (median, p95) = percentiles(samples);
+    println!("{label}: n={} median {median:.1} ms, p95 {p95:.1} ms", samples.len());
+}
+
+/// Whether long measurements are asked for (`RAIDEN_PFS_LONG_MEASUREMENTS=1`); says how to ask
+/// when they are not.
+pub fn long_measurements_enabled() -> bool {
+    let enabled = std::env::var("RAIDEN_PFS_LONG_MEASUREMENTS").is_ok_and(|value| value == "1");
+    if !enabled {
+        eprintln!("skipped: set RAIDEN_PFS_LONG_MEASUREMENTS=1");
+    }
+    enabled
 }

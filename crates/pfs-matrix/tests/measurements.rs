@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use common::*;
 use pfs_core::presence::{AddressReachability, UserPresence};
 use pfs_matrix::NodeSession;
-use pfs_matrix::testing::Homeserver;
-use tokio::sync::Semaphore;
+use pfs_matrix::testing::{
+    Homeserver, log_in_nodes, long_measurements_enabled, print_percentiles, set_presences,
+};
 
 const STATES: [UserPresence; 3] = [UserPresence::Online, UserPresence::Unavailable, UserPresence::Offline];
 
@@ -24,14 +25,6 @@ fn rounds() -> usize {
 
 fn burst_size() -> u32 {
     std::env::var("BURST_USERS").ok().and_then(|text| text.parse().ok()).unwrap_or(1_000)
-}
-
-fn long_measurements_enabled() -> bool {
-    let enabled = std::env::var("RAIDEN_PFS_LONG_MEASUREMENTS").is_ok_and(|value| value == "1");
-    if !enabled {
-        eprintln!("skipped: set RAIDEN_PFS_LONG_MEASUREMENTS=1");
-    }
-    enabled
 }
 
 /// Cycles `node` through online → unavailable → offline `rounds` times; returns each change's
@@ -63,11 +56,6 @@ async fn cycle(pfs: &Pfs, node: &NodeSession, rounds: usize) -> Vec<Duration> {
     latencies
 }
 
-fn report(label: &str, samples: &mut [Duration]) {
-    let (median, p95) = percentiles(samples);
-    println!("{label}: n={} median {median:.1} ms, p95 {p95:.1} ms", samples.len());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "long measurement; run with RAIDEN_PFS_LONG_MEASUREMENTS=1 and --ignored"]
 async fn presence_latency_and_burst() {
@@ -79,49 +67,20 @@ async fn presence_latency_and_burst() {
     let b = Homeserver::launch(&options_routing_to(&a.server_name(), None)).await.unwrap();
 
     let local = node(&a, 1).await;
-    report("latency, same homeserver", &mut cycle(&pfs, &local, rounds()).await);
+    print_percentiles("latency, same homeserver", &mut cycle(&pfs, &local, rounds()).await);
     let remote = node(&b, 2).await;
-    report("latency, across federation", &mut cycle(&pfs, &remote, rounds()).await);
+    print_percentiles("latency, across federation", &mut cycle(&pfs, &remote, rounds()).await);
 
     // Burst: N nodes on B log in and publish their identity, then all go online at once.
     let count = burst_size();
     let logins = Instant::now();
-    let limit = Arc::new(Semaphore::new(16));
-    let mut tasks = Vec::new();
-    for number in 0..count {
-        let (limit, b_address) = (Arc::clone(&limit), b.address());
-        tasks.push(tokio::spawn(async move {
-            let _permit = limit.acquire().await.unwrap();
-            let node = NodeSession::log_in(
-                &b_address,
-                node_key(1_000 + number),
-                &pfs_matrix::LoginMethod::RaidenSignature,
-                pfs_matrix::NODE_DEVICE_ID,
-            )
-            .await
-            .unwrap();
-            node.publish_identity(&pfs_core::matrix_identity::Capabilities::raiden_default()).await.unwrap();
-            node
-        }));
-    }
-    let mut nodes = Vec::new();
-    for task in tasks {
-        nodes.push(Arc::new(task.await.unwrap()));
-    }
+    let keys = (0..count).map(|number| node_key(1_000 + number)).collect();
+    let nodes: Vec<Arc<NodeSession>> =
+        log_in_nodes(&b.address(), keys, 16).await.unwrap().into_iter().map(Arc::new).collect();
     println!("burst: {count} logins + identities in {:.1} s", logins.elapsed().as_secs_f64());
     let addresses: Vec<_> = nodes.iter().map(|node| node.address()).collect();
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for node in &nodes {
-        let (limit, node) = (Arc::clone(&limit), Arc::clone(node));
-        tasks.push(tokio::spawn(async move {
-            let _permit = limit.acquire().await.unwrap();
-            node.set_presence(UserPresence::Online).await.unwrap();
-        }));
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
+    set_presences(&nodes, UserPresence::Online, 16).await.unwrap();
     let all_sent = started.elapsed();
     let converged = pfs
         .wait_until("all burst nodes reachable", Duration::from_secs(120), |seen| {

@@ -21,8 +21,10 @@
 //! integration tests run exactly the service the binary runs.
 #![deny(missing_docs)]
 
+mod counters;
 mod partners;
 mod query;
+mod routes_recorder;
 mod snapshot;
 mod writer;
 
@@ -39,8 +41,12 @@ use pfs_store::{ChainCursor, LoadedState, Store, StoreError};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+pub use counters::{
+    ServiceCounters, UpdateSource, drop_reason, outcome_reason, rejection_reason, to_device_rejection_reason,
+};
 pub use partners::{MAX_SUGGESTIONS, PartnerSuggestion, closeness_centrality, suggest_partners};
 pub use query::{FoundPath, PathQueryError, PathsAnswer};
+pub use routes_recorder::{MAX_ROUTE_SETS_PER_COMMIT, RecordError};
 pub use snapshot::{NetworkSnapshot, ServiceSnapshot, describe};
 pub use writer::{MAX_GROUP_COMMANDS, UpdateResult, WriterCommand, WriterError};
 
@@ -79,6 +85,8 @@ pub struct Service {
     store: Store,
     config: Arc<ServiceConfig>,
     counters: Arc<QueryCounters>,
+    service_counters: Arc<ServiceCounters>,
+    routes_recorder: routes_recorder::RoutesRecorder,
     writer: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
@@ -98,16 +106,25 @@ impl Service {
     pub fn start_loaded(store: Store, loaded: LoadedState, config: ServiceConfig) -> Self {
         let presence = PresenceBook::new(SystemTime::now());
         let confirmed_block = loaded.cursor.map(|cursor| cursor.block_number);
-        let (writer, snapshots) =
-            writer::Writer::new(loaded.registry, presence, store.clone(), confirmed_block);
+        let service_counters = Arc::new(ServiceCounters::default());
+        let (writer, snapshots) = writer::Writer::new(
+            loaded.registry,
+            presence,
+            store.clone(),
+            confirmed_block,
+            Arc::clone(&service_counters),
+        );
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE_CAPACITY);
         let task = tokio::spawn(writer.run(receiver, config.expiry_interval));
+        let routes_recorder = routes_recorder::RoutesRecorder::start(store.clone());
         Self {
             commands,
             snapshots,
             store,
             config: Arc::new(config),
             counters: Arc::default(),
+            service_counters,
+            routes_recorder,
             writer: Arc::new(Mutex::new(Some(task))),
         }
     }
@@ -145,6 +162,24 @@ impl Service {
     /// The query counters.
     pub fn counters(&self) -> &QueryCounters {
         &self.counters
+    }
+
+    /// Update counts by source and outcome.
+    pub fn service_counters(&self) -> &ServiceCounters {
+        &self.service_counters
+    }
+
+    /// Starts forwarding the Matrix client's sync batches to the writer (as
+    /// [`Service::apply_matrix`]); the task ends when the client stops or the writer does.
+    pub fn forward_matrix(&self, mut batches: mpsc::Receiver<SyncBatch>) -> JoinHandle<()> {
+        let service = self.clone();
+        tokio::spawn(async move {
+            while let Some(batch) = batches.recv().await {
+                if service.apply_matrix(batch).await.is_err() {
+                    break;
+                }
+            }
+        })
     }
 
     /// The writer's queue, for producers that send commands themselves (the chain follower,

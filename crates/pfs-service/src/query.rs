@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime};
 use pfs_core::presence::AddressMetadata;
 use pfs_core::routing::{Path, PathError, PathFinder, PathRequest};
 use pfs_core::{Address, BlockNumber};
-use pfs_store::{FeedbackToken, ReturnedRoute, StoreError};
+use pfs_store::{FeedbackToken, ReturnedRoute, ReturnedRouteSet, StoreError};
 
 use crate::Service;
 
@@ -58,6 +58,9 @@ pub enum PathQueryError {
     /// The feedback rows could not be stored.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The feedback rows could not be stored (group commit of concurrent answers).
+    #[error("returned routes not stored: {0}")]
+    RoutesNotStored(#[from] crate::routes_recorder::RecordError),
 }
 
 impl Service {
@@ -112,9 +115,13 @@ impl Service {
                 estimated_fee: found.path.estimated_fee,
             })
             .collect();
-        self.store()
-            .save_returned_routes(feedback_token, &token_network, SystemTime::now(), &returned)
-            .await?;
+        let set = ReturnedRouteSet {
+            token: feedback_token,
+            token_network,
+            created_at: SystemTime::now(),
+            routes: returned,
+        };
+        self.routes_recorder.record(set).await?;
         Ok(PathsAnswer { paths, feedback_token })
     }
 }

@@ -16,6 +16,9 @@ use pfs_matrix::{MatrixEvent, SyncBatch, apply_presence};
 use pfs_store::{ChainCursor, StateChanges, Store};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::counters::{
+    ServiceCounters, UpdateSource, drop_reason, outcome_reason, to_device_rejection_reason,
+};
 use crate::snapshot::{NetworkSnapshot, ServiceSnapshot};
 
 /// Most commands applied in one group commit; more wait for the next transaction.
@@ -65,8 +68,8 @@ pub enum WriterCommand {
         reply: oneshot::Sender<Result<Vec<Undo>, WriterError>>,
     },
     /// A Matrix `/sync` batch: presence changes and to-device updates go through the same apply
-    /// path; the sync token is saved right after the state commit, and the batch is dropped
-    /// (releasing the client's next `/sync`) only then.
+    /// path; the sync token is committed in the same transaction as the batch's effects, and the
+    /// batch is dropped (releasing the client's next `/sync`) only then.
     Matrix(SyncBatch),
     /// Drop deferred updates that waited too long.
     ExpireDeferred,
@@ -101,6 +104,7 @@ pub(crate) struct Writer {
     dirty: Dirty,
     confirmed_block: Option<BlockNumber>,
     publisher: watch::Sender<Arc<ServiceSnapshot>>,
+    counters: Arc<ServiceCounters>,
 }
 
 /// Current UTC time as the core's timestamp type.
@@ -118,6 +122,7 @@ impl Writer {
         presence: PresenceBook,
         store: Store,
         confirmed_block: Option<BlockNumber>,
+        counters: Arc<ServiceCounters>,
     ) -> (Self, watch::Receiver<Arc<ServiceSnapshot>>) {
         let initial = ServiceSnapshot {
             networks: BTreeMap::new(),
@@ -133,6 +138,7 @@ impl Writer {
             dirty: Dirty::default(),
             confirmed_block,
             publisher,
+            counters,
         };
         writer.dirty.rebuild = writer.registry.token_networks().map(|network| network.address).collect();
         writer.publish();
@@ -179,7 +185,6 @@ impl Writer {
         let now = SystemTime::now();
         let timestamp = naive_now(now);
         let mut pending = Vec::with_capacity(group.len());
-        let mut sync_token = None;
         let mut keep_running = true;
         for command in group {
             match command {
@@ -196,7 +201,11 @@ impl Writer {
                     for event in std::mem::take(&mut batch.events) {
                         self.apply_matrix_event(event, now, timestamp);
                     }
-                    sync_token = Some(batch.sync_token.clone());
+                    if let Err(error) = self.changes.record_sync_token(&batch.sync_token) {
+                        // Not saved: a restart re-delivers from the previous token, which the
+                        // idempotent updates tolerate.
+                        tracing::warn!(%error, "Matrix sync token not saved");
+                    }
                     pending.push(Pending::Matrix(batch));
                 }
                 WriterCommand::ExpireDeferred => {
@@ -206,7 +215,7 @@ impl Writer {
                 WriterCommand::Shutdown => keep_running = false,
             }
         }
-        let committed = self.commit(sync_token.as_deref()).await;
+        let committed = self.commit().await;
         if committed.is_ok() {
             self.publish();
         }
@@ -225,13 +234,14 @@ impl Writer {
         committed.map(|()| keep_running)
     }
 
-    async fn commit(&mut self, sync_token: Option<&str>) -> Result<(), WriterError> {
-        let failed = |error: pfs_store::StoreError| WriterError::CommitFailed(error.to_string());
-        self.store.commit(&self.registry, &self.changes).await.map_err(failed)?;
+    /// Commits the recorded changes, with the sync token of the group's last Matrix batch, in one
+    /// transaction.
+    async fn commit(&mut self) -> Result<(), WriterError> {
+        self.store
+            .commit(&self.registry, &self.changes)
+            .await
+            .map_err(|error| WriterError::CommitFailed(error.to_string()))?;
         self.changes.clear();
-        if let Some(token) = sync_token {
-            self.store.save_sync_token(token).await.map_err(failed)?;
-        }
         Ok(())
     }
 
@@ -294,12 +304,20 @@ impl Writer {
     fn apply_matrix_event(&mut self, event: MatrixEvent, now: SystemTime, timestamp: NaiveTimestamp) {
         match event {
             MatrixEvent::ToDeviceUpdates(updates) => {
-                for update in updates.results.into_iter().flatten() {
-                    let _ = self.apply_update(update, timestamp);
+                for line in updates.results {
+                    let reason = match line {
+                        Ok(update) => outcome_reason(&self.apply_update(update, timestamp)),
+                        Err(rejection) => {
+                            tracing::debug!(sender = updates.sender_user_id, %rejection, "to-device update refused");
+                            to_device_rejection_reason(&rejection)
+                        }
+                    };
+                    self.counters.count_updates(UpdateSource::Matrix, reason, 1);
                 }
             }
             MatrixEvent::ToDeviceDropped(dropped) => {
                 tracing::debug!(sender = dropped.sender_user_id, reason = %dropped.reason, "to-device event dropped");
+                self.counters.count_updates(UpdateSource::Matrix, drop_reason(&dropped.reason), 1);
             }
             event @ (MatrixEvent::PresenceChanged(_) | MatrixEvent::HomeserverUnreachable { .. }) => {
                 apply_presence(&mut self.presence, &event, now);

@@ -127,6 +127,13 @@ impl<'r> RowReader<'r> {
         self.bytes::<32>(column).map(U256::from_be_bytes)
     }
 
+    /// An `int256` column written by [`int256`].
+    pub(crate) fn int256(&self, column: &'static str) -> Result<I256, StoreError> {
+        let mut bytes = self.bytes::<32>(column)?;
+        bytes[0] ^= 0x80;
+        Ok(I256::from_be_bytes(bytes))
+    }
+
     /// A nullable `uint256` column.
     pub(crate) fn optional_uint256(&self, column: &'static str) -> Result<Option<U256>, StoreError> {
         Ok(self.optional_bytes::<32>(column)?.map(U256::from_be_bytes))

@@ -76,6 +76,23 @@ pub struct ReturnedRoute {
     pub estimated_fee: I256,
 }
 
+/// Rows per multi-row `INSERT` of returned routes: 7 parameters each, far below SQLite's 32,766
+/// and PostgreSQL's 65,535 parameters per statement.
+const ROUTE_ROWS_PER_STATEMENT: usize = 500;
+
+/// The routes returned with one token, to be saved with [`Store::save_returned_route_sets`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnedRouteSet {
+    /// The feedback token of the answer.
+    pub token: FeedbackToken,
+    /// The token network asked.
+    pub token_network: Address,
+    /// When the answer was given.
+    pub created_at: SystemTime,
+    /// The routes.
+    pub routes: Vec<ReturnedRoute>,
+}
+
 /// What became of a feedback report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeedbackOutcome {
@@ -117,7 +134,7 @@ fn route_text(path: &[Address]) -> String {
     format!("[{}]", addresses.join(", "))
 }
 
-fn parse_route(text: &str) -> Option<Vec<Address>> {
+pub(crate) fn parse_route(text: &str) -> Option<Vec<Address>> {
     let addresses: Vec<String> = serde_json::from_str(text).ok()?;
     addresses.iter().map(|address| Address::parse_checksummed(address).ok()).collect()
 }
@@ -135,27 +152,65 @@ impl Store {
         created_at: SystemTime,
         routes: &[ReturnedRoute],
     ) -> Result<(), StoreError> {
+        let set =
+            ReturnedRouteSet { token, token_network: *token_network, created_at, routes: routes.to_vec() };
+        self.save_returned_route_sets(std::slice::from_ref(&set)).await
+    }
+
+    /// Saves the routes of several path answers in one transaction (one commit for many
+    /// concurrent requests); as [`Store::save_returned_routes`] for each.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`]; nothing of any set is saved then.
+    pub async fn save_returned_route_sets(&self, sets: &[ReturnedRouteSet]) -> Result<(), StoreError> {
         const OPERATION: &str = "save returned routes";
+        if sets.iter().all(|set| set.routes.is_empty()) {
+            return Ok(());
+        }
+        // One multi-row INSERT per chunk: every statement is a round trip to the database
+        // driver's thread, so rows one by one would cost a thread switch each.
+        let rows: Vec<(&ReturnedRouteSet, &ReturnedRoute, &Address, &Address)> = sets
+            .iter()
+            .flat_map(|set| set.routes.iter().map(move |route| (set, route)))
+            .filter_map(|(set, route)| match route.path.as_slice() {
+                [source, .., target] => Some((set, route, source, target)),
+                _ => None,
+            })
+            .collect();
         let mut transaction = self.begin_write(OPERATION).await?;
-        for route in routes {
-            let (Some(source), Some(target)) = (route.path.first(), route.path.last()) else { continue };
-            if route.path.len() < 2 {
-                continue;
-            }
-            sqlx::query(
+        for chunk in rows.chunks(ROUTE_ROWS_PER_STATEMENT) {
+            let mut sql = String::from(
                 "INSERT INTO feedback (token_id, token_network, route, source_address, target_address, \
-                 estimated_fee, creation_time) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(token.0.to_vec())
-            .bind(codec::address(token_network))
-            .bind(route_text(&route.path))
-            .bind(codec::address(source))
-            .bind(codec::address(target))
-            .bind(codec::int256(&route.estimated_fee))
-            .bind(codec::system_time(created_at))
-            .execute(&mut *transaction)
-            .await
-            .map_err(StoreError::database(OPERATION))?;
+                 estimated_fee, creation_time) VALUES ",
+            );
+            for index in 0..chunk.len() {
+                let first = index * 7;
+                if index > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    first + 1,
+                    first + 2,
+                    first + 3,
+                    first + 4,
+                    first + 5,
+                    first + 6,
+                    first + 7
+                ));
+            }
+            let mut statement = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (set, route, source, target) in chunk {
+                statement = statement
+                    .bind(set.token.0.to_vec())
+                    .bind(codec::address(&set.token_network))
+                    .bind(route_text(&route.path))
+                    .bind(codec::address(source))
+                    .bind(codec::address(target))
+                    .bind(codec::int256(&route.estimated_fee))
+                    .bind(codec::system_time(set.created_at));
+            }
+            statement.execute(&mut *transaction).await.map_err(StoreError::database(OPERATION))?;
         }
         transaction.commit().await.map_err(StoreError::database(OPERATION))
     }

@@ -233,7 +233,7 @@ mod queries {
     );
 }
 
-fn decode_iou(row: &AnyRow, operation: &'static str) -> Result<StoredIou, StoreError> {
+pub(crate) fn decode_iou(row: &AnyRow, operation: &'static str) -> Result<StoredIou, StoreError> {
     let reader = RowReader::new(row, "iou", operation);
     let sender = reader.address("sender")?;
     let claimable_until = reader.uint256("claimable_until")?;

@@ -91,16 +91,18 @@ mod feedback;
 mod iou;
 mod matrix;
 mod state;
+mod stats;
 mod store;
 mod undo;
 
 pub use error::{CorruptReason, StoreError};
 pub use feedback::{
     FEEDBACK_TOKEN_LIFETIME, FeedbackOutcome, FeedbackStats, FeedbackToken, InvalidFeedbackToken,
-    MAX_FEEDBACK_ROUTE_LENGTH, ReturnedRoute, RouteFeedback,
+    MAX_FEEDBACK_ROUTE_LENGTH, ReturnedRoute, ReturnedRouteSet, RouteFeedback,
 };
 pub use iou::{IouSessions, StoredIou};
 pub use matrix::{MAX_DISPLAYNAME_BYTES, MAX_SYNC_TOKEN_BYTES, MAX_USER_ID_BYTES, MatrixUser, TooLong};
 pub use state::{ChainCursor, LoadedState, StateChanges, load_token_network};
+pub use stats::{DebugRoutes, IouTotals, MAX_DEBUG_ROUTES};
 pub use store::{Backend, Deployment, Durability, MIGRATOR, Store, StoreConfig, supported_version};
 pub use undo::UndoRecordError;

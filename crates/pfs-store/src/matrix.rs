@@ -40,6 +40,29 @@ pub struct TooLong {
     pub limit: usize,
 }
 
+/// Whether `next_batch` fits [`MAX_SYNC_TOKEN_BYTES`].
+pub(crate) fn check_sync_token(next_batch: &str) -> Result<(), TooLong> {
+    if next_batch.len() > MAX_SYNC_TOKEN_BYTES {
+        return Err(TooLong {
+            what: "Matrix sync token",
+            length: next_batch.len(),
+            limit: MAX_SYNC_TOKEN_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// The statement that stores the sync position (one row).
+pub(crate) fn sync_token_statement(
+    next_batch: &str,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(
+        "INSERT INTO matrix_sync (id, next_batch) VALUES (1, $1) \
+         ON CONFLICT (id) DO UPDATE SET next_batch = excluded.next_batch",
+    )
+    .bind(next_batch.to_owned())
+}
+
 fn check_length(what: &'static str, value: &str, limit: usize) -> Result<(), StoreError> {
     if value.len() > limit {
         return Err(StoreError::TooLong(TooLong { what, length: value.len(), limit }));
@@ -103,15 +126,14 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::TooLong`] beyond [`MAX_SYNC_TOKEN_BYTES`]; [`StoreError::Database`].
+    ///
+    /// The service's writer does not use this: it records the token of a sync batch in the
+    /// batch's [`crate::StateChanges`] ([`crate::StateChanges::record_sync_token`]), so the token
+    /// and the batch's effects commit in one transaction.
     pub async fn save_sync_token(&self, next_batch: &str) -> Result<(), StoreError> {
         const OPERATION: &str = "save the Matrix sync token";
-        check_length("Matrix sync token", next_batch, MAX_SYNC_TOKEN_BYTES)?;
-        let statement = sqlx::query(
-            "INSERT INTO matrix_sync (id, next_batch) VALUES (1, $1) \
-             ON CONFLICT (id) DO UPDATE SET next_batch = excluded.next_batch",
-        )
-        .bind(next_batch.to_owned());
-        self.execute_write(OPERATION, statement).await.map(drop)
+        check_sync_token(next_batch).map_err(StoreError::TooLong)?;
+        self.execute_write(OPERATION, sync_token_statement(next_batch)).await.map(drop)
     }
 
     /// The saved sync position, if any.

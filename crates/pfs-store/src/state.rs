@@ -48,6 +48,7 @@ pub struct StateChanges {
     all_deferred: bool,
     blocks: Vec<ChainCursor>,
     undos: Vec<(BlockNumber, Undo)>,
+    sync_token: Option<String>,
 }
 
 impl StateChanges {
@@ -65,6 +66,7 @@ impl StateChanges {
             && !self.all_deferred
             && self.blocks.is_empty()
             && self.undos.is_empty()
+            && self.sync_token.is_none()
     }
 
     /// Forgets everything recorded (after a commit, to reuse the allocation).
@@ -76,6 +78,7 @@ impl StateChanges {
         self.all_deferred = false;
         self.blocks.clear();
         self.undos.clear();
+        self.sync_token = None;
     }
 
     /// Marks a token network (not its channels) as changed, added or removed.
@@ -190,6 +193,21 @@ impl StateChanges {
             self.undos.push((block, undo.clone()));
         }
     }
+
+    /// Records the Matrix sync position (`next_batch`) reached by the sync batches applied since
+    /// the last commit; the latest recorded one is written, in the same transaction as the
+    /// batches' effects. After a crash the client resumes from the token whose events are
+    /// committed: none is lost (Synapse deletes to-device events once a later `since` is used)
+    /// and none applied twice.
+    ///
+    /// # Errors
+    /// [`TooLong`](crate::TooLong) beyond [`MAX_SYNC_TOKEN_BYTES`](crate::MAX_SYNC_TOKEN_BYTES);
+    /// nothing is recorded then, so the commit cannot fail on it.
+    pub fn record_sync_token(&mut self, next_batch: &str) -> Result<(), crate::TooLong> {
+        crate::matrix::check_sync_token(next_batch)?;
+        self.sync_token = Some(next_batch.to_owned());
+        Ok(())
+    }
 }
 
 /// The state rebuilt from the database at start-up.
@@ -236,8 +254,8 @@ const SELECT_CHANNELS_OF_NETWORK: &str =
     concat!(select_channel_columns!(), " WHERE token_network = $1 ORDER BY channel_id");
 
 impl Store {
-    /// Writes the current values of everything `changes` touched, and the blocks it recorded, in
-    /// one transaction. Returns once the transaction is committed (durably, with
+    /// Writes the current values of everything `changes` touched, and the blocks and Matrix sync
+    /// token it recorded, in one transaction. Returns once the transaction is committed (durably, with
     /// [`crate::Durability::Full`]); only then may the updates be acknowledged.
     ///
     /// # Errors
@@ -462,6 +480,12 @@ async fn write_changes(
         for (sequence, entry) in current {
             insert_deferred(connection, sequence, entry).await?;
         }
+    }
+    if let Some(next_batch) = &changes.sync_token {
+        crate::matrix::sync_token_statement(next_batch)
+            .execute(&mut *connection)
+            .await
+            .map_err(StoreError::database(OPERATION))?;
     }
     write_blocks(connection, &changes.blocks, recent_blocks).await.map_err(|error| match error {
         BlockWriteError::OutOfRange(number) => StoreError::BlockNumberOutOfRange(number),

@@ -395,3 +395,29 @@ async fn a_reorganisation_reaching_blocks_processed_before_a_restart_is_reverted
     assert_eq!(pfs.routes(network, line[0], line[2], 10).await, route, "the route is back");
     pfs.stop().await;
 }
+
+#[tokio::test]
+async fn an_rpc_outage_is_survived_and_following_resumes_when_the_node_is_back() {
+    let mut devnet = devnet(2).await;
+    let network = token_network(&devnet);
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let pfs = Pfs::start(&devnet, &dir.path().join("pfs.db"), 0).await;
+    pfs.sync(&devnet, 0).await;
+    devnet.anvil().stop().expect("anvil stops");
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while pfs.chain_metrics.rpc_errors.load(Ordering::Relaxed) < 2 {
+        assert!(std::time::Instant::now() < deadline, "no RPC error counted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, metrics) = pfs.get("/metrics").await;
+    assert!(metrics.as_str().expect("text").contains("pfs_chain_rpc_errors_total"), "{metrics}");
+    let (status, _) = pfs.get("/api/v1/info").await;
+    assert_eq!(status, 200, "the service answers during the outage");
+
+    devnet.anvil().restart().expect("anvil restarts");
+    let (channel, _) = open_funded(&devnet, 0, 1).await;
+    pfs.sync(&devnet, 0).await;
+    let stored = pfs.service.store().load_token_network(&network).await.expect("loads").expect("followed");
+    assert!(stored.channel(&ChannelId(channel)).is_some(), "the channel opened after the outage is followed");
+    pfs.stop().await;
+}

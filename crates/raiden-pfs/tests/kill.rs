@@ -209,12 +209,19 @@ async fn every_acknowledged_update_survives_sigkill() {
                 ))
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(300 + random.below(1_200))).await;
+        let kill_after = Duration::from_millis(300 + random.below(1_200));
+        let accepted_before = accepted.lock().expect("not poisoned").values().sum::<u64>();
+        tokio::time::sleep(kill_after).await;
         child.kill().expect("SIGKILL sent");
         child.wait().expect("the killed process is reaped");
         for worker in workers {
             worker.await.expect("the load generator ends when the server is gone");
         }
+        let accepted_after = accepted.lock().expect("not poisoned").values().sum::<u64>();
+        eprintln!(
+            "round {round}: SIGKILL after {kill_after:?}; highest accepted nonces grew by {}",
+            accepted_after - accepted_before
+        );
     }
     assert!(total_accepted > senders.len() / 2, "the load generator got updates accepted ({total_accepted})");
 }

@@ -3,10 +3,12 @@
 
 #![allow(dead_code)]
 
+pub mod pfs;
+
 use std::net::SocketAddr;
 use std::path::Path;
 
-use pfs_api::ApiConfig;
+use pfs_api::{ApiConfig, ApiOptions};
 use pfs_core::messages::UnsignedCapacityUpdate;
 use pfs_core::presence::UserPresence;
 use pfs_core::token_network::ChainEvent;
@@ -64,17 +66,28 @@ pub struct Running {
     server: tokio::task::JoinHandle<()>,
 }
 
+/// A service on the SQLite file `database`.
+pub async fn start_service(database: &Path) -> Service {
+    let store = Store::open(&StoreConfig::new(database.to_str().expect("utf-8 path")), &deployment())
+        .await
+        .expect("store opens");
+    Service::start(store, ServiceConfig::default()).await.expect("service starts")
+}
+
 impl Running {
     pub async fn start(database: &Path, config: ApiConfig) -> Self {
-        let store = Store::open(&StoreConfig::new(database.to_str().expect("utf-8 path")), &deployment())
-            .await
-            .expect("store opens");
-        let service = Service::start(store, ServiceConfig::default()).await.expect("service starts");
+        Self::serve(start_service(database).await, config, ApiOptions::default()).await
+    }
+
+    /// Serves `service` on 127.0.0.1 with the peer address known (so per-IP limits apply).
+    pub async fn serve(service: Service, config: ApiConfig, options: ApiOptions) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let address = listener.local_addr().expect("bound address");
-        let app = pfs_api::router(service.clone(), config);
+        let app = pfs_api::router_with(service.clone(), config, options);
         let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("server runs");
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+                .expect("server runs");
         });
         Self { service, address, client: reqwest::Client::new(), server }
     }
@@ -126,31 +139,7 @@ impl Running {
     /// A token network with channels along `line` (node i – node i+1), each side depositing
     /// `deposit`, confirmed at block 10.
     pub async fn open_line(&self, nodes: &[u8], deposit: u64) {
-        let token_network = token_network();
-        let mut events = vec![ChainEvent::TokenNetworkCreated {
-            token_network,
-            token: Address::from_bytes([0x55; 20]),
-            settle_timeout: BlockTimeout(U256::from(500)),
-        }];
-        for (index, pair) in nodes.windows(2).enumerate() {
-            let channel_id = ChannelId(U256::from(index + 1));
-            events.push(ChainEvent::ChannelOpened {
-                token_network,
-                channel_id,
-                participant1: node(pair[0]),
-                participant2: node(pair[1]),
-            });
-            for participant in pair {
-                events.push(ChainEvent::Deposit {
-                    token_network,
-                    channel_id,
-                    participant: node(*participant),
-                    total_deposit: U256::from(deposit),
-                });
-            }
-        }
-        let cursor = ChainCursor { block_number: BlockNumber(10), block_hash: [7; 32].into() };
-        self.service.apply_chain_batch(Vec::new(), events, cursor).await.expect("chain batch committed");
+        open_line_of(&self.service, nodes, deposit).await;
     }
 
     /// Marks nodes online through the writer's Matrix path.
@@ -226,4 +215,34 @@ pub fn paths_body(from: u8, to: u8, value: u64) -> String {
 
 pub fn paths_url() -> String {
     format!("/api/v1/{}/paths", token_network().to_checksum())
+}
+
+/// A token network with channels along `nodes` (node i – node i+1, channel ids from 1), each
+/// side depositing `deposit`, confirmed at block 10: through the writer's chain-event path.
+pub async fn open_line_of(service: &Service, nodes: &[u8], deposit: u64) {
+    let token_network = token_network();
+    let mut events = vec![ChainEvent::TokenNetworkCreated {
+        token_network,
+        token: Address::from_bytes([0x55; 20]),
+        settle_timeout: BlockTimeout(U256::from(500)),
+    }];
+    for (index, pair) in nodes.windows(2).enumerate() {
+        let channel_id = ChannelId(U256::from(index + 1));
+        events.push(ChainEvent::ChannelOpened {
+            token_network,
+            channel_id,
+            participant1: node(pair[0]),
+            participant2: node(pair[1]),
+        });
+        for participant in pair {
+            events.push(ChainEvent::Deposit {
+                token_network,
+                channel_id,
+                participant: node(*participant),
+                total_deposit: U256::from(deposit),
+            });
+        }
+    }
+    let cursor = ChainCursor { block_number: BlockNumber(10), block_hash: [7; 32].into() };
+    service.apply_chain_batch(Vec::new(), events, cursor).await.expect("chain batch committed");
 }

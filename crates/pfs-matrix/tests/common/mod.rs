@@ -14,8 +14,8 @@ use pfs_core::presence::{AddressReachability, PresenceBook, UserPresence};
 use pfs_core::{Address, Message, PrivateKey, U256};
 use pfs_matrix::testing::{Homeserver, HomeserverOptions, free_port};
 use pfs_matrix::{
-    HomeserverAddress, LoginMethod, MatrixClient, MatrixConfig, MatrixEvent, NODE_DEVICE_ID, NodeSession,
-    PresenceChanged, ToDeviceDropped, ToDeviceUpdates, apply_presence,
+    LoginMethod, MatrixClient, MatrixConfig, MatrixEvent, NODE_DEVICE_ID, NodeSession, PresenceChanged,
+    ToDeviceDropped, ToDeviceUpdates, apply_presence,
 };
 use tokio::sync::Notify;
 
@@ -36,12 +36,7 @@ pub fn node_key(number: u32) -> PrivateKey {
 pub fn options_routing_to(pfs_server_name: &str, federation_port: Option<u16>) -> HomeserverOptions {
     HomeserverOptions {
         federation_port,
-        pfs_user_ids: vec![matrix_identity::user_id(&pfs_key().address(), pfs_server_name)],
-        eth_auth: true,
-        testing: true,
-        // Fast federation retries, as recommended for node homeservers.
-        extra_arguments: vec!["--min-retry-interval".into(), "2s".into()],
-        ..HomeserverOptions::default()
+        ..HomeserverOptions::routing_to(vec![matrix_identity::user_id(&pfs_key().address(), pfs_server_name)])
     }
 }
 
@@ -51,19 +46,8 @@ pub async fn start_pfs_homeserver() -> Homeserver {
     Homeserver::launch(&options_routing_to(&format!("127.0.0.1:{port}"), Some(port))).await.unwrap()
 }
 
-/// Client settings for tests: quick retries and probes.
-pub fn fast_config(homeserver: HomeserverAddress) -> MatrixConfig {
-    let mut config = MatrixConfig::new(homeserver);
-    config.sync_timeout = Duration::from_secs(5);
-    config.backoff_initial = Duration::from_millis(200);
-    config.backoff_max = Duration::from_secs(1);
-    config.start_timeout = Duration::from_secs(30);
-    config.probe_interval = Duration::from_secs(2);
-    config.probe_retry_delay = Duration::from_millis(300);
-    config.request_timeout = Duration::from_secs(10);
-    config.profile_retry_interval = Duration::from_secs(1);
-    config
-}
+#[allow(unused_imports)]
+pub use pfs_matrix::testing::{fast_config, percentiles};
 
 /// What the consumer task has seen.
 #[derive(Default)]
@@ -228,14 +212,4 @@ pub fn capacity_update(signer: &PrivateKey, updating: Address, nonce: u64) -> Me
         reveal_timeout: BlockTimeout(U256::from(50)),
     };
     Message::CapacityUpdate(update.sign(signer).unwrap())
-}
-
-/// Median and 95th percentile of `samples`, in milliseconds.
-pub fn percentiles(samples: &mut [Duration]) -> (f64, f64) {
-    samples.sort_unstable();
-    let at = |fraction: f64| {
-        let index = ((samples.len() as f64 - 1.0) * fraction).round() as usize;
-        samples[index].as_secs_f64() * 1000.0
-    };
-    (at(0.5), at(0.95))
 }

@@ -99,3 +99,34 @@ async fn pruning_removes_only_routes_created_before_the_retention() {
         FeedbackOutcome::Recorded
     );
 }
+
+#[tokio::test]
+async fn many_answers_are_saved_in_one_call_across_statement_chunks() {
+    let database = TempDatabase::new().await;
+    let store = database.open().await;
+    let network = node(0xaa);
+    // 400 answers of 2 routes and one one-node "route" each: 800 rows, more than one statement.
+    let sets: Vec<pfs_store::ReturnedRouteSet> = (0..400u32)
+        .map(|number| {
+            let mut token = [0; 16];
+            token[..4].copy_from_slice(&number.to_be_bytes());
+            let mut routes = routes();
+            routes.push(ReturnedRoute { path: vec![node(1)], estimated_fee: I256::ZERO });
+            pfs_store::ReturnedRouteSet {
+                token: FeedbackToken(token),
+                token_network: network,
+                created_at: created(),
+                routes,
+            }
+        })
+        .collect();
+    store.save_returned_route_sets(&sets).await.unwrap();
+    assert_eq!(store.feedback_stats(Some(&network)).await.unwrap().routes, 800);
+    let last = sets.last().unwrap().token;
+    let path = &routes()[1].path;
+    let now = created() + Duration::from_secs(1);
+    assert_eq!(
+        store.record_feedback(last, &network, path, true, now).await.unwrap(),
+        FeedbackOutcome::Recorded
+    );
+}

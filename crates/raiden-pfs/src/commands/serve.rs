@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
-use pfs_api::ApiConfig;
+use pfs_api::{ApiConfig, ApiOptions};
 use pfs_chain::{ChainFollower, FollowerConfig, UndoLog};
 use pfs_core::routing::SearchLimits;
 use pfs_core::{Address, BlockNumber, ChainId};
@@ -122,20 +122,12 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         let homeserver = HomeserverAddress::new(url, config.matrix_server_name.as_deref())
             .context("--matrix-server / --matrix-server-name")?;
         let token = store.sync_token().await.context("cannot read the Matrix sync token")?;
-        let (client, mut batches) = MatrixClient::start(key.clone(), MatrixConfig::new(homeserver), token)
+        let (client, batches) = MatrixClient::start(key.clone(), MatrixConfig::new(homeserver), token)
             .await
             .context("Matrix login")?;
         api_config.matrix_server = Some(client.homeserver_url().as_str().trim_end_matches('/').to_owned());
         api_config.matrix_user_id = Some(client.matrix_user_id().to_owned());
-        let forward = service.clone();
-        let task = tokio::spawn(async move {
-            while let Some(batch) = batches.recv().await {
-                if forward.apply_matrix(batch).await.is_err() {
-                    break;
-                }
-            }
-        });
-        matrix = Some((client, task));
+        matrix = Some((client, service.forward_matrix(batches)));
     }
     let listen: SocketAddr = format!("{}:{}", config.host, config.port)
         .parse()
@@ -150,12 +142,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         api_config.matrix_server.as_deref().unwrap_or("off"),
         config.one_to_n_address.map_or_else(|| "unset".to_owned(), |address| address.to_checksum()),
     );
-    if config.enable_debug {
-        eprintln!("raiden-pfs: --enable-debug is accepted but the _debug endpoints are not implemented yet");
-    }
     let failure: Arc<Mutex<Option<String>>> = Arc::default();
     let (failed, mut on_failure) = tokio::sync::oneshot::channel::<String>();
     let follow_task = tokio::spawn(raiden_pfs::follow::follow(service.clone(), follower, undo_log));
+    let stop_following = follow_task.abort_handle();
     let watch = tokio::spawn(async move {
         let message = match follow_task.await {
             Ok(Ok(())) => return,
@@ -164,7 +154,12 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         };
         let _ = failed.send(message);
     });
-    let app = pfs_api::router_with_chain(service.clone(), api_config, Some(chain_metrics));
+    let options = ApiOptions {
+        rate_limits: config.rate_limits,
+        enable_debug: config.enable_debug,
+        chain: Some(chain_metrics),
+    };
+    let app = pfs_api::router_with(service.clone(), api_config, options);
     let record = Arc::clone(&failure);
     let shutdown = async move {
         tokio::select! {
@@ -177,7 +172,14 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             }
         }
     };
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("HTTP server")?;
+    // The peer address feeds the per-IP rate limit.
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("HTTP server")?;
+    // The follower stops before the writer: a batch it has not handed over is simply read again
+    // after the next start (the cursor moves only with a commit).
+    stop_following.abort();
     watch.abort();
     if let Some((_client, task)) = matrix {
         task.abort();

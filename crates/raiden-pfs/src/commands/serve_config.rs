@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use pfs_api::{RateLimit, RateLimits};
 use pfs_core::routing::SearchLimits;
 use pfs_core::{Address, PrivateKey, U256};
 use serde::{Deserialize, Serialize};
@@ -111,6 +112,25 @@ pub struct ServeArgs {
     /// Time budget of one path search, in milliseconds.
     #[arg(long, env = "PFS_SEARCH_BUDGET_MS")]
     pub search_budget_ms: Option<u64>,
+    /// Requests per second per client IP (IPv6 per /64), every `/api` endpoint; 0 = no limit
+    /// [default: 50].
+    #[arg(long, env = "PFS_RATE_LIMIT_PER_IP")]
+    pub rate_limit_per_ip: Option<u32>,
+    /// Requests a client IP may make at once [default: 200].
+    #[arg(long, env = "PFS_RATE_LIMIT_PER_IP_BURST")]
+    pub rate_limit_per_ip_burst: Option<u32>,
+    /// Updates per second per signer on `POST /api/v1/updates`; 0 = no limit [default: 20].
+    #[arg(long, env = "PFS_RATE_LIMIT_PER_SIGNER")]
+    pub rate_limit_per_signer: Option<u32>,
+    /// Updates a signer may send at once [default: 500].
+    #[arg(long, env = "PFS_RATE_LIMIT_PER_SIGNER_BURST")]
+    pub rate_limit_per_signer_burst: Option<u32>,
+    /// Path requests per second per IOU sender; 0 = no limit [default: 10].
+    #[arg(long, env = "PFS_RATE_LIMIT_PER_IOU_SENDER")]
+    pub rate_limit_per_iou_sender: Option<u32>,
+    /// Path requests an IOU sender may make at once [default: 50].
+    #[arg(long, env = "PFS_RATE_LIMIT_PER_IOU_SENDER_BURST")]
+    pub rate_limit_per_iou_sender_burst: Option<u32>,
 }
 
 /// Where the service's key comes from.
@@ -172,6 +192,8 @@ pub struct ServeConfig {
     pub enable_debug: bool,
     /// Budget of one path search.
     pub search_budget: Duration,
+    /// The HTTP API's rate limits (a rate or burst of 0 switches that limit off).
+    pub rate_limits: RateLimits,
 }
 
 const KEY_FIELDS: [&str; 4] = ["private_key", "private_key_file", "keystore_file", "password_file"];
@@ -287,8 +309,31 @@ impl ServeArgs {
             search_budget: self
                 .search_budget_ms
                 .map_or(SearchLimits::default().time_budget, Duration::from_millis),
+            rate_limits: {
+                let defaults = RateLimits::default();
+                RateLimits {
+                    per_ip: limit(self.rate_limit_per_ip, self.rate_limit_per_ip_burst, defaults.per_ip),
+                    per_update_signer: limit(
+                        self.rate_limit_per_signer,
+                        self.rate_limit_per_signer_burst,
+                        defaults.per_update_signer,
+                    ),
+                    per_iou_sender: limit(
+                        self.rate_limit_per_iou_sender,
+                        self.rate_limit_per_iou_sender_burst,
+                        defaults.per_iou_sender,
+                    ),
+                    ..defaults
+                }
+            },
         })
     }
+}
+
+/// A rate limit from its two settings, each defaulting to the library's; 0 switches it off.
+fn limit(per_second: Option<u32>, burst: Option<u32>, default: Option<RateLimit>) -> Option<RateLimit> {
+    let (default_per_second, default_burst) = default.map_or((0, 0), |limit| (limit.per_second, limit.burst));
+    RateLimit::new(per_second.unwrap_or(default_per_second), burst.unwrap_or(default_burst))
 }
 
 fn address(name: &str, text: &str) -> anyhow::Result<Address> {
@@ -374,6 +419,18 @@ mod tests {
         assert_eq!(config.chain_id, None);
         assert_eq!(config.one_to_n_address, None);
         assert!(!config.enable_debug);
+        assert_eq!(config.rate_limits, RateLimits::default());
+    }
+
+    #[test]
+    fn a_zero_rate_switches_a_limit_off_and_a_rate_alone_keeps_the_default_burst() {
+        let merged = flags(&["--rate-limit-per-ip", "0", "--rate-limit-per-signer", "7"])
+            .over(&file(&minimal_file()))
+            .expect("merges");
+        let limits = merged.checked().expect("valid").rate_limits;
+        assert_eq!(limits.per_ip, None);
+        assert_eq!(limits.per_update_signer, RateLimit::new(7, 500));
+        assert_eq!(limits.per_iou_sender, RateLimits::default().per_iou_sender);
     }
 
     #[test]

@@ -100,8 +100,8 @@ impl Pfs {
         let follower = tokio::spawn(follow(service.clone(), follower, undo_log));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let address = listener.local_addr().expect("bound address");
-        let app =
-            pfs_api::router_with_chain(service.clone(), api_config(devnet), Some(Arc::clone(&chain_metrics)));
+        let options = pfs_api::ApiOptions { chain: Some(Arc::clone(&chain_metrics)), ..Default::default() };
+        let app = pfs_api::router_with(service.clone(), api_config(devnet), options);
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("server runs");
         });
