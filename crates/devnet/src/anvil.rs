@@ -133,7 +133,8 @@ impl Anvil {
     /// Anvil is already stopped, or does not exit.
     pub fn stop(&mut self) -> Result<(), AnvilError> {
         let mut child = self.child.take().ok_or(AnvilError::WrongState("already stopped"))?;
-        terminate_child(&mut child)
+        crate::process::terminate(&mut child, STOP_TIMEOUT);
+        Ok(())
     }
 
     /// Starts anvil again on the same port from the state it dumped when it was stopped.
@@ -219,22 +220,6 @@ pub fn stop_process(pid: u32, expected_name: &str) -> Result<bool, AnvilError> {
 pub fn process_running(pid: u32, expected_name: &str) -> bool {
     i32::try_from(pid).is_ok_and(|raw| process_alive(Pid::from_raw(raw)))
         && process_name_matches(pid, expected_name)
-}
-
-fn terminate_child(child: &mut Child) -> Result<(), AnvilError> {
-    let pid = child.id();
-    let target = Pid::from_raw(i32::try_from(pid).map_err(|_| AnvilError::StillRunning(pid))?);
-    send(target, pid, Signal::SIGTERM)?;
-    let started = Instant::now();
-    while started.elapsed() < STOP_TIMEOUT {
-        if child.try_wait().map_err(io_error("wait for", Path::new("anvil")))?.is_some() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().map_err(io_error("kill", Path::new("anvil")))?;
-    child.wait().map_err(io_error("wait for", Path::new("anvil")))?;
-    Ok(())
 }
 
 fn send(target: Pid, pid: u32, signal: Signal) -> Result<(), AnvilError> {

@@ -41,7 +41,11 @@ pub mod contracts;
 pub mod deploy;
 pub mod devnet;
 pub mod manifest;
+pub mod matrix;
 pub mod messages;
+pub mod nodes;
+pub mod pfs;
+mod process;
 pub mod raiden;
 pub mod tools;
 pub mod topology;
@@ -52,8 +56,9 @@ pub use bulk::PlannedTransaction;
 pub use chain::{Chain, ChainError};
 pub use contracts::{CompiledContracts, ContractsError};
 pub use deploy::{DeployConfig, DeployError, Deployment, deploy, deploy_token_network};
-pub use devnet::{Devnet, DevnetBuilder, DevnetError};
-pub use manifest::{Manifest, ManifestError, PidFile};
+pub use devnet::{Devnet, DevnetBuilder, DevnetError, StartTimes};
+pub use manifest::{ChildProcess, Manifest, ManifestError, PidFile};
+pub use pfs::{PfsOptions, PfsProcess};
 pub use raiden::{
     ChainEvent, ChannelIdentifier, ChannelPlan, NodeFunding, OpenedChannel, ParticipantInfo, Raiden, ether,
 };

@@ -113,6 +113,27 @@ pub struct PidFile {
     pub devnet: u32,
     /// Its anvil.
     pub anvil: Option<u32>,
+    /// Its other processes (homeservers, the PFS), with their command names.
+    #[serde(default)]
+    pub processes: Vec<ChildProcess>,
+}
+
+/// A process `devnet up` started, as `devnet down` finds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildProcess {
+    /// The process id.
+    pub pid: u32,
+    /// Its command name (`/proc/<pid>/comm`), checked before it is signalled.
+    pub name: String,
+}
+
+impl ChildProcess {
+    /// The process `pid` with its current command name; `None` if it does not run (or, off
+    /// Linux, its name cannot be read).
+    pub fn of(pid: u32) -> Option<Self> {
+        let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        Some(Self { pid, name: name.trim().to_owned() })
+    }
 }
 
 impl Manifest {

@@ -50,6 +50,19 @@ pub struct PlannedChannel {
     pub deposit2: U256,
 }
 
+impl PlannedChannel {
+    /// The plan of this channel between `accounts[participant1]` and `accounts[participant2]`;
+    /// `None` if an index is out of range.
+    pub fn plan(&self, accounts: &[Address]) -> Option<ChannelPlan> {
+        Some(ChannelPlan {
+            participant1: *accounts.get(self.participant1)?,
+            participant2: *accounts.get(self.participant2)?,
+            deposit1: self.deposit1,
+            deposit2: self.deposit2,
+        })
+    }
+}
+
 impl Topology {
     /// The channels among `node_count` nodes. Every pair appears at most once, no node has a
     /// channel with itself, and the graph is connected (each node after the hubs links to at
@@ -99,12 +112,8 @@ impl Topology {
     pub fn channel_plans(&self, accounts: &[Address]) -> Vec<ChannelPlan> {
         self.channels(accounts.len())
             .into_iter()
-            .map(|channel| ChannelPlan {
-                participant1: accounts[channel.participant1],
-                participant2: accounts[channel.participant2],
-                deposit1: channel.deposit1,
-                deposit2: channel.deposit2,
-            })
+            // Invariant: `channels(n)` only names node indices below n.
+            .map(|channel| channel.plan(accounts).expect("topology indices are below the node count"))
             .collect()
     }
 

@@ -39,11 +39,18 @@ struct Up {
 }
 
 impl Up {
-    /// Starts `devnet up` in a process group of its own, as a shell does for a foreground job.
+    /// Starts the chain part only (no Matrix, no PFS) of `devnet up`.
     fn start(dir: &Path, nodes: usize) -> Self {
+        Self::start_with(dir, nodes, &["--homeservers", "0", "--no-pfs"])
+    }
+
+    /// Starts `devnet up` with `arguments` in a process group of its own, as a shell does for a
+    /// foreground job.
+    fn start_with(dir: &Path, nodes: usize, arguments: &[&str]) -> Self {
         let child = Command::new(DEVNET)
             .args(["up", "--nodes", &nodes.to_string(), "--dir"])
             .arg(dir)
+            .args(arguments)
             .process_group(0)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -82,6 +89,9 @@ impl Drop for Up {
             let _ = devnet::anvil::stop_process(pids.devnet, "devnet");
             if let Some(anvil) = pids.anvil {
                 let _ = devnet::anvil::stop_process(anvil, "anvil");
+            }
+            for child in pids.processes {
+                let _ = devnet::anvil::stop_process(child.pid, &child.name);
             }
         }
         if let Some(mut child) = self.child.take() {
@@ -129,6 +139,62 @@ async fn up_writes_the_manifest_and_down_stops_every_process() {
     assert!(Chain::connect(&manifest.eth_rpc).await.is_err());
 }
 
+/// The raiden-pfs binary cargo builds next to this one (`cargo test --workspace` builds it).
+fn raiden_pfs_binary() -> PathBuf {
+    let binary = Path::new(DEVNET).with_file_name("raiden-pfs");
+    assert!(
+        binary.is_file(),
+        "{} is missing: run `cargo build -p raiden-pfs` (or `cargo test --workspace`) first",
+        binary.display()
+    );
+    binary
+}
+
+#[tokio::test]
+async fn up_with_matrix_and_the_pfs_fills_the_manifest_and_down_leaves_no_process() {
+    let folder = Folder::new("full-stack");
+    let binary = raiden_pfs_binary();
+    let up = Up::start_with(&folder.0, 4, &["--homeservers", "2", "--pfs-binary", binary.to_str().unwrap()]);
+    let pids = up.pids();
+    // Two homeservers and the PFS besides anvil, each under its own command name.
+    assert_eq!(pids.processes.len(), 3, "{pids:?}");
+    assert!(pids.processes.iter().any(|child| child.name == "raiden-pfs"));
+    for child in &pids.processes {
+        assert!(process_running(child.pid, &child.name), "{child:?} runs");
+    }
+
+    let manifest = Manifest::read(&folder.0).unwrap();
+    assert_eq!(manifest.matrix_servers.len(), 2);
+    let pfs_url = manifest.pfs_url.clone().expect("pfs_url");
+    assert!(manifest.pfs_db.as_deref().is_some_and(|url| url.starts_with("sqlite:///")));
+    for (index, node) in manifest.nodes.iter().enumerate() {
+        assert_eq!(node.matrix_server.as_ref(), Some(&manifest.matrix_servers[index % 2]));
+        let user_id = node.user_id.as_deref().expect("user_id");
+        assert!(user_id.starts_with(&format!("@{:#x}:", node.address)), "{user_id}");
+    }
+    let info: serde_json::Value =
+        reqwest::get(format!("{pfs_url}/api/v1/info")).await.unwrap().json().await.unwrap();
+    assert_eq!(info["payment_address"], manifest.pfs_address.unwrap().to_checksum(None));
+
+    let down = run(&["down"], &folder.0);
+    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    let output = up.wait();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    for child in &pids.processes {
+        assert!(!process_running(child.pid, &child.name), "{child:?} still runs");
+    }
+    assert!(!process_running(pids.anvil.unwrap(), "anvil"));
+    // Nothing is left that was started from this folder (ps lists every process's command line).
+    let ps = Command::new("ps").args(["-eo", "pid,args"]).output().unwrap();
+    let leftovers: Vec<String> = String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|line| line.contains(folder.0.to_str().unwrap()))
+        .filter(|line| !line.contains(" ps "))
+        .map(str::to_owned)
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
 #[test]
 fn sigterm_stops_up_and_its_anvil() {
     let folder = Folder::new("sigterm");
@@ -166,6 +232,21 @@ fn a_crashed_anvil_is_reported_and_up_fails() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("anvil exited unexpectedly"), "{stderr}");
+}
+
+#[test]
+fn a_crashed_pfs_is_reported_and_up_fails() {
+    let folder = Folder::new("pfs-crash");
+    let binary = raiden_pfs_binary();
+    let up = Up::start_with(&folder.0, 2, &["--homeservers", "0", "--pfs-binary", binary.to_str().unwrap()]);
+    let pids = up.pids();
+    let pfs = pids.processes.iter().find(|child| child.name == "raiden-pfs").expect("the PFS runs");
+    kill(Pid::from_raw(pfs.pid as i32), Signal::SIGKILL).unwrap();
+    let output = up.wait();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the PFS exited unexpectedly (signal: 9 (SIGKILL)); its log is"), "{stderr}");
+    assert!(!process_running(pids.anvil.unwrap(), "anvil"));
 }
 
 #[test]

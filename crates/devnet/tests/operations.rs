@@ -491,3 +491,15 @@ async fn a_token_network_added_later_is_announced_by_the_registry_and_holds_its_
     );
     assert_eq!(devnet.raiden().channel_identifier(first, second).await.unwrap(), U256::ZERO);
 }
+
+#[tokio::test]
+async fn a_planned_channel_naming_a_missing_node_is_an_error() {
+    let channel = devnet::topology::PlannedChannel {
+        participant1: 0,
+        participant2: 5,
+        deposit1: alloy::primitives::U256::from(1),
+        deposit2: alloy::primitives::U256::from(1),
+    };
+    let error = Devnet::builder().nodes(2).planned_channels(vec![channel]).start().await.unwrap_err();
+    assert!(matches!(error, devnet::DevnetError::UnknownNode(named) if named == channel), "{error}");
+}

@@ -92,7 +92,7 @@ impl fmt::Display for UserPresence {
 
 /// What the PFS tells clients about how to reach an address: `address_metadata` in `/paths` and
 /// the body of `/address/<address>/metadata`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AddressMetadata {
     /// The Matrix user id to send messages to.
     pub user_id: String,

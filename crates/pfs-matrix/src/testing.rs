@@ -83,12 +83,33 @@ pub struct HomeserverOptions {
     pub testing: bool,
     /// Further `make_config.py` arguments, e.g. `["--repush-seconds", "2"]`.
     pub extra_arguments: Vec<String>,
+    /// Keep the data (database, config, logs) in this directory, created if missing and left in
+    /// place on drop; a temporary directory, deleted on drop, if `None`.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Where a homeserver's data lives.
+#[derive(Debug)]
+enum DataDir {
+    /// Deleted on drop.
+    Temporary(tempfile::TempDir),
+    /// Kept.
+    Kept(PathBuf),
+}
+
+impl DataDir {
+    fn path(&self) -> &Path {
+        match self {
+            Self::Temporary(dir) => dir.path(),
+            Self::Kept(path) => path,
+        }
+    }
 }
 
 /// One Synapse process on loopback.
 #[derive(Debug)]
 pub struct Homeserver {
-    data_dir: tempfile::TempDir,
+    data_dir: DataDir,
     config_path: PathBuf,
     client_port: u16,
     federation_port: u16,
@@ -139,10 +160,21 @@ impl Homeserver {
     /// [`TestingError`] if Synapse cannot be installed or the config not written.
     pub fn create(options: &HomeserverOptions) -> Result<Self, TestingError> {
         let python = synapse_python()?;
-        let data_dir = tempfile::Builder::new()
-            .prefix("pfs-matrix-synapse-")
-            .tempdir()
-            .map_err(|source| TestingError::Io { context: "temporary directory".into(), source })?;
+        let data_dir = match &options.data_dir {
+            Some(path) => {
+                std::fs::create_dir_all(path).map_err(|source| TestingError::Io {
+                    context: format!("creating {}", path.display()),
+                    source,
+                })?;
+                DataDir::Kept(path.clone())
+            }
+            None => DataDir::Temporary(
+                tempfile::Builder::new()
+                    .prefix("pfs-matrix-synapse-")
+                    .tempdir()
+                    .map_err(|source| TestingError::Io { context: "temporary directory".into(), source })?,
+            ),
+        };
         let client_port = options.client_port.unwrap_or_else(free_port);
         let federation_port = options.federation_port.unwrap_or_else(free_port);
         let mut command = std::process::Command::new(python);
@@ -283,6 +315,17 @@ impl Homeserver {
     /// Whether the process is running.
     pub fn is_running(&self) -> bool {
         self.process.is_some()
+    }
+
+    /// The process id while it runs (of the launcher, which `exec`s Synapse in place).
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().and_then(Child::id)
+    }
+
+    /// `Some(status)` if the process has exited since it was started, `None` while it runs or
+    /// when it was stopped on purpose.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.process.as_mut().and_then(|process| process.try_wait().ok().flatten())
     }
 
     /// The client-server base URL, `http://127.0.0.1:<client port>`.

@@ -121,7 +121,8 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     };
     let mut matrix = None;
     if let Some(url) = &config.matrix_server {
-        let homeserver = HomeserverAddress::new(url, None).context("--matrix-server")?;
+        let homeserver = HomeserverAddress::new(url, config.matrix_server_name.as_deref())
+            .context("--matrix-server / --matrix-server-name")?;
         let token = store.sync_token().await.context("cannot read the Matrix sync token")?;
         let (client, batches) = MatrixClient::start(key.clone(), MatrixConfig::new(homeserver), token)
             .await

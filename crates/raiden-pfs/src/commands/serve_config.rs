@@ -102,6 +102,10 @@ pub struct ServeArgs {
     /// Matrix homeserver URL; without it the service runs without Matrix.
     #[arg(long, env = "PFS_MATRIX_SERVER")]
     pub matrix_server: Option<String>,
+    /// The homeserver's Matrix server name when it differs from the URL's `host[:port]`
+    /// (delegation, or loopback homeservers named by their federation port).
+    #[arg(long, env = "PFS_MATRIX_SERVER_NAME")]
+    pub matrix_server_name: Option<String>,
     /// Enable the `_debug` endpoints.
     #[arg(long, env = "PFS_ENABLE_DEBUG", num_args = 0..=1, default_missing_value = "true")]
     pub enable_debug: Option<bool>,
@@ -182,6 +186,8 @@ pub struct ServeConfig {
     pub info_message: String,
     /// Matrix homeserver.
     pub matrix_server: Option<String>,
+    /// Its server name, if not the URL's `host[:port]`.
+    pub matrix_server_name: Option<String>,
     /// `_debug` endpoints on.
     pub enable_debug: bool,
     /// Budget of one path search.
@@ -298,6 +304,7 @@ impl ServeArgs {
             operator: self.operator.unwrap_or_default(),
             info_message: self.info_message.unwrap_or_default(),
             matrix_server: self.matrix_server,
+            matrix_server_name: self.matrix_server_name,
             enable_debug: self.enable_debug.unwrap_or(false),
             search_budget: self
                 .search_budget_ms
