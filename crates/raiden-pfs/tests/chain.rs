@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{Pfs, address_of, capacity_update, devnet, key_of, token_network};
+use devnet::contracts::abi::TokenNetwork::TokenNetworkEvents;
 use devnet::{Devnet, Topology};
 use pfs_core::{Address, ChannelId, U256};
 
@@ -87,26 +88,35 @@ async fn channels_opened_on_chain_route_only_after_the_confirmations() {
     let line = nodes(&devnet, &[0, 1, 2]);
     pfs.set_online(&line).await;
     let (first, _) = open_funded(&devnet, 0, 1).await;
-    let (second, last_block) = open_funded(&devnet, 1, 2).await;
+    let (second, _) = open_funded(&devnet, 1, 2).await;
+    let second_opened = devnet
+        .raiden()
+        .token_network_events(0, devnet.chain().block_number().await.expect("block number"))
+        .await
+        .expect("events")
+        .iter()
+        .filter(|event| matches!(event.event, TokenNetworkEvents::ChannelOpened(_)))
+        .map(|event| event.block_number)
+        .max()
+        .expect("two openings");
     // The channels are not confirmed yet: the updates wait for them.
     assert_eq!(report_both_sides(&pfs, &devnet, first, 0, 1, 1).await, [202, 202]);
     assert_eq!(report_both_sides(&pfs, &devnet, second, 1, 2, 1).await, [202, 202]);
 
-    devnet.chain().mine(CONFIRMATIONS - 1, 1).await.expect("mine");
+    // One block short of the second opening's confirmation depth.
     let head = devnet.chain().block_number().await.expect("block number");
-    let deadline = std::time::Instant::now() + common::WAIT;
-    while pfs.chain_metrics.latest_block.load(Ordering::Relaxed) < head {
-        assert!(std::time::Instant::now() < deadline, "the follower never saw block {head}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(
-        pfs.confirmed_block().await < last_block,
+    devnet.chain().mine(second_opened + CONFIRMATIONS - 1 - head, 1).await.expect("mine");
+    let head = devnet.chain().block_number().await.expect("block number");
+    pfs.wait_confirmed(head - CONFIRMATIONS).await;
+    assert_eq!(
+        pfs.confirmed_block().await,
+        second_opened - 1,
         "blocks less than {CONFIRMATIONS} deep are not applied"
     );
     assert_eq!(pfs.routes(network, line[0], line[2], 10).await, Vec::<Vec<String>>::new());
 
     devnet.chain().mine(1, 1).await.expect("mine");
-    pfs.wait_confirmed(last_block).await;
+    pfs.wait_confirmed(second_opened).await;
     assert_eq!(pfs.routes(network, line[0], line[2], 10).await, vec![checksummed(&line)]);
     let (_, metrics) = pfs.get("/metrics").await;
     let metrics = metrics.as_str().expect("text").to_owned();
