@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use common::paid::{
-    DAY, DEPOSIT_CONFIRMATIONS, FEE, PaidPfs, amount_of, claim_policy, hex_key, light_client_json,
+    DAY, DEPOSIT_CONFIRMATIONS, FEE, PaidPfs, amount_of, claim_policy, light_client_json,
     light_client_timestamp, now_seconds, pfs_key, poor_key,
 };
 use pfs_chain::claims::{ClaimOutcome, claim_fees};
@@ -353,11 +353,15 @@ async fn a_sender_whose_deposit_was_drained_is_skipped_and_kept_for_later() {
         amount: balance - U256::from(1_000),
         ..pfs.iou(&sender, 0, claimable_until)
     };
-    OneToNClient::connect(pfs.devnet.eth_rpc(), pfs.one_to_n(), &hex_key(&[0x66; 32]))
-        .expect("client")
-        .claim(&drained.sign(&sender))
-        .await
-        .expect("the other service claims");
+    OneToNClient::connect(
+        pfs.devnet.eth_rpc(),
+        pfs.one_to_n(),
+        &PrivateKey::from_bytes([0x66; 32]).expect("a valid key"),
+    )
+    .expect("client")
+    .claim(&drained.sign(&sender))
+    .await
+    .expect("the other service claims");
     let policy = claim_policy();
     let store = pfs.running.service.store();
     let report = claim_fees(store, &pfs.claimer(), &policy, SystemTime::now()).await.expect("claiming runs");

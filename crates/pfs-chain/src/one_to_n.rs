@@ -16,7 +16,7 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol;
 use alloy::sol_types::{SolCall, SolEvent};
 use alloy::transports::TransportError;
-use pfs_core::{Address, Iou};
+use pfs_core::{Address, Iou, PrivateKey};
 
 sol! {
     /// The OneToN functions and event of contracts 0.50 the service uses.
@@ -40,7 +40,7 @@ pub enum OneToNError {
     /// The RPC endpoint is not a URL.
     #[error("invalid RPC URL {0:?}")]
     BadUrl(String),
-    /// The private key is not 32 bytes of hex.
+    /// alloy's signer refused the key (it is valid for pfs-core, so this does not happen).
     #[error("the claiming key is not a valid private key")]
     BadKey,
     /// A request failed; for `eth_call` and gas estimation the message carries the revert
@@ -95,14 +95,15 @@ pub struct OneToNClient {
 }
 
 impl OneToNClient {
-    /// A client of `contract` through `rpc_url` whose transactions are signed with
-    /// `private_key_hex` (64 hex digits, `0x` optional). No request is made yet.
+    /// A client of `contract` through `rpc_url` whose transactions are signed with `key`. No
+    /// request is made yet.
     ///
     /// # Errors
     /// [`OneToNError::BadUrl`], [`OneToNError::BadKey`].
-    pub fn connect(rpc_url: &str, contract: Address, private_key_hex: &str) -> Result<Self, OneToNError> {
+    pub fn connect(rpc_url: &str, contract: Address, key: &PrivateKey) -> Result<Self, OneToNError> {
         let url = rpc_url.parse().map_err(|_| OneToNError::BadUrl(rpc_url.to_owned()))?;
-        let signer: PrivateKeySigner = private_key_hex.trim().parse().map_err(|_| OneToNError::BadKey)?;
+        let signer =
+            PrivateKeySigner::from_bytes(&B256::from(key.secret_bytes())).map_err(|_| OneToNError::BadKey)?;
         let account = signer.address().into();
         let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url).erased();
         Ok(Self {

@@ -256,6 +256,12 @@ impl PrivateKey {
         self.address
     }
 
+    /// The 32 secret bytes, for handing the key to another signer (e.g. alloy's, which signs
+    /// the service's transactions). Never log them.
+    pub fn secret_bytes(&self) -> [u8; 32] {
+        self.secret.to_secret_bytes()
+    }
+
     /// The uncompressed public key without its `0x04` prefix: `X(32) ‖ Y(32)`.
     pub fn public_key_xy(&self) -> [u8; 64] {
         let uncompressed = PublicKey::from_secret_key(&self.secret).serialize_uncompressed();
@@ -404,6 +410,11 @@ mod tests {
         assert_eq!(PrivateKey::parse_hex(&"zz".repeat(32)), Err(PrivateKeyError::Malformed));
         assert_eq!(PrivateKey::from_bytes([0; 32]), Err(PrivateKeyError::OutOfRange));
         assert_eq!(PrivateKey::from_bytes(ORDER), Err(PrivateKeyError::OutOfRange));
+    }
+
+    #[test]
+    fn secret_bytes_are_the_bytes_the_key_was_made_from() {
+        assert_eq!(key_one().secret_bytes(), [1; 32]);
     }
 
     #[test]

@@ -215,9 +215,13 @@ impl PaidPfs {
     }
 
     pub fn claimer(&self) -> OneToNClient {
-        OneToNClient::connect(self.devnet.eth_rpc(), self.one_to_n(), &hex_key(&[0x77; 32]))
-            .expect("client")
-            .with_receipt_wait(Duration::from_secs(30), Duration::from_millis(5))
+        OneToNClient::connect(
+            self.devnet.eth_rpc(),
+            self.one_to_n(),
+            &PrivateKey::from_bytes([0x77; 32]).expect("a valid key"),
+        )
+        .expect("client")
+        .with_receipt_wait(Duration::from_secs(30), Duration::from_millis(5))
     }
 }
 
@@ -225,10 +229,6 @@ impl PaidPfs {
 /// tokens (far below the fee, far above a drained deposit's remainder).
 pub fn claim_policy() -> ClaimPolicy {
     ClaimPolicy { expire_within: Duration::from_secs(40 * DAY), eth_per_token: 1.0 }
-}
-
-pub fn hex_key(bytes: &[u8; 32]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// The IOU JSON the light client sends: integers as decimal strings.

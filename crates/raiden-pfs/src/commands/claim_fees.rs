@@ -54,10 +54,10 @@ pub fn run(arguments: &ClaimFeesArgs) -> anyhow::Result<()> {
 }
 
 async fn claim(arguments: &ClaimFeesArgs) -> anyhow::Result<()> {
-    let (key_text, key) = arguments.key.load()?;
+    let key = arguments.key.load()?;
     let one_to_n = Address::parse_any_case(&arguments.one_to_n_address)
         .with_context(|| format!("--one-to-n-address is not an address: {}", arguments.one_to_n_address))?;
-    let client = OneToNClient::connect(&arguments.eth_rpc, one_to_n, &key_text).context("--eth-rpc")?;
+    let client = OneToNClient::connect(&arguments.eth_rpc, one_to_n, &key).context("--eth-rpc")?;
     let stored = Store::open_read_only(&arguments.db)
         .await
         .with_context(|| format!("cannot open the database {}", arguments.db))?;

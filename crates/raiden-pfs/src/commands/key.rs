@@ -3,9 +3,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use pfs_core::PrivateKey;
+
+use super::serve_config::KeySource;
 
 /// Where the service's private key comes from.
 #[derive(Debug, Args)]
@@ -19,22 +21,18 @@ pub struct KeyArgs {
 }
 
 impl KeyArgs {
-    /// The key as 64 hex digits (for signers that take text) and parsed.
+    /// The key, loaded as `serve` loads its hex sources ([`KeySource::load`]).
     ///
     /// # Errors
     /// Neither option given, an unreadable file, or not 32 bytes of hex.
-    pub fn load(&self) -> anyhow::Result<(String, PrivateKey)> {
-        let text = match (&self.private_key, &self.private_key_file) {
-            (Some(text), _) => text.clone(),
-            (None, Some(path)) => {
-                std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
-            }
+    pub fn load(&self) -> anyhow::Result<PrivateKey> {
+        let source = match (&self.private_key, &self.private_key_file) {
+            (Some(text), _) => KeySource::Hex(text.clone()),
+            (None, Some(path)) => KeySource::HexFile(path.clone()),
             (None, None) => {
                 bail!("a private key is required (--private-key, PFS_PRIVATE_KEY or --private-key-file)")
             }
         };
-        let text = text.trim().to_owned();
-        let key = PrivateKey::parse_hex(&text).context("the private key is not 32 bytes of hex")?;
-        Ok((text, key))
+        source.load()
     }
 }
