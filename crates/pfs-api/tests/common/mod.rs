@@ -98,16 +98,7 @@ impl Running {
     }
 
     pub async fn post_json(&self, path: &str, body: &str) -> (u16, serde_json::Value) {
-        let response = self
-            .client
-            .post(self.url(path))
-            .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .await
-            .expect("request sent");
-        let status = response.status().as_u16();
-        let text = response.text().await.expect("body read");
+        let (status, text) = self.post_text(path, body).await;
         (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
     }
 
