@@ -174,10 +174,23 @@ impl Chain {
         }
         // Replaying the call on the parent block reproduces the revert (anvil mines one
         // transaction per block on arrival) and yields the reason the receipt does not carry.
+        // A replay runs with the block's gas limit, so a transaction that ran out of the gas
+        // anvil estimated for it is named as such first.
+        let gas_limit = match self.provider.get_transaction_by_hash(hash).await {
+            Ok(Some(transaction)) => Some(alloy::consensus::Transaction::gas_limit(&transaction)),
+            _ => None,
+        };
         let parent = receipt.block_number.unwrap_or_default().saturating_sub(1);
-        let reason = match self.provider.call(request).block(parent.into()).await {
-            Err(error) => error.to_string(),
-            Ok(_) => "unknown (the replay on the parent block succeeded)".to_owned(),
+        let reason = if gas_limit == Some(receipt.gas_used) {
+            format!("out of gas (used all {} of its limit)", receipt.gas_used)
+        } else {
+            match self.provider.call(request).block(parent.into()).await {
+                Err(error) => error.to_string(),
+                Ok(_) => format!(
+                    "unknown (the replay on the parent block succeeded; {} gas used of {gas_limit:?})",
+                    receipt.gas_used
+                ),
+            }
         };
         Err(ChainError::Reverted { hash, what, reason })
     }
