@@ -93,6 +93,42 @@ async fn routes_appear_after_both_participants_report_capacity() {
     running.stop().await;
 }
 
+/// The answer `service_config` gives on a line 0 – 1 – 2 – 3 for 0 → 3, without its token.
+async fn line_answer_with(service_config: pfs_service::ServiceConfig) -> serde_json::Value {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let store = pfs_store::Store::open(
+        &pfs_store::StoreConfig::new(directory.path().join("pfs.db").to_str().expect("utf-8 path")),
+        &common::deployment(),
+    )
+    .await
+    .expect("store opens");
+    let service = pfs_service::Service::start(store, service_config).await.expect("service starts");
+    let running = Running::serve(service, api_config(), pfs_api::ApiOptions::default()).await;
+    running.open_line(&[0, 1, 2, 3], 1000).await;
+    running.set_online(&[0, 1, 2, 3]).await;
+    report_line(&running, &[0, 1, 2, 3], 1000).await;
+    let (status, mut body) = running.post_json(&paths_url(), &paths_body(0, 3, 10)).await;
+    assert_eq!(status, 200, "{body}");
+    body.as_object_mut().expect("an object").remove("feedback_token");
+    running.stop().await;
+    body
+}
+
+#[tokio::test]
+async fn a_search_cut_by_the_inline_budget_is_answered_by_the_full_search() {
+    let inline = line_answer_with(pfs_service::ServiceConfig::default()).await;
+    let cut = pfs_service::ServiceConfig {
+        inline_search_budget: std::time::Duration::ZERO,
+        ..pfs_service::ServiceConfig::default()
+    };
+    let on_the_pool = line_answer_with(cut).await;
+    let never_inline =
+        pfs_service::ServiceConfig { inline_search_max_channels: 0, ..pfs_service::ServiceConfig::default() };
+    assert_eq!(inline["result"][0]["path"].as_array().map(Vec::len), Some(4));
+    assert_eq!(on_the_pool, inline);
+    assert_eq!(line_answer_with(never_inline).await, inline);
+}
+
 #[tokio::test]
 async fn paths_skips_routes_through_nodes_without_metadata() {
     let (_directory, running) = started().await;

@@ -14,8 +14,10 @@
 //! publishes a new [`ServiceSnapshot`] through a `tokio::sync::watch` channel: capacity and fee
 //! changes copy only the touched chunks of a graph ([`pfs_core::routing::ChannelGraph::with_updates`]),
 //! openings and closings rebuild that one network. Readers clone an `Arc` and never wait for the
-//! writer; the path search runs on tokio's blocking pool with one reusable
-//! [`pfs_core::routing::PathFinder`] per thread and a time budget, so the async workers stay free.
+//! writer; the path search runs with one reusable [`pfs_core::routing::PathFinder`] per thread
+//! and a time budget: on tokio's blocking pool, so the async workers stay free, except that a
+//! search on a small network is first tried inline under a short budget
+//! ([`ServiceConfig::inline_search_budget`]), since most take less than a thread hand-off.
 //!
 //! This crate is separate from the binary so that the HTTP API (`pfs-api`) and in-process
 //! integration tests run exactly the service the binary runs.
@@ -60,11 +62,23 @@ pub struct ServiceConfig {
     pub search_limits: SearchLimits,
     /// How often deferred updates are checked for expiry.
     pub expiry_interval: Duration,
+    /// Networks with at most this many channels are searched first on the async thread that
+    /// received the request: on them most searches take microseconds, and handing each to the
+    /// blocking pool (two thread wake-ups) costs more than the search itself.
+    pub inline_search_max_channels: usize,
+    /// How long such an inline search may run before it is abandoned for a search on the
+    /// blocking pool with the full budget; it bounds how long a request holds an async thread.
+    pub inline_search_budget: Duration,
 }
 
 impl Default for ServiceConfig {
     fn default() -> Self {
-        Self { search_limits: SearchLimits::default(), expiry_interval: Duration::from_secs(60) }
+        Self {
+            search_limits: SearchLimits::default(),
+            expiry_interval: Duration::from_secs(60),
+            inline_search_max_channels: 8192,
+            inline_search_budget: Duration::from_millis(1),
+        }
     }
 }
 

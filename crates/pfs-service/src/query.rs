@@ -1,20 +1,37 @@
-//! The path query: pre-checks and search on the latest snapshot, on the blocking pool, then the
-//! nodes' metadata and a feedback token stored for the returned routes.
+//! The path query: pre-checks and search on the latest snapshot (inline first on a small network,
+//! else on the blocking pool), then the nodes' metadata and a feedback token stored for the
+//! returned routes.
 
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use pfs_core::presence::AddressMetadata;
-use pfs_core::routing::{Path, PathError, PathFinder, PathRequest};
+use pfs_core::routing::{Path, PathError, PathFinder, PathRequest, Routes, SearchLimits, Truncation};
 use pfs_core::{Address, BlockNumber};
 use pfs_store::{FeedbackToken, ReturnedRoute, ReturnedRouteSet, StoreError};
 
 use crate::Service;
+use crate::snapshot::NetworkSnapshot;
 
 thread_local! {
     /// One finder per blocking-pool thread: its buffers grow to the largest network once.
     static FINDER: RefCell<PathFinder> = RefCell::new(PathFinder::new());
+}
+
+/// One search of `request` on `network` with `budget` of wall-clock time (at most the
+/// configured one), with this thread's [`PathFinder`].
+fn search(
+    network: &NetworkSnapshot,
+    request: &PathRequest,
+    limits: &SearchLimits,
+    budget: Duration,
+) -> Result<Routes, PathError> {
+    let deadline = Instant::now() + budget.min(limits.time_budget);
+    let exhausted = move || Instant::now() >= deadline;
+    FINDER.with_borrow_mut(|finder| {
+        finder.find_paths(&network.graph, &network.online, request, limits, &exhausted)
+    })
 }
 
 /// A returned route with the metadata of each of its nodes.
@@ -83,17 +100,21 @@ impl Service {
             .map(Arc::clone)
             .ok_or(PathQueryError::UnknownTokenNetwork(token_network))?;
         let confirmed_block = snapshot.confirmed_block.unwrap_or(BlockNumber(0));
-        let limits = self.config().search_limits;
-        let routes = tokio::task::spawn_blocking(move || {
-            let deadline = Instant::now() + limits.time_budget;
-            let budget = move || Instant::now() >= deadline;
-            FINDER.with_borrow_mut(|finder| {
-                finder.find_paths(&network.graph, &network.online, &request, &limits, &budget)
-            })
-        })
-        .await
-        .map_err(|error| PathQueryError::SearchFailed(error.to_string()))?
-        .map_err(|error| PathQueryError::PreCheck { error, confirmed_block })?;
+        let config = self.config();
+        let limits = config.search_limits;
+        let small = network.graph.channel_count() <= config.inline_search_max_channels;
+        let inline = small.then(|| search(&network, &request, &limits, config.inline_search_budget));
+        let routes = match inline {
+            Some(Ok(routes)) if routes.truncated != Some(Truncation::Deadline) => routes,
+            Some(Err(error)) => return Err(PathQueryError::PreCheck { error, confirmed_block }),
+            // Cut by the inline budget (or a large network): the whole search again, off the
+            // async threads (see `ServiceConfig::inline_search_budget`). Searches are deterministic, so the answer is the one a single
+            // search with the full budget gives.
+            _ => tokio::task::spawn_blocking(move || search(&network, &request, &limits, limits.time_budget))
+                .await
+                .map_err(|error| PathQueryError::SearchFailed(error.to_string()))?
+                .map_err(|error| PathQueryError::PreCheck { error, confirmed_block })?,
+        };
         let paths: Vec<FoundPath> = routes
             .paths
             .into_iter()
@@ -107,7 +128,11 @@ impl Service {
         if paths.is_empty() {
             return Err(PathQueryError::NoRoute);
         }
-        let feedback_token = FeedbackToken(*uuid::Uuid::new_v4().as_bytes());
+        // A time-ordered UUID (version 7: milliseconds, then 74 random bits) rather than the
+        // reference's random version 4: the feedback rows are keyed by the token, and keys that
+        // grow with time are appended to the index instead of landing on a random page of it,
+        // which keeps each group commit to a few pages. 74 random bits stay unguessable.
+        let feedback_token = FeedbackToken(*uuid::Uuid::now_v7().as_bytes());
         let returned: Vec<ReturnedRoute> = paths
             .iter()
             .map(|found| ReturnedRoute {
