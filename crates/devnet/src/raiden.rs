@@ -247,24 +247,18 @@ impl Raiden {
         self.chain.call(self.deployment.user_deposit, UserDeposit::effectiveBalanceCall { owner }).await
     }
 
-    /// Registers `service` in the ServiceRegistry: mints it the current price plus 1 %, makes
-    /// the deposit from its account and sets its URL. Returns the `valid_till` timestamp.
-    ///
-    /// The price decays with the block timestamp, and the block the deposit lands in may carry
-    /// an earlier timestamp than the `eth_call` that read the price (anvil evaluates calls at
-    /// its pending time): a limit of exactly the price read is refused now and then ("not
-    /// enough limit"), so the limit has 1 % headroom; the contract takes only the current price.
+    /// Registers `service` in the ServiceRegistry: mints it the current price, makes the
+    /// deposit from its account and sets its URL. Returns the `valid_till` timestamp.
     ///
     /// # Errors
     /// A transaction fails (an empty URL is refused by the contract).
     pub async fn register_service(&self, service: Address, url: &str) -> Result<U256, ChainError> {
         let registry = self.deployment.service_registry;
         let price = self.chain.call(registry, ServiceRegistry::currentPriceCall {}).await?;
-        let limit = price.saturating_add(price / U256::from(100)).saturating_add(U256::from(1));
-        self.fund_account(service, ether(10), limit).await?;
+        self.fund_account(service, ether(10), price).await?;
         let receipt = self
             .chain
-            .transact(service, registry, ServiceRegistry::depositCall { _limit_amount: limit })
+            .transact(service, registry, ServiceRegistry::depositCall { _limit_amount: price })
             .await?;
         let registered = receipt
             .logs()
