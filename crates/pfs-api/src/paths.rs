@@ -50,13 +50,16 @@ pub(crate) async fn post_paths(
         // Invariant: `finish` fails whenever a field is missing or invalid.
         return Err(ApiError::internal());
     };
-    if let Some(sender) = iou.as_ref().and_then(proven_sender)
+    // Recovered once (it costs more than the rest of the request), for the rate limit and the
+    // payment checks.
+    let signer = iou.as_ref().and_then(|iou| iou.signer().ok());
+    if let Some(sender) = iou.as_ref().and_then(|iou| proven_sender(iou, signer))
         && let Err(wait) = state.limiters.per_iou_sender.check(&sender, 1, std::time::Instant::now())
     {
         state.metrics.count_rate_limited("iou_sender");
         return Err(crate::rate_limit::too_many_requests("iou_sender", wait));
     }
-    let payment = state.payments.precheck(&state, iou.as_ref()).await?;
+    let payment = state.payments.precheck(&state, iou.as_ref(), signer).await?;
     let mut request = PathRequest::new(from, to, value);
     // Invariant: max_paths was checked to be within 1..=25.
     request.max_paths = max_paths.to::<usize>();
@@ -113,12 +116,13 @@ fn record_failure(state: &crate::AppState, token_network: Address, source: Addre
     }
 }
 
-/// The sender of a well-formed IOU whose signature recovers that sender: the key of the
-/// per-sender rate limit. Only a proven sender is limited, so nobody can spend another
-/// address's budget; a malformed or forged IOU is refused later by the payment processing.
-fn proven_sender(iou: &pfs_core::Iou) -> Option<Address> {
+/// The sender of a well-formed IOU whose signature recovers that sender (`signer`, recovered
+/// from it): the key of the per-sender rate limit. Only a proven sender is limited, so nobody
+/// can spend another address's budget; a malformed or forged IOU is refused later by the
+/// payment processing.
+fn proven_sender(iou: &pfs_core::Iou, signer: Option<Address>) -> Option<Address> {
     let sender = iou.fields().sender;
-    (iou.signer().ok()? == sender).then_some(sender)
+    (signer? == sender).then_some(sender)
 }
 
 #[derive(Serialize)]

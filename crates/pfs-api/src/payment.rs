@@ -86,11 +86,13 @@ impl Payments {
         Self { terms: if service_fee.is_zero() { None } else { terms }, config }
     }
 
-    /// Step 1 (see the module docs); `None` when requests are free.
+    /// Step 1 (see the module docs); `None` when requests are free. `signer` is what the IOU's
+    /// signature recovers.
     pub(crate) async fn precheck(
         &self,
         state: &AppState,
         iou: Option<&Iou>,
+        signer: Option<Address>,
     ) -> Result<Option<CheckedPayment>, ApiError> {
         if state.config.service_fee.is_zero() {
             return Ok(None);
@@ -100,7 +102,7 @@ impl Payments {
             tracing::error!("a service fee is configured without a OneToN contract; paid requests fail");
             return Err(ApiError::internal());
         };
-        let iou = terms.check_iou(Some(iou)).map_err(payment_error)?;
+        let iou = terms.check_iou(Some(iou), signer).map_err(payment_error)?;
         let fields = iou.fields();
         let store = state.service.store();
         let sessions =
