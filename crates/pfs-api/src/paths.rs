@@ -161,11 +161,21 @@ impl Serialize for MetadataMap<'_> {
     }
 }
 
-/// `{"user_id", "capabilities", "displayname"}` as §1.4.7 writes it.
-pub(crate) fn metadata_json(metadata: &AddressMetadata) -> serde_json::Value {
-    serde_json::json!({
-        "user_id": metadata.user_id,
-        "capabilities": metadata.capabilities,
-        "displayname": metadata.displayname,
-    })
+/// `{"capabilities", "displayname", "user_id"}` as §1.4.7 writes it (keys in this order, as
+/// the reference's sorted JSON writes them), borrowed from the metadata: a route answer writes
+/// one per node of every route, and building a JSON value for each cost an allocation per field.
+#[derive(Serialize)]
+pub(crate) struct MetadataJson<'a> {
+    capabilities: &'a str,
+    displayname: Option<&'a str>,
+    user_id: &'a str,
+}
+
+/// The JSON of `metadata` (see [`MetadataJson`]).
+pub(crate) fn metadata_json(metadata: &AddressMetadata) -> MetadataJson<'_> {
+    MetadataJson {
+        capabilities: &metadata.capabilities,
+        displayname: metadata.displayname.as_deref(),
+        user_id: &metadata.user_id,
+    }
 }

@@ -6,8 +6,8 @@ use std::time::SystemTime;
 use axum::Json;
 use axum::extract::{Path as UrlPath, State as Extract};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use pfs_core::Address;
-use serde_json::Value;
 
 use crate::State;
 use crate::error::{ApiError, codes};
@@ -21,7 +21,7 @@ pub(crate) async fn online_addresses(Extract(state): State) -> Json<Vec<String>>
 pub(crate) async fn metadata(
     Extract(state): State,
     UrlPath(given): UrlPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let address = Address::parse_checksummed(&given).map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -32,7 +32,7 @@ pub(crate) async fn metadata(
     })?;
     let snapshot = state.service.snapshot();
     match snapshot.presence.metadata(&address) {
-        Some(metadata) => Ok(Json(metadata_json(&metadata))),
+        Some(metadata) => Ok(Json(metadata_json(&metadata)).into_response()),
         None => {
             let offline = snapshot.presence.seen_offline_since(&address, SystemTime::now());
             Err(ApiError::new(
