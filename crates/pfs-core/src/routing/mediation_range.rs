@@ -23,9 +23,9 @@
 //! looks at one of its edges.
 //!
 //! Why it matters: penalty points come from Raiden's float `linspace`, so a channel's last point
-//! is often a few hundred units below its deposit, and then any outgoing channel larger than the
-//! incoming one makes the fee undefined. Without this rule, a mediator whose every incoming
-//! channel is too small for its outgoing one was found invalid once per path through it.
+//! is often a few hundred units below its deposit (`slack` just below `R`), and then any
+//! outgoing balance larger than what the incoming partner can send makes the fee undefined.
+//! Without these rules such a mediator was found invalid once per candidate path through it.
 
 use alloy_primitives::U256;
 
@@ -138,4 +138,183 @@ pub(crate) fn pair_defined(network: &ChannelGraph, edge_in: EdgeIndex, edge_out:
         && network.state(backward).penalty_covers_capacity
         && network.state(edge_out).penalty_covers_capacity
         && slack.covers(need)
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::U256;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::address::Address;
+    use crate::fee_schedule::{FeeSchedule, ImbalancePenalty};
+    use crate::fees::get_amount_with_fees;
+    use crate::ids::ChannelId;
+    use crate::routing::graph::ChannelDescription;
+
+    fn node(byte: u8) -> Address {
+        Address::from_bytes([byte; 20])
+    }
+
+    fn schedule(cap_fees: bool, penalty: Option<Vec<(u64, u64)>>) -> FeeSchedule {
+        FeeSchedule {
+            cap_fees,
+            imbalance_penalty: penalty.map(|points| {
+                ImbalancePenalty::new(
+                    points.into_iter().map(|(x, y)| (U256::from(x), U256::from(y))).collect(),
+                )
+                .expect("strictly increasing test points")
+            }),
+            ..FeeSchedule::default()
+        }
+    }
+
+    /// `a → m → b` where `m` holds `balance_in` towards `a` (which can send `receivable`) with
+    /// schedule `schedule_in`, and `balance_out` towards `b` (which holds nothing) with
+    /// `schedule_out`. Returns the
+    /// graph and the edges `a → m`, `m → b`.
+    fn mediator(
+        receivable: u64,
+        balance_in: u64,
+        schedule_in: FeeSchedule,
+        balance_out: u64,
+        schedule_out: FeeSchedule,
+    ) -> (ChannelGraph, EdgeIndex, EdgeIndex) {
+        let channels = [
+            ChannelDescription {
+                channel_id: ChannelId(U256::from(1)),
+                participant1: node(1),
+                participant2: node(2),
+                capacity1: U256::from(receivable),
+                capacity2: U256::from(balance_in),
+                fee_schedule1: FeeSchedule::default(),
+                fee_schedule2: schedule_in,
+            },
+            ChannelDescription {
+                channel_id: ChannelId(U256::from(2)),
+                participant1: node(2),
+                participant2: node(3),
+                capacity1: U256::from(balance_out),
+                // `b` cannot send back, so `m` has exactly one incoming edge that carries anything.
+                capacity2: U256::ZERO,
+                fee_schedule1: schedule_out,
+                fee_schedule2: FeeSchedule::default(),
+            },
+        ];
+        let network = ChannelGraph::build(Address::ZERO, &channels).expect("valid test channels");
+        let topology = &network.topology;
+        let (a, m, b) =
+            (topology.node_index(&node(1)), topology.node_index(&node(2)), topology.node_index(&node(3)));
+        let (a, m, b) = (a.expect("a"), m.expect("m"), b.expect("b"));
+        let edge_in = topology.find_edge(a, m).expect("a → m");
+        let edge_out = topology.find_edge(m, b).expect("m → b");
+        (network, edge_in, edge_out)
+    }
+
+    fn fee_defined(network: &ChannelGraph, edge_in: EdgeIndex, edge_out: EdgeIndex, amount: u64) -> bool {
+        let backward = network.topology.reverse[edge_in as usize];
+        get_amount_with_fees(
+            U256::from(amount),
+            network.capacity(backward),
+            network.capacity(edge_out),
+            &network.state(backward).terms(),
+            &network.state(edge_out).terms(),
+            network.capacity(edge_in),
+        )
+        .is_ok()
+    }
+
+    #[test]
+    fn an_incoming_penalty_short_of_the_deposit_rules_out_a_larger_outgoing_balance() {
+        // m's penalty on the incoming channel ends at 150: 50 above its balance of 100, while
+        // `a` can send 100. An outgoing balance of 80 needs the penalty up to 180.
+        let (network, edge_in, edge_out) =
+            mediator(100, 100, schedule(true, Some(vec![(0, 0), (150, 10)])), 80, schedule(true, None));
+        assert!(!pair_defined(&network, edge_in, edge_out));
+        assert!((1..=80).all(|amount| !fee_defined(&network, edge_in, edge_out, amount)));
+    }
+
+    #[test]
+    fn an_outgoing_balance_within_the_slack_keeps_the_pair() {
+        let (network, edge_in, edge_out) =
+            mediator(100, 100, schedule(true, Some(vec![(0, 0), (150, 10)])), 40, schedule(true, None));
+        assert!(pair_defined(&network, edge_in, edge_out));
+        assert!(fee_defined(&network, edge_in, edge_out, 30));
+    }
+
+    #[test]
+    fn an_incoming_channel_without_penalty_feeds_any_outgoing_balance() {
+        let (network, edge_in, edge_out) = mediator(10, 10, schedule(true, None), 900, schedule(true, None));
+        assert_eq!(incoming_slack(&network, edge_in), (Slack::Unlimited, true));
+        assert!(pair_defined(&network, edge_in, edge_out));
+    }
+
+    #[test]
+    fn mismatched_cap_fees_rule_out_the_pair() {
+        let (network, edge_in, edge_out) =
+            mediator(100, 100, schedule(false, None), 50, schedule(true, None));
+        assert!(!pair_defined(&network, edge_in, edge_out));
+        assert!(!fee_defined(&network, edge_in, edge_out, 10));
+    }
+
+    #[test]
+    fn an_outgoing_edge_no_incoming_edge_can_feed_is_ruled_out() {
+        let (network, edge_in, edge_out) =
+            mediator(100, 100, schedule(true, Some(vec![(0, 0), (150, 10)])), 80, schedule(true, None));
+        let m = network.topology.target[edge_in as usize];
+        let range = MediatorRange::of(&network, m, |_| true);
+        assert!(!range.can_forward_into(&network, edge_out));
+        // Nor can the incoming edge be followed by anything: `m → b` needs 80 and `m → a` 100,
+        // both beyond its slack of 50.
+        assert!(!range.can_forward_from(&network, edge_in));
+    }
+
+    fn penalty_strategy() -> impl Strategy<Value = Option<Vec<(u64, u64)>>> {
+        prop_oneof![
+            Just(None),
+            (0u64..200, 1u64..1500, 0u64..100, 0u64..100, 0u64..100).prop_map(
+                |(first, width, y0, y1, y2)| Some(vec![
+                    (first, y0),
+                    (first + width, y1),
+                    (first + width + 1 + width / 2, y2)
+                ])
+            ),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Soundness of the pruning: whenever the pair is ruled out, the fee model agrees for
+        /// every amount.
+        #[test]
+        fn a_pair_ruled_out_has_no_fee_at_any_amount(
+            receivable in 0u64..1000,
+            balance_in in 0u64..1000,
+            balance_out in 0u64..1000,
+            penalty_in in penalty_strategy(),
+            penalty_out in penalty_strategy(),
+            cap_in in any::<bool>(),
+            cap_out in any::<bool>(),
+        ) {
+            let (network, edge_in, edge_out) = mediator(
+                receivable,
+                balance_in,
+                schedule(cap_in, penalty_in),
+                balance_out,
+                schedule(cap_out, penalty_out),
+            );
+            if !pair_defined(&network, edge_in, edge_out) {
+                for amount in [1, 2, 7, 50, 199, 500, 999, 1500] {
+                    prop_assert!(!fee_defined(&network, edge_in, edge_out, amount), "amount {}", amount);
+                }
+            }
+            let (need, _) = outgoing_need(&network, edge_out);
+            for amount in [1u64, 50, 500] {
+                if U256::from(amount) > need {
+                    prop_assert!(!fee_defined(&network, edge_in, edge_out, amount));
+                }
+            }
+        }
+    }
 }

@@ -27,6 +27,22 @@
 //!   The same holds for edges whose sender's imbalance penalty is not defined at its balance
 //!   there, unless the sender is the source (into the edge) or the receiver is the target (out of
 //!   its reverse): a mediator's fee evaluates that penalty whatever the amount (§2.8 step 5).
+//! * More generally, a mediator's fee is undefined whatever the amount when its incoming
+//!   penalty does not reach far enough for its outgoing channel, or its two `cap_fees` differ
+//!   ([`super::mediation_range`] reduces these conditions to one number per channel direction).
+//!   Penalty points come from Raiden's float `linspace`, so this is common: a mediator whose
+//!   incoming channel is smaller than its outgoing one often cannot forward at all. Three rules
+//!   follow, each removing only paths that contain such a pair, so (as above) the first valid
+//!   candidate is the same:
+//!   - an edge out of a mediator (not the source) that no incoming edge of it can feed, or into
+//!     a mediator (not the target) that no outgoing edge can follow, is skipped; the last
+//!     mediator forwards exactly the value, so an edge into the target also needs room for it;
+//!   - a spur search leaves the spur node only by edges its fixed incoming edge allows;
+//!   - a candidate with such a pair at mediator `i` splits into the sets that leave it at or
+//!     before `i` only: every set that keeps the pair in its common start has no valid path.
+//!
+//!   On the generated 1k-node network with `max_paths` 1 this took the candidates examined per
+//!   request from 707 to 1.1 (invalid paths through one such pair were examined one by one).
 //! * Shortest paths are found by A* with a lower bound computed per returned path: a backwards
 //!   Dial search with the integer weights `1 + ⌊diversity⌋ + no_refund` (every real weight is at
 //!   least that). It is exact up to fees, so the search stays on the paths that tie on it.
