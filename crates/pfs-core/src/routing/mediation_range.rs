@@ -20,7 +20,8 @@
 //! `u → m` with `m` not the target needs such an outgoing edge of `m`. The last mediator forwards
 //! exactly the value, so an edge into the target (from a mediator) also needs `need ≥ value`.
 //! Each node's best slack and least need are computed once per request when the search first
-//! looks at one of its edges.
+//! weighs one of its edges (an edge is checked when its exact weight is computed, not when it is
+//! first looked at: most edges the search looks at are never weighed).
 //!
 //! Why it matters: penalty points come from Raiden's float `linspace`, so a channel's last point
 //! is often a few hundred units below its deposit (`slack` just below `R`), and then any
@@ -55,29 +56,25 @@ impl Slack {
 pub(crate) fn incoming_slack(network: &ChannelGraph, edge_in: EdgeIndex) -> (Slack, bool) {
     let backward = network.topology.reverse[edge_in as usize];
     let state = network.state(backward);
-    let terms = state.terms();
+    let (cap_fees, span) = state.penalty_span();
     let receivable = network.capacity(edge_in);
-    let slack = match terms.imbalance_penalty {
-        Some(points) if !points.is_empty() => {
-            let last = points.point(points.len() - 1).0;
+    let slack = match span {
+        Some((_, last)) => {
             let slack = last.saturating_sub(state.capacity);
             if receivable <= slack { Slack::Unlimited } else { Slack::Limited(slack) }
         }
-        _ => Slack::Unlimited,
+        None => Slack::Unlimited,
     };
-    (slack, terms.cap_fees)
+    (slack, cap_fees)
 }
 
 /// What `edge_out` (`m → x`) needs as the outgoing channel of mediator `m`, and `m`'s
 /// `cap_fees` on it.
 pub(crate) fn outgoing_need(network: &ChannelGraph, edge_out: EdgeIndex) -> (U256, bool) {
     let state = network.state(edge_out);
-    let terms = state.terms();
-    let first = match terms.imbalance_penalty {
-        Some(points) if !points.is_empty() => points.point(0).0,
-        _ => U256::ZERO,
-    };
-    (state.capacity.saturating_sub(first), terms.cap_fees)
+    let (cap_fees, span) = state.penalty_span();
+    let first = span.map_or(U256::ZERO, |(first, _)| first);
+    (state.capacity.saturating_sub(first), cap_fees)
 }
 
 /// One node's partner edges as a mediator, per `cap_fees` setting (index 0: `false`, 1: `true`):

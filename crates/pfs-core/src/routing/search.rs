@@ -902,10 +902,9 @@ impl PathFinder {
         }
         let network = query.network;
         let head = network.topology.target[index];
-        if self.edge_flags[index] & 1 == 0
-            || !query.online.contains_node(head)
-            || !self.mediation_possible(query, edge)
-        {
+        // The mediators' conditions are checked only when the edge is weighed: most edges the
+        // search looks at never are.
+        if self.edge_flags[index] & 1 == 0 || !query.online.contains_node(head) {
             return None;
         }
         let no_refund = if self.edge_flags[index] & REVERSE_REFUNDABLE == 0 { 1.0 } else { 0.0 };
