@@ -235,6 +235,24 @@ impl EdgeState {
     pub fn terms(&self) -> ScheduleTerms<'_> {
         self.schedule.as_deref().unwrap_or(&DEFAULT_STORED).terms()
     }
+
+    /// The sender's `cap_fees` and the first and last balance of its imbalance penalty, if it
+    /// has one: what the amount-independent fee conditions read, without building the terms.
+    pub fn penalty_span(&self) -> (bool, Option<(TokenAmount, TokenAmount)>) {
+        let schedule = self.schedule.as_deref().unwrap_or(&DEFAULT_STORED);
+        let span = match &schedule.penalty {
+            Some(StoredPenalty::Narrow { xs, .. }) => match (xs.first(), xs.last()) {
+                (Some(&first), Some(&last)) => Some((U256::from(first), U256::from(last))),
+                _ => None,
+            },
+            Some(StoredPenalty::Wide(points)) => match (points.first(), points.last()) {
+                (Some(first), Some(last)) => Some((first.0, last.0)),
+                _ => None,
+            },
+            None => None,
+        };
+        (schedule.cap_fees, span)
+    }
 }
 
 /// Shares schedules without penalty between edges while building (a penalty depends on the

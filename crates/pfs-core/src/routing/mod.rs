@@ -53,6 +53,7 @@
 //! * Negative or non-finite penalties (which break the reference's search) count as 0.
 
 mod graph;
+mod mediation_range;
 mod online;
 mod request;
 mod search;

@@ -27,6 +27,22 @@
 //!   The same holds for edges whose sender's imbalance penalty is not defined at its balance
 //!   there, unless the sender is the source (into the edge) or the receiver is the target (out of
 //!   its reverse): a mediator's fee evaluates that penalty whatever the amount (§2.8 step 5).
+//! * More generally, a mediator's fee is undefined whatever the amount when its incoming
+//!   penalty does not reach far enough for its outgoing channel, or its two `cap_fees` differ
+//!   ([`super::mediation_range`] reduces these conditions to one number per channel direction).
+//!   Penalty points come from Raiden's float `linspace`, so this is common: a mediator whose
+//!   incoming channel is smaller than its outgoing one often cannot forward at all. Three rules
+//!   follow, each removing only paths that contain such a pair, so (as above) the first valid
+//!   candidate is the same:
+//!   - an edge out of a mediator (not the source) that no incoming edge of it can feed, or into
+//!     a mediator (not the target) that no outgoing edge can follow, is skipped; the last
+//!     mediator forwards exactly the value, so an edge into the target also needs room for it;
+//!   - a spur search leaves the spur node only by edges its fixed incoming edge allows;
+//!   - a candidate with such a pair at mediator `i` splits into the sets that leave it at or
+//!     before `i` only: every set that keeps the pair in its common start has no valid path.
+//!
+//!   On the generated 1k-node network with `max_paths` 1 this took the candidates examined per
+//!   request from 707 to 1.1 (invalid paths through one such pair were examined one by one).
 //! * Shortest paths are found by A* with a lower bound computed per returned path: a backwards
 //!   Dial search with the integer weights `1 + ⌊diversity⌋ + no_refund` (every real weight is at
 //!   least that). It is exact up to fees, so the search stays on the paths that tie on it.
@@ -53,6 +69,7 @@ use alloy_primitives::{I256, U256};
 use crate::fees::get_amount_with_fees;
 
 use super::graph::{ChannelGraph, EdgeIndex, NodeIndex};
+use super::mediation_range::{MediatorRange, outgoing_need, pair_defined};
 use super::online::OnlineSet;
 use super::request::{Budget, Capacities, Path, PathError, PathRequest, Routes, SearchLimits, Truncation};
 use super::weight::{fee_weight, no_refund_weight, refund_threshold};
@@ -73,6 +90,10 @@ const DIVERSE: u8 = 0b1_0000;
 const PENALTY_COVERS: u8 = 0b10_0000;
 /// `edge_flags` bit: the edge's capacity is at least the value.
 const CARRIES: u8 = 0b100_0000;
+/// `edge_flags` bit, valid when `edge_mediation_stamp` is the request's generation: some valid
+/// path may use the edge as far as its mediators' amount-independent conditions go (see
+/// [`super::mediation_range`]).
+const MEDIATION_POSSIBLE: u8 = 0b1000_0000;
 
 /// Reusable buffers for path searches. Keep one per worker thread and pass it to every query:
 /// it then allocates nothing per request once warm. Any network may be searched with it.
@@ -109,6 +130,12 @@ pub struct PathFinder {
     buckets: Vec<Vec<NodeIndex>>,
     tie_left: Vec<NodeIndex>,
     tie_right: Vec<NodeIndex>,
+    /// Per edge, the request generation whose [`MEDIATION_POSSIBLE`] bit it carries.
+    edge_mediation_stamp: Vec<u32>,
+    /// Per node, its partner edges as a mediator, valid when `node_range_stamp` is the request's
+    /// generation.
+    node_ranges: Vec<MediatorRange>,
+    node_range_stamp: Vec<u32>,
 }
 
 /// The state of one node in the current shortest-path run (`stamp`, `settled`, `blocked` are
@@ -410,6 +437,7 @@ impl PathFinder {
         if self.edge_weights.len() < edges {
             self.edge_weights.resize(edges, EdgeWeight::default());
             self.edge_blocked.resize(edges, 0);
+            self.edge_mediation_stamp.resize(edges, 0);
         }
         if self.channel_stamp.len() < channels {
             self.channel_stamp.resize(channels, 0);
@@ -418,11 +446,15 @@ impl PathFinder {
         }
         if self.node_states.len() < nodes {
             self.node_states.resize(nodes, NodeState::default());
+            self.node_ranges.resize(nodes, MediatorRange::default());
+            self.node_range_stamp.resize(nodes, 0);
         }
         self.request_generation = self.request_generation.wrapping_add(1);
         if self.request_generation == 0 {
             self.edge_weights.fill(EdgeWeight::default());
             self.channel_stamp.fill(0);
+            self.edge_mediation_stamp.fill(0);
+            self.node_range_stamp.fill(0);
             self.request_generation = 1;
         }
     }
@@ -479,7 +511,9 @@ impl PathFinder {
             let network = query.network;
             let head = network.topology.target[index];
             let capacity = network.capacity(edge);
-            let usable = self.edge_flags[index] & 1 != 0 && query.online.contains_node(head);
+            let usable = self.edge_flags[index] & 1 != 0
+                && query.online.contains_node(head)
+                && self.mediation_possible(query, edge);
             self.edge_weights[index].usable = usable;
             if usable {
                 self.edges_weighed += 1;
@@ -499,6 +533,44 @@ impl PathFinder {
             return Some(Distance::of_weight(f64::INFINITY));
         }
         Some(Distance::of_weight(1.0 + self.diversity(query.network, edge) + fee + no_refund))
+    }
+
+    /// Whether `edge` passes the amount-independent conditions of the mediators at its ends
+    /// (see [`super::mediation_range`]); cached per request. An edge that fails them is on no
+    /// valid path, so the search may skip it without changing the answer.
+    fn mediation_possible(&mut self, query: &Query<'_>, edge: EdgeIndex) -> bool {
+        let index = edge as usize;
+        if self.edge_mediation_stamp[index] == self.request_generation {
+            return self.edge_flags[index] & MEDIATION_POSSIBLE != 0;
+        }
+        let network = query.network;
+        let (tail, head) = (network.topology.source(edge), network.topology.target[index]);
+        let mut possible = true;
+        if tail != query.source {
+            possible = self.mediator_range(network, tail).can_forward_into(network, edge)
+                // The last mediator forwards exactly the value.
+                && (head != query.target || outgoing_need(network, edge).0 >= query.value);
+        }
+        if possible && head != query.target {
+            possible = self.mediator_range(network, head).can_forward_from(network, edge);
+        }
+        self.edge_mediation_stamp[index] = self.request_generation;
+        if possible {
+            self.edge_flags[index] |= MEDIATION_POSSIBLE;
+        }
+        possible
+    }
+
+    /// `node`'s partner edges as a mediator in this request (computed on first use).
+    fn mediator_range(&mut self, network: &ChannelGraph, node: NodeIndex) -> MediatorRange {
+        let index = node as usize;
+        if self.node_range_stamp[index] != self.request_generation {
+            let flags = &self.edge_flags;
+            self.node_ranges[index] =
+                MediatorRange::of(network, node, |edge| flags[edge as usize] & CARRIES != 0);
+            self.node_range_stamp[index] = self.request_generation;
+        }
+        self.node_ranges[index]
     }
 
     /// The diverse k-path loop of §2.5 as one enumeration: returns the paths (at most
@@ -613,7 +685,15 @@ impl PathFinder {
         epoch: u32,
         queue: &mut BinaryHeap<Candidate>,
     ) -> Result<(), Truncation> {
-        for spur in candidate.spur..candidate.nodes.len() - 1 {
+        // A set whose common start holds a pair of edges that no mediator fee allows has no
+        // valid path: keep only the sets that leave the candidate at or before its first such
+        // mediator.
+        let last_spur = (candidate.spur.max(1)..candidate.edges.len())
+            .find(|&mediator| {
+                !pair_defined(query.network, candidate.edges[mediator - 1], candidate.edges[mediator])
+            })
+            .unwrap_or(candidate.nodes.len() - 2);
+        for spur in candidate.spur..=last_spur {
             if query.budget.exhausted() {
                 return Err(Truncation::Deadline);
             }
@@ -656,9 +736,13 @@ impl PathFinder {
             self.node_states[node as usize].blocked = run;
         }
         let mut best: Option<Distance> = None;
+        let entered_by = root_edges.last().copied();
         for edge in query.network.topology.out_edges(root_nodes[spur]) {
             let head = query.network.topology.target[edge];
-            if self.node_states[head as usize].blocked == run || excluded.contains(&(edge as EdgeIndex)) {
+            if self.node_states[head as usize].blocked == run
+                || excluded.contains(&(edge as EdgeIndex))
+                || entered_by.is_some_and(|edge_in| !pair_defined(query.network, edge_in, edge as EdgeIndex))
+            {
                 continue;
             }
             let Some(heuristic) = self.heuristic(head) else {
@@ -695,6 +779,15 @@ impl PathFinder {
         }
         for &edge in &excluded {
             self.edge_blocked[edge as usize] = run;
+        }
+        // The spur node is a mediator entered by the root's last edge: its other edges that this
+        // entry makes undefined lead to no valid path.
+        if let Some(&edge_in) = root_edges.last() {
+            for edge_out in query.network.topology.out_edges(root_nodes[spur]) {
+                if !pair_defined(query.network, edge_in, edge_out as EdgeIndex) {
+                    self.edge_blocked[edge_out] = run;
+                }
+            }
         }
         let best = self.shortest_path(query, root_nodes[spur], root_length)?;
         let mut nodes = root_nodes[..spur].to_vec();
@@ -809,6 +902,8 @@ impl PathFinder {
         }
         let network = query.network;
         let head = network.topology.target[index];
+        // The mediators' conditions are checked only when the edge is weighed: most edges the
+        // search looks at never are.
         if self.edge_flags[index] & 1 == 0 || !query.online.contains_node(head) {
             return None;
         }

@@ -1,0 +1,317 @@
+//! The conditions of a mediator's fee (§2.8) that do not depend on the amount, reduced to two
+//! numbers per channel direction, so the search can drop edges that no valid path can use.
+//!
+//! A mediator `m` on a path `… → u → m → x → …` evaluates the imbalance penalty of its incoming
+//! channel (its balance `Bi` there, towards `u`) at `Bi + ξ` for every sample point `ξ` of its
+//! fee function, and these points reach `min(R, Bo)` (`R` what `u` can send to `m`, `Bo` what `m`
+//! can send to `x`) unless both penalties stop earlier. Working through
+//! `fees::mediation::undefined_before_fractions` with both balances inside their own penalty's
+//! points (the search already requires that) leaves exactly these conditions:
+//!
+//! * `cap_fees` is the same on both channels, and `R > 0`, `Bo > 0`;
+//! * the incoming penalty reaches every point: `R ≤ slack`, where `slack = last_x_in − Bi`
+//!   (`R` itself when the channel has no penalty) — or the outgoing channel is small enough:
+//!   `need ≤ slack`, where `need = Bo − first_x_out` (`Bo` without a penalty);
+//! * the amount leaving `m` is at most `need` (the only condition that depends on the amount).
+//!
+//! None of these depend on the rest of the path, so an edge is useless for a mediator when no
+//! partner edge at that mediator satisfies them: an edge `m → x` with `m` not the source needs
+//! an incoming edge of `m` that can carry the value and whose slack covers its need, and an edge
+//! `u → m` with `m` not the target needs such an outgoing edge of `m`. The last mediator forwards
+//! exactly the value, so an edge into the target (from a mediator) also needs `need ≥ value`.
+//! Each node's best slack and least need are computed once per request when the search first
+//! weighs one of its edges (an edge is checked when its exact weight is computed, not when it is
+//! first looked at: most edges the search looks at are never weighed).
+//!
+//! Why it matters: penalty points come from Raiden's float `linspace`, so a channel's last point
+//! is often a few hundred units below its deposit (`slack` just below `R`), and then any
+//! outgoing balance larger than what the incoming partner can send makes the fee undefined.
+//! Without these rules such a mediator was found invalid once per candidate path through it.
+
+use alloy_primitives::U256;
+
+use super::graph::{ChannelGraph, EdgeIndex, NodeIndex};
+
+/// How far a mediator's incoming penalty reaches beyond its balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Slack {
+    /// Up to this many units.
+    Limited(U256),
+    /// Beyond everything the partner can send (`R ≤ slack`): every outgoing channel fits.
+    Unlimited,
+}
+
+impl Slack {
+    /// Whether an outgoing channel needing `need` fits.
+    pub fn covers(self, need: U256) -> bool {
+        match self {
+            Slack::Limited(slack) => need <= slack,
+            Slack::Unlimited => true,
+        }
+    }
+}
+
+/// The slack of `edge_in` (`u → m`) as the incoming channel of mediator `m`, and `m`'s
+/// `cap_fees` on that channel.
+pub(crate) fn incoming_slack(network: &ChannelGraph, edge_in: EdgeIndex) -> (Slack, bool) {
+    let backward = network.topology.reverse[edge_in as usize];
+    let state = network.state(backward);
+    let (cap_fees, span) = state.penalty_span();
+    let receivable = network.capacity(edge_in);
+    let slack = match span {
+        Some((_, last)) => {
+            let slack = last.saturating_sub(state.capacity);
+            if receivable <= slack { Slack::Unlimited } else { Slack::Limited(slack) }
+        }
+        None => Slack::Unlimited,
+    };
+    (slack, cap_fees)
+}
+
+/// What `edge_out` (`m → x`) needs as the outgoing channel of mediator `m`, and `m`'s
+/// `cap_fees` on it.
+pub(crate) fn outgoing_need(network: &ChannelGraph, edge_out: EdgeIndex) -> (U256, bool) {
+    let state = network.state(edge_out);
+    let (cap_fees, span) = state.penalty_span();
+    let first = span.map_or(U256::ZERO, |(first, _)| first);
+    (state.capacity.saturating_sub(first), cap_fees)
+}
+
+/// One node's partner edges as a mediator, per `cap_fees` setting (index 0: `false`, 1: `true`):
+/// the largest slack of an incoming edge that can carry the value, and the least need of an
+/// outgoing edge that can carry it. `None` when there is no such edge.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MediatorRange {
+    pub best_slack: [Option<Slack>; 2],
+    pub least_need: [Option<U256>; 2],
+}
+
+impl MediatorRange {
+    /// The range of `node`; `carries(edge)` says whether an edge's capacity reaches the value.
+    pub fn of(network: &ChannelGraph, node: NodeIndex, carries: impl Fn(EdgeIndex) -> bool) -> Self {
+        let topology = &network.topology;
+        let mut range = Self::default();
+        for edge_out in topology.out_edges(node) {
+            let edge_out = edge_out as EdgeIndex;
+            if carries(edge_out) && !network.capacity(edge_out).is_zero() {
+                let (need, cap_fees) = outgoing_need(network, edge_out);
+                let least = &mut range.least_need[usize::from(cap_fees)];
+                *least = Some(least.map_or(need, |least| least.min(need)));
+            }
+            let edge_in = topology.reverse[edge_out as usize];
+            if carries(edge_in) && !network.capacity(edge_in).is_zero() {
+                let (slack, cap_fees) = incoming_slack(network, edge_in);
+                let best = &mut range.best_slack[usize::from(cap_fees)];
+                *best = Some(best.map_or(slack, |best| best.max(slack)));
+            }
+        }
+        range
+    }
+
+    /// Whether some incoming edge of this mediator can feed `edge_out`.
+    pub fn can_forward_into(&self, network: &ChannelGraph, edge_out: EdgeIndex) -> bool {
+        let (need, cap_fees) = outgoing_need(network, edge_out);
+        self.best_slack[usize::from(cap_fees)].is_some_and(|slack| slack.covers(need))
+    }
+
+    /// Whether some outgoing edge of this mediator can follow `edge_in`.
+    pub fn can_forward_from(&self, network: &ChannelGraph, edge_in: EdgeIndex) -> bool {
+        let (slack, cap_fees) = incoming_slack(network, edge_in);
+        self.least_need[usize::from(cap_fees)].is_some_and(|need| slack.covers(need))
+    }
+}
+
+/// Whether a mediator entered by `edge_in` and left by `edge_out` passes the conditions of its
+/// fee that do not depend on the amount (both balances inside their penalty's points, the same
+/// `cap_fees`, something to receive and to forward, and the incoming penalty reaching far
+/// enough). If not, every path through these two edges is invalid (§2.7 step 2).
+pub(crate) fn pair_defined(network: &ChannelGraph, edge_in: EdgeIndex, edge_out: EdgeIndex) -> bool {
+    let backward = network.topology.reverse[edge_in as usize];
+    let (slack, cap_fees_in) = incoming_slack(network, edge_in);
+    let (need, cap_fees_out) = outgoing_need(network, edge_out);
+    cap_fees_in == cap_fees_out
+        && !network.capacity(edge_in).is_zero()
+        && !network.capacity(edge_out).is_zero()
+        && network.state(backward).penalty_covers_capacity
+        && network.state(edge_out).penalty_covers_capacity
+        && slack.covers(need)
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::U256;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::address::Address;
+    use crate::fee_schedule::{FeeSchedule, ImbalancePenalty};
+    use crate::fees::get_amount_with_fees;
+    use crate::ids::ChannelId;
+    use crate::routing::graph::ChannelDescription;
+
+    fn node(byte: u8) -> Address {
+        Address::from_bytes([byte; 20])
+    }
+
+    fn schedule(cap_fees: bool, penalty: Option<Vec<(u64, u64)>>) -> FeeSchedule {
+        FeeSchedule {
+            cap_fees,
+            imbalance_penalty: penalty.map(|points| {
+                ImbalancePenalty::new(
+                    points.into_iter().map(|(x, y)| (U256::from(x), U256::from(y))).collect(),
+                )
+                .expect("strictly increasing test points")
+            }),
+            ..FeeSchedule::default()
+        }
+    }
+
+    /// `a → m → b` where `m` holds `balance_in` towards `a` (which can send `receivable`) with
+    /// schedule `schedule_in`, and `balance_out` towards `b` (which holds nothing) with
+    /// `schedule_out`. Returns the
+    /// graph and the edges `a → m`, `m → b`.
+    fn mediator(
+        receivable: u64,
+        balance_in: u64,
+        schedule_in: FeeSchedule,
+        balance_out: u64,
+        schedule_out: FeeSchedule,
+    ) -> (ChannelGraph, EdgeIndex, EdgeIndex) {
+        let channels = [
+            ChannelDescription {
+                channel_id: ChannelId(U256::from(1)),
+                participant1: node(1),
+                participant2: node(2),
+                capacity1: U256::from(receivable),
+                capacity2: U256::from(balance_in),
+                fee_schedule1: FeeSchedule::default(),
+                fee_schedule2: schedule_in,
+            },
+            ChannelDescription {
+                channel_id: ChannelId(U256::from(2)),
+                participant1: node(2),
+                participant2: node(3),
+                capacity1: U256::from(balance_out),
+                // `b` cannot send back, so `m` has exactly one incoming edge that carries anything.
+                capacity2: U256::ZERO,
+                fee_schedule1: schedule_out,
+                fee_schedule2: FeeSchedule::default(),
+            },
+        ];
+        let network = ChannelGraph::build(Address::ZERO, &channels).expect("valid test channels");
+        let topology = &network.topology;
+        let (a, m, b) =
+            (topology.node_index(&node(1)), topology.node_index(&node(2)), topology.node_index(&node(3)));
+        let (a, m, b) = (a.expect("a"), m.expect("m"), b.expect("b"));
+        let edge_in = topology.find_edge(a, m).expect("a → m");
+        let edge_out = topology.find_edge(m, b).expect("m → b");
+        (network, edge_in, edge_out)
+    }
+
+    fn fee_defined(network: &ChannelGraph, edge_in: EdgeIndex, edge_out: EdgeIndex, amount: u64) -> bool {
+        let backward = network.topology.reverse[edge_in as usize];
+        get_amount_with_fees(
+            U256::from(amount),
+            network.capacity(backward),
+            network.capacity(edge_out),
+            &network.state(backward).terms(),
+            &network.state(edge_out).terms(),
+            network.capacity(edge_in),
+        )
+        .is_ok()
+    }
+
+    #[test]
+    fn an_incoming_penalty_short_of_the_deposit_rules_out_a_larger_outgoing_balance() {
+        // m's penalty on the incoming channel ends at 150: 50 above its balance of 100, while
+        // `a` can send 100. An outgoing balance of 80 needs the penalty up to 180.
+        let (network, edge_in, edge_out) =
+            mediator(100, 100, schedule(true, Some(vec![(0, 0), (150, 10)])), 80, schedule(true, None));
+        assert!(!pair_defined(&network, edge_in, edge_out));
+        assert!((1..=80).all(|amount| !fee_defined(&network, edge_in, edge_out, amount)));
+    }
+
+    #[test]
+    fn an_outgoing_balance_within_the_slack_keeps_the_pair() {
+        let (network, edge_in, edge_out) =
+            mediator(100, 100, schedule(true, Some(vec![(0, 0), (150, 10)])), 40, schedule(true, None));
+        assert!(pair_defined(&network, edge_in, edge_out));
+        assert!(fee_defined(&network, edge_in, edge_out, 30));
+    }
+
+    #[test]
+    fn an_incoming_channel_without_penalty_feeds_any_outgoing_balance() {
+        let (network, edge_in, edge_out) = mediator(10, 10, schedule(true, None), 900, schedule(true, None));
+        assert_eq!(incoming_slack(&network, edge_in), (Slack::Unlimited, true));
+        assert!(pair_defined(&network, edge_in, edge_out));
+    }
+
+    #[test]
+    fn mismatched_cap_fees_rule_out_the_pair() {
+        let (network, edge_in, edge_out) =
+            mediator(100, 100, schedule(false, None), 50, schedule(true, None));
+        assert!(!pair_defined(&network, edge_in, edge_out));
+        assert!(!fee_defined(&network, edge_in, edge_out, 10));
+    }
+
+    #[test]
+    fn an_outgoing_edge_no_incoming_edge_can_feed_is_ruled_out() {
+        let (network, edge_in, edge_out) =
+            mediator(100, 100, schedule(true, Some(vec![(0, 0), (150, 10)])), 80, schedule(true, None));
+        let m = network.topology.target[edge_in as usize];
+        let range = MediatorRange::of(&network, m, |_| true);
+        assert!(!range.can_forward_into(&network, edge_out));
+        // Nor can the incoming edge be followed by anything: `m → b` needs 80 and `m → a` 100,
+        // both beyond its slack of 50.
+        assert!(!range.can_forward_from(&network, edge_in));
+    }
+
+    fn penalty_strategy() -> impl Strategy<Value = Option<Vec<(u64, u64)>>> {
+        prop_oneof![
+            Just(None),
+            (0u64..200, 1u64..1500, 0u64..100, 0u64..100, 0u64..100).prop_map(
+                |(first, width, y0, y1, y2)| Some(vec![
+                    (first, y0),
+                    (first + width, y1),
+                    (first + width + 1 + width / 2, y2)
+                ])
+            ),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Soundness of the pruning: whenever the pair is ruled out, the fee model agrees for
+        /// every amount.
+        #[test]
+        fn a_pair_ruled_out_has_no_fee_at_any_amount(
+            receivable in 0u64..1000,
+            balance_in in 0u64..1000,
+            balance_out in 0u64..1000,
+            penalty_in in penalty_strategy(),
+            penalty_out in penalty_strategy(),
+            cap_in in any::<bool>(),
+            cap_out in any::<bool>(),
+        ) {
+            let (network, edge_in, edge_out) = mediator(
+                receivable,
+                balance_in,
+                schedule(cap_in, penalty_in),
+                balance_out,
+                schedule(cap_out, penalty_out),
+            );
+            if !pair_defined(&network, edge_in, edge_out) {
+                for amount in [1, 2, 7, 50, 199, 500, 999, 1500] {
+                    prop_assert!(!fee_defined(&network, edge_in, edge_out, amount), "amount {}", amount);
+                }
+            }
+            let (need, _) = outgoing_need(&network, edge_out);
+            for amount in [1u64, 50, 500] {
+                if U256::from(amount) > need {
+                    prop_assert!(!fee_defined(&network, edge_in, edge_out, amount));
+                }
+            }
+        }
+    }
+}
