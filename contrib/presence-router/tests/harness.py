@@ -295,6 +295,11 @@ class PresenceWatcher:
         with self._condition:
             return {event.user_id: event.presence for event in self.events}
 
+    def states_since(self, user_id: str, after: float) -> list[str]:
+        """The presence states seen for `user_id` at or after monotonic time `after`, in order."""
+        with self._condition:
+            return [event.presence for event in self.events if event.arrived >= after and event.user_id == user_id]
+
     def wait_for(self, user_id: str, presence: str, *, after: float, timeout: float) -> PresenceEvent:
         """The first event at or after monotonic time `after` saying `user_id` is `presence`.
 
