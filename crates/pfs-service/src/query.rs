@@ -15,7 +15,8 @@ use crate::Service;
 use crate::snapshot::NetworkSnapshot;
 
 thread_local! {
-    /// One finder per blocking-pool thread: its buffers grow to the largest network once.
+    /// One finder per thread that searches (blocking-pool threads, and async workers for inline
+    /// searches): its buffers grow to the largest network searched on that thread, once.
     static FINDER: RefCell<PathFinder> = RefCell::new(PathFinder::new());
 }
 
@@ -108,8 +109,8 @@ impl Service {
             Some(Ok(routes)) if routes.truncated != Some(Truncation::Deadline) => routes,
             Some(Err(error)) => return Err(PathQueryError::PreCheck { error, confirmed_block }),
             // Cut by the inline budget (or a large network): the whole search again, off the
-            // async threads (see `ServiceConfig::inline_search_budget`). Searches are deterministic, so the answer is the one a single
-            // search with the full budget gives.
+            // async threads (see `ServiceConfig::inline_search_budget`). Searches are
+            // deterministic, so the answer is the one a single search with the full budget gives.
             _ => tokio::task::spawn_blocking(move || search(&network, &request, &limits, limits.time_budget))
                 .await
                 .map_err(|error| PathQueryError::SearchFailed(error.to_string()))?
