@@ -715,6 +715,27 @@ impl PathFinder {
         Ok(())
     }
 
+    /// Starts looking at a set whose paths begin with `root_nodes` (joined by `root_edges`):
+    /// returns the root's weight and a new run in which the root's nodes before the spur node
+    /// are blocked (the set's paths are loop-free).
+    fn enter_set(
+        &mut self,
+        query: &Query<'_>,
+        root_nodes: &[NodeIndex],
+        root_edges: &[EdgeIndex],
+    ) -> (Distance, u32) {
+        let mut root_length = Distance::default();
+        for &edge in root_edges {
+            let length = self.weight(query, edge).unwrap_or(Distance::of_weight(f64::INFINITY));
+            root_length = root_length.plus(length);
+        }
+        let run = self.next_run();
+        for &node in &root_nodes[..root_edges.len()] {
+            self.node_states[node as usize].blocked = run;
+        }
+        (root_length, run)
+    }
+
     /// A lower bound of the weight of every path of a set (see [`PathFinder::best_of_set`]):
     /// the root's weight, plus the least lower bound of an allowed edge out of the spur node and
     /// the heuristic of its head. `None` if no allowed edge can lead to the target.
@@ -725,16 +746,8 @@ impl PathFinder {
         root_edges: &[EdgeIndex],
         excluded: &[EdgeIndex],
     ) -> Option<Distance> {
-        let mut root_length = Distance::default();
-        for &edge in root_edges {
-            let length = self.weight(query, edge).unwrap_or(Distance::of_weight(f64::INFINITY));
-            root_length = root_length.plus(length);
-        }
-        let run = self.next_run();
+        let (root_length, run) = self.enter_set(query, root_nodes, root_edges);
         let spur = root_edges.len();
-        for &node in &root_nodes[..spur] {
-            self.node_states[node as usize].blocked = run;
-        }
         let mut best: Option<Distance> = None;
         let entered_by = root_edges.last().copied();
         for edge in query.network.topology.out_edges(root_nodes[spur]) {
@@ -767,16 +780,8 @@ impl PathFinder {
         excluded: Vec<EdgeIndex>,
         epoch: u32,
     ) -> Option<Candidate> {
-        let mut root_length = Distance::default();
-        for &edge in root_edges {
-            let length = self.weight(query, edge).unwrap_or(Distance::of_weight(f64::INFINITY));
-            root_length = root_length.plus(length);
-        }
-        let run = self.next_run();
+        let (root_length, run) = self.enter_set(query, root_nodes, root_edges);
         let spur = root_edges.len();
-        for &node in &root_nodes[..spur] {
-            self.node_states[node as usize].blocked = run;
-        }
         for &edge in &excluded {
             self.edge_blocked[edge as usize] = run;
         }
