@@ -1,6 +1,7 @@
 //! The search's pruning by a mediator's amount-independent fee conditions (see the `Speed`
 //! section of the search's docs): the answer is the reference's, and the paths ruled out are
-//! never examined.
+//! never examined. And edges whose fee weight is undefined, which the search's lower bound
+//! leaves out: paths through them still come, after all others.
 
 use alloy_primitives::U256;
 use pfs_core::fee_schedule::ImbalancePenalty;
@@ -78,4 +79,72 @@ fn every_valid_path_is_still_found_after_the_pruned_ones() {
     let found: Vec<Vec<Address>> = routes.paths.into_iter().map(|path| path.nodes).collect();
     assert_eq!(found, vec![[1, 6, 7, 8, 10, 9].map(node).to_vec()]);
     assert!(routes.truncated.is_none());
+}
+
+/// A penalty for `first`'s side of a channel whose points end at `last`.
+fn penalty_until(last: u64) -> FeeSchedule {
+    FeeSchedule {
+        imbalance_penalty: Some(
+            ImbalancePenalty::new(vec![(U256::ZERO, U256::ZERO), (U256::from(last), U256::from(10))])
+                .expect("increasing points"),
+        ),
+        ..FeeSchedule::default()
+    }
+}
+
+/// Source 1, target 9: the short path 1 → 2 → 9 and the long one 1 → 3 → 4 → 9. The fee weight
+/// of 2 → 9 is computed as if 9 held 1000 there (the edge's capacity), beyond its penalty's
+/// last point 500: it is undefined for every amount. The path is still valid (9 is the target,
+/// whose penalty no fee evaluates).
+fn network_with_undefined_weight(with_long_path: bool) -> Vec<ChannelDescription> {
+    let mut channels = vec![channel(1, 1, 2, 1000, 1000)];
+    let mut last_hop = channel(2, 2, 9, 1000, 0);
+    last_hop.fee_schedule2 = penalty_until(500);
+    channels.push(last_hop);
+    if with_long_path {
+        channels.extend([channel(3, 1, 3, 1000, 1000), channel(4, 3, 4, 1000, 1000)]);
+        channels.push(channel(5, 4, 9, 1000, 1000));
+    }
+    channels
+}
+
+fn paths_from_1_to_9(network: &ChannelGraph, max_paths: usize) -> Routes {
+    let everyone: Vec<Address> = [1, 2, 3, 4, 9].map(node).to_vec();
+    let online = OnlineSet::from_addresses(network, &everyone);
+    let request = PathRequest { max_paths, ..PathRequest::new(node(1), node(9), U256::from(10)) };
+    find_paths(network, &online, &request, &SearchLimits::default(), &Unlimited).expect("the pre-checks pass")
+}
+
+fn nodes_of(routes: Routes) -> Vec<Vec<Address>> {
+    routes.paths.into_iter().map(|path| path.nodes).collect()
+}
+
+#[test]
+fn paths_with_an_undefined_fee_weight_come_after_all_others() {
+    let network = ChannelGraph::build(Address::ZERO, &network_with_undefined_weight(true)).unwrap();
+    let routes = paths_from_1_to_9(&network, 2);
+    assert!(routes.truncated.is_none());
+    assert_eq!(nodes_of(routes), vec![[1, 3, 4, 9].map(node).to_vec(), [1, 2, 9].map(node).to_vec()]);
+}
+
+#[test]
+fn a_target_reached_only_through_undefined_fee_weights_is_still_reached() {
+    let network = ChannelGraph::build(Address::ZERO, &network_with_undefined_weight(false)).unwrap();
+    assert_eq!(nodes_of(paths_from_1_to_9(&network, 3)), vec![[1, 2, 9].map(node).to_vec()]);
+}
+
+#[test]
+fn a_receiver_schedule_update_makes_the_fee_weight_defined_again() {
+    let network = ChannelGraph::build(Address::ZERO, &network_with_undefined_weight(true)).unwrap();
+    // 9 drops its penalty on the channel with 2: the update is on 9's side (edge 9 → 2), and it
+    // changes the weight of the opposite edge 2 → 9.
+    let update = pfs_core::routing::ChannelUpdate {
+        channel_id: ChannelId(U256::from(2)),
+        participant: node(9),
+        capacity: None,
+        fee_schedule: Some(FeeSchedule::default()),
+    };
+    let network = network.with_updates([&update]).unwrap();
+    let routes = paths_from_1_to_9(&network, 2);
+    assert_eq!(nodes_of(routes), vec![[1, 2, 9].map(node).to_vec(), [1, 3, 4, 9].map(node).to_vec()]);
 }

@@ -356,32 +356,24 @@ pub(crate) fn undefined_before_fractions(mediation: &Mediation<'_>) -> Option<Un
     if balance_out.is_zero() || receivable.is_zero() {
         return Some(UndefinedFee::NoBalance);
     }
-    let (amount, balance_in, balance_out, receivable) =
-        (U512::from(amount), U512::from(balance_in), U512::from(balance_out), U512::from(receivable));
-    let (in_first, in_last) = penalty_domain(schedule_in, balance_in + receivable);
-    let (out_first, out_last) = penalty_domain(schedule_out, balance_out);
-    let max_x = match direction {
-        Direction::Backward => receivable,
-        Direction::Forward => balance_out,
-    };
-    let upper = max_x.min(balance_out);
-    // Sample points: px − balance_in and balance_out − px, clamped to [0, upper]; clamping is
-    // monotone, so the extremes come from the extreme raw values (negative raw values clamp to 0).
-    let clamp_difference = |left: U512, right: U512| left.saturating_sub(right).min(upper);
-    let lowest = clamp_difference(in_first, balance_in).min(clamp_difference(balance_out, out_last));
-    let highest = clamp_difference(in_last, balance_in).max(clamp_difference(balance_out, out_first));
-    let inside = |value: U512, first: U512, last: U512| first <= value && value <= last;
     let defined = match direction {
         Direction::Backward => {
-            // fee_in(balance_in, x) for every x, fee_out(balance_out, −amount).
-            inside(balance_in, in_first, in_last)
-                && inside(balance_in + lowest, in_first, in_last)
-                && inside(balance_in + highest, in_first, in_last)
-                && inside(balance_out, out_first, out_last)
-                && amount <= balance_out
-                && inside(balance_out - amount, out_first, out_last)
+            backward_defined_amounts(balance_in, balance_out, receivable, schedule_in, schedule_out)
+                .is_some_and(|(least, most)| least <= amount && amount <= most)
         }
         Direction::Forward => {
+            let (amount, balance_in, balance_out, receivable) =
+                (U512::from(amount), U512::from(balance_in), U512::from(balance_out), U512::from(receivable));
+            let samples = SampleDomains::of(
+                balance_in,
+                balance_out,
+                receivable,
+                balance_out,
+                schedule_in,
+                schedule_out,
+            );
+            let SampleDomains { in_first, in_last, out_first, out_last, lowest, highest } = samples;
+            let inside = |value: U512, first: U512, last: U512| first <= value && value <= last;
             // fee_in(balance_in, amount), fee_out(balance_out, −x) for every x (x <= balance_out).
             inside(balance_in, in_first, in_last)
                 && inside(balance_in + amount, in_first, in_last)
@@ -391,6 +383,76 @@ pub(crate) fn undefined_before_fractions(mediation: &Mediation<'_>) -> Option<Un
         }
     };
     (!defined).then_some(UndefinedFee::OutsidePenaltyRange)
+}
+
+/// The amounts leaving a mediator for which the backward fee function (`get_amount_with_fees`)
+/// passes [`undefined_before_fractions`]: `Some((least, most))`, both inclusive, or `None` when
+/// no amount does. Only the check `fee_out(balance_out, −amount)` depends on the amount, so
+/// the routing search decides "undefined whatever else happens" for a whole request with two
+/// comparisons per edge instead of a fee computation.
+pub(crate) fn backward_defined_amounts(
+    balance_in: U256,
+    balance_out: U256,
+    receivable: U256,
+    schedule_in: &ScheduleTerms<'_>,
+    schedule_out: &ScheduleTerms<'_>,
+) -> Option<(U256, U256)> {
+    if balance_out.is_zero() || receivable.is_zero() {
+        return None;
+    }
+    let (balance_in, balance_out, receivable) =
+        (U512::from(balance_in), U512::from(balance_out), U512::from(receivable));
+    let samples =
+        SampleDomains::of(balance_in, balance_out, receivable, receivable, schedule_in, schedule_out);
+    let SampleDomains { in_first, in_last, out_first, out_last, lowest, highest } = samples;
+    let inside = |value: U512, first: U512, last: U512| first <= value && value <= last;
+    // fee_in(balance_in, x) for every sample x, and the outgoing balance itself.
+    let amount_independent = inside(balance_in, in_first, in_last)
+        && inside(balance_in + lowest, in_first, in_last)
+        && inside(balance_in + highest, in_first, in_last)
+        && inside(balance_out, out_first, out_last);
+    if !amount_independent {
+        return None;
+    }
+    // fee_out(balance_out, −amount): amount <= balance_out and balance_out − amount inside
+    // [out_first, out_last]. Both ends fit 256 bits: they are at most balance_out.
+    let least = balance_out.saturating_sub(out_last);
+    let most = balance_out - out_first;
+    Some((U256::from(least), U256::from(most)))
+}
+
+/// The penalty domains of a mediation and the extreme sample points of `_mediation_fee_func`
+/// (`max_x` is the largest unknown amount it samples: the receivable backward, the outgoing
+/// balance forward).
+struct SampleDomains {
+    in_first: U512,
+    in_last: U512,
+    out_first: U512,
+    out_last: U512,
+    lowest: U512,
+    highest: U512,
+}
+
+impl SampleDomains {
+    fn of(
+        balance_in: U512,
+        balance_out: U512,
+        receivable: U512,
+        max_x: U512,
+        schedule_in: &ScheduleTerms<'_>,
+        schedule_out: &ScheduleTerms<'_>,
+    ) -> Self {
+        let (in_first, in_last) = penalty_domain(schedule_in, balance_in + receivable);
+        let (out_first, out_last) = penalty_domain(schedule_out, balance_out);
+        let upper = max_x.min(balance_out);
+        // Sample points: px − balance_in and balance_out − px, clamped to [0, upper]; clamping
+        // is monotone, so the extremes come from the extreme raw values (negative raw values
+        // clamp to 0).
+        let clamp_difference = |left: U512, right: U512| left.saturating_sub(right).min(upper);
+        let lowest = clamp_difference(in_first, balance_in).min(clamp_difference(balance_out, out_last));
+        let highest = clamp_difference(in_last, balance_in).max(clamp_difference(balance_out, out_first));
+        Self { in_first, in_last, out_first, out_last, lowest, highest }
+    }
 }
 
 /// A float approximation of an exact value with a rigorous bound: `|exact − value| <= error`.
@@ -608,5 +670,63 @@ pub(crate) fn backward_filtered(mediation: &Mediation<'_>) -> Option<Result<U256
         Ok(value) => Some(Ok(value)),
         Err(Failure::Undefined(reason)) => Some(Err(reason)),
         Err(Failure::Overflow) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::U256;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fees::{PenaltyPoints, get_amount_with_fees_general};
+
+    fn terms(points: &[(U256, U256)]) -> ScheduleTerms<'_> {
+        ScheduleTerms {
+            cap_fees: true,
+            flat: I256::ZERO,
+            proportional: U256::ZERO,
+            imbalance_penalty: (!points.is_empty()).then_some(PenaltyPoints::Wide(points)),
+        }
+    }
+
+    /// Increasing penalty points from `start` with the given steps (none: no penalty).
+    fn points(start: u64, steps: &[u64]) -> Vec<(U256, U256)> {
+        let mut x = start;
+        steps
+            .iter()
+            .map(|step| {
+                let point = (U256::from(x), U256::from(x % 7));
+                x += step;
+                point
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// Outside the window the full computation is undefined; inside it, the penalties are
+        /// never evaluated outside their points (it may still fail for other reasons).
+        #[test]
+        fn the_backward_window_is_where_the_penalties_are_defined(
+            balances in (1u64..400, 1u64..400, 1u64..400),
+            amount in 0u64..450,
+            penalty_in in (0u64..50, prop::collection::vec(1u64..200, 0..4)),
+            penalty_out in (0u64..50, prop::collection::vec(1u64..200, 0..4)),
+        ) {
+            let (balance_in, balance_out, receivable) = balances;
+            let points_in = points(penalty_in.0, &penalty_in.1);
+            let points_out = points(penalty_out.0, &penalty_out.1);
+            let (schedule_in, schedule_out) = (terms(&points_in), terms(&points_out));
+            let [balance_in, balance_out, receivable, amount] =
+                [balance_in, balance_out, receivable, amount].map(U256::from);
+            let window = backward_defined_amounts(balance_in, balance_out, receivable, &schedule_in, &schedule_out);
+            let inside = window.is_some_and(|(least, most)| least <= amount && amount <= most);
+            let result = get_amount_with_fees_general(amount, balance_in, balance_out, &schedule_in, &schedule_out, receivable);
+            if inside {
+                prop_assert_ne!(result, Err(UndefinedFee::OutsidePenaltyRange));
+            } else {
+                prop_assert!(result.is_err());
+            }
+        }
     }
 }

@@ -34,6 +34,7 @@ pub mod client;
 mod closed_form;
 pub(crate) mod float;
 mod mediation;
+pub(crate) use mediation::backward_defined_amounts;
 
 use alloy_primitives::{I256, U256};
 

@@ -209,6 +209,51 @@ pub(crate) struct EdgeState {
     /// unchanged balance whatever the amount (§2.8 step 5), so if not, the sender can neither
     /// forward into this edge nor receive through its reverse as a mediator.
     pub penalty_covers_capacity: bool,
+    /// For which amounts this edge's fee weight can be finite (see [`WeightAmounts`]); depends
+    /// on the reverse edge's schedule too, so it is refreshed when either side changes.
+    pub weight_amounts: WeightAmounts,
+}
+
+/// For which payment amounts the fee part of an edge's weight (§2.6: the sender's and the
+/// receiver's fee computed with every balance equal to the edge's capacity) passes the fee
+/// model's integer checks ([`crate::fees`]: every penalty evaluated inside its points). Outside
+/// them the weight is `+inf`, whatever else the request says. Inside them it is usually finite.
+///
+/// Why the search needs it: Raiden's float `linspace` often puts a penalty's last point a little
+/// below the channel's total deposit, so the weight of a lopsided channel towards a receiver
+/// with a penalty is `+inf` at every amount. Paths through such edges come after all others, and
+/// a lower bound that ignored this would make the A* search explore every path that the
+/// cheaper-looking `+inf` edges seem to allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WeightAmounts {
+    /// No amount: the weight is `+inf`.
+    Never,
+    /// Every amount up to the capacity.
+    UpToCapacity,
+    /// The amounts of [`crate::fees::backward_defined_amounts`] for this edge, a narrower
+    /// window (computed when a request asks, as it is rare).
+    Window,
+}
+
+impl WeightAmounts {
+    /// The amounts for the edge whose sender state is `sender` and whose reverse edge (the
+    /// receiver's side) is `receiver`.
+    fn of(sender: &EdgeState, receiver: &EdgeState) -> Self {
+        match weight_window(sender, receiver) {
+            None => Self::Never,
+            Some((least, most)) if least.is_zero() && most == sender.capacity => Self::UpToCapacity,
+            Some(_) => Self::Window,
+        }
+    }
+}
+
+/// The window of [`WeightAmounts`] for an edge: the fee weight's inputs are the receiver's and
+/// the sender's schedules with `cap_fees` forced on, and every balance the capacity.
+pub(crate) fn weight_window(sender: &EdgeState, receiver: &EdgeState) -> Option<(TokenAmount, TokenAmount)> {
+    let capacity = sender.capacity;
+    let schedule_in = receiver.terms().with_cap_fees(true);
+    let schedule_out = sender.terms().with_cap_fees(true);
+    crate::fees::backward_defined_amounts(capacity, capacity, capacity, &schedule_in, &schedule_out)
 }
 
 static DEFAULT_SCHEDULE: std::sync::LazyLock<FeeSchedule> = std::sync::LazyLock::new(FeeSchedule::default);
@@ -217,7 +262,8 @@ static DEFAULT_STORED: std::sync::LazyLock<StoredSchedule> =
 
 impl EdgeState {
     fn new(capacity: TokenAmount, schedule: Option<Arc<StoredSchedule>>) -> Self {
-        let mut state = Self { capacity, schedule, penalty_covers_capacity: true };
+        let mut state =
+            Self { capacity, schedule, penalty_covers_capacity: true, weight_amounts: WeightAmounts::Never };
         state.update_penalty_cover();
         state
     }
@@ -408,6 +454,12 @@ impl ChannelGraph {
             }
         }
         topology.component = components(&topology);
+        let amounts: Vec<WeightAmounts> = (0..edge_count)
+            .map(|edge| WeightAmounts::of(&states[edge], &states[topology.reverse[edge] as usize]))
+            .collect();
+        for (state, amounts) in states.iter_mut().zip(amounts) {
+            state.weight_amounts = amounts;
+        }
         let mut remaining = states.into_iter();
         let chunks = (0..edge_count.div_ceil(CHUNK_EDGES))
             .map(|_| Arc::new(remaining.by_ref().take(CHUNK_EDGES).collect::<Vec<_>>()))
@@ -425,8 +477,10 @@ impl ChannelGraph {
         updates: impl IntoIterator<Item = &'u ChannelUpdate>,
     ) -> Result<Self, GraphError> {
         let mut next = self.clone();
+        let mut touched = Vec::new();
         for update in updates {
             let edge = self.edge_of(update.channel_id, &update.participant)?;
+            touched.push(edge);
             let chunk = Arc::make_mut(&mut next.chunks[edge as usize / CHUNK_EDGES]);
             let state = &mut chunk[edge as usize % CHUNK_EDGES];
             if let Some(capacity) = update.capacity {
@@ -440,6 +494,14 @@ impl ChannelGraph {
                 };
             }
             state.update_penalty_cover();
+        }
+        for edge in touched {
+            let backward = self.topology.reverse[edge as usize];
+            for (sender, receiver) in [(edge, backward), (backward, edge)] {
+                let amounts = WeightAmounts::of(next.state(sender), next.state(receiver));
+                let chunk = Arc::make_mut(&mut next.chunks[sender as usize / CHUNK_EDGES]);
+                chunk[sender as usize % CHUNK_EDGES].weight_amounts = amounts;
+            }
         }
         Ok(next)
     }

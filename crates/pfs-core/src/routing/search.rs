@@ -45,7 +45,13 @@
 //!   request from 707 to 1.1 (invalid paths through one such pair were examined one by one).
 //! * Shortest paths are found by A* with a lower bound computed per returned path: a backwards
 //!   Dial search with the integer weights `1 + ⌊diversity⌋ + no_refund` (every real weight is at
-//!   least that). It is exact up to fees, so the search stays on the paths that tie on it.
+//!   least that) over the edges whose fee weight may be finite. It is exact up to fees, so the
+//!   search stays on the paths that tie on it. Leaving out the edges whose fee weight is
+//!   undefined whatever the amount (a few integer comparisons per edge, see
+//!   [`super::graph::WeightAmounts`]) matters: about one edge in six the search weighs on the
+//!   generated 15k-node network is such an edge, and a bound that counted them as cheap made
+//!   the A* explore every path they seemed to allow (a quarter of the requests with
+//!   `max_paths` 5 ran out of a 200 ms budget, 76 of 300; with them left out, 26 did).
 //! * Edge weights are computed lazily: an edge enters the queue with its cheap lower bound and
 //!   gets its exact fee only when it reaches the front, once per request and edge (the fee part
 //!   does not change between the paths of one request; only the diversity part does), into
@@ -68,7 +74,7 @@ use alloy_primitives::{I256, U256};
 
 use crate::fees::get_amount_with_fees;
 
-use super::graph::{ChannelGraph, EdgeIndex, NodeIndex};
+use super::graph::{ChannelGraph, EdgeIndex, NodeIndex, WeightAmounts, weight_window};
 use super::mediation_range::{MediatorRange, outgoing_need, pair_defined};
 use super::online::OnlineSet;
 use super::request::{Budget, Capacities, Path, PathError, PathRequest, Routes, SearchLimits, Truncation};
@@ -77,41 +83,66 @@ use super::weight::{fee_weight, no_refund_weight, refund_threshold};
 /// Largest single edge step of the A* lower bound (see `PathFinder::compute_hops`).
 const MAX_BOUND_STEP: u32 = 64;
 
-/// How far beyond the source the lower-bound search settles nodes before it stops. A larger
+/// How far beyond the source's label the lower-bound search goes before it stops. A larger
 /// horizon costs more per search and prunes the A* better; any value keeps the bound admissible
-/// and consistent.
-const BOUND_HORIZON: u32 = 3;
+/// and consistent. On the generated 15k-node network, 0 to 3 gave the same answer times: the
+/// cost is in the hubs' edges, which any horizon scans.
+const BOUND_HORIZON: u32 = 0;
 
-/// `edge_flags` bit: the reverse edge's capacity reaches the refund threshold.
-const REVERSE_REFUNDABLE: u8 = 0b1000;
-/// `edge_flags` bit: the edge's channel carries a diversity penalty in this request.
-const DIVERSE: u8 = 0b1_0000;
-/// `edge_flags` bit: the sender's imbalance penalty is defined at its balance in this edge.
-const PENALTY_COVERS: u8 = 0b10_0000;
-/// `edge_flags` bit: the edge's capacity is at least the value.
-const CARRIES: u8 = 0b100_0000;
-/// `edge_flags` bit, valid when `edge_mediation_stamp` is the request's generation: some valid
-/// path may use the edge as far as its mediators' amount-independent conditions go (see
+/// A node's entry in `PathFinder::hops` when the lower-bound search did not reach it.
+const UNREACHED: u32 = u32::MAX;
+
+/// A node's entry in `PathFinder::hops` when the lower-bound search reached it only through
+/// edges whose fee weight is undefined (see `PathFinder::compute_hops`).
+const ONLY_THROUGH_UNDEFINED: u32 = u32::MAX - 1;
+
+/// Per-edge bits of one request (`PathFinder::edge_flags`). The reverse edge's bits are copied
+/// into each edge so that the searches read only the edge they walk (sequential in memory)
+/// instead of its reverse (anywhere).
+type EdgeFlags = u16;
+/// The search may use the edge (see [`usable`]).
+const USABLE: EdgeFlags = 1;
+/// The edge's capacity reaches the refund threshold (so its reverse has no no-refund weight).
+const REFUNDABLE: EdgeFlags = 1 << 1;
+/// The reverse edge's [`USABLE`].
+const REVERSE_USABLE: EdgeFlags = 1 << 2;
+/// The reverse edge's [`REFUNDABLE`].
+const REVERSE_REFUNDABLE: EdgeFlags = 1 << 3;
+/// The edge's channel carries a diversity penalty in this request.
+const DIVERSE: EdgeFlags = 1 << 4;
+/// The sender's imbalance penalty is defined at its balance in this edge.
+const PENALTY_COVERS: EdgeFlags = 1 << 5;
+/// The edge's capacity is at least the value.
+const CARRIES: EdgeFlags = 1 << 6;
+/// Valid when `edge_mediation_stamp` is the request's generation: some valid path may use the
+/// edge as far as its mediators' amount-independent conditions go (see
 /// [`super::mediation_range`]).
-const MEDIATION_POSSIBLE: u8 = 0b1000_0000;
+const MEDIATION_POSSIBLE: EdgeFlags = 1 << 7;
+/// The edge's fee weight may be finite for the value; without this bit it is `+inf` (see
+/// [`super::graph::WeightAmounts`]).
+const WEIGHT_MAY_BE_FINITE: EdgeFlags = 1 << 8;
+/// The reverse edge's [`WEIGHT_MAY_BE_FINITE`].
+const REVERSE_WEIGHT_MAY_BE_FINITE: EdgeFlags = 1 << 9;
 
 /// Reusable buffers for path searches. Keep one per worker thread and pass it to every query:
 /// it then allocates nothing per request once warm. Any network may be searched with it.
 #[derive(Debug, Default)]
 pub struct PathFinder {
     request_generation: u32,
-    hops_generation: u32,
+    /// Per node, the lower bound of its distance to the target in units of weight 1
+    /// ([`UNREACHED`] if the last lower-bound search did not reach it); a dense array of its
+    /// own because that search reads it for nearly every edge it scans.
+    hops: Vec<u32>,
     /// Set when the lower-bound search stopped early: the bound of every node not settled.
     hops_cap: Option<u32>,
-    /// Per edge, for the current request: bit 0 the search may use it (see `usable`), bit 1
-    /// capacity >= the refund threshold (so the reverse edge has no no-refund weight), bit 2 the
-    /// reverse edge's bit 0, bit 3 the reverse edge's bit 1, bit 4 the channel has a diversity
-    /// penalty ([`DIVERSE`]), then [`PENALTY_COVERS`] and [`CARRIES`]. Bits 2 to 4 spare the
-    /// search a random access per edge it looks at.
-    edge_flags: Vec<u8>,
-    /// Per edge, ⌊diversity⌋ of its channel (cut at [`MAX_BOUND_STEP`]), and the edges set.
-    edge_diversity_steps: Vec<u8>,
-    diversity_touched: Vec<EdgeIndex>,
+    /// Per edge, the [`EdgeFlags`] of the current request.
+    edge_flags: Vec<EdgeFlags>,
+    /// Per edge `e`, the lower-bound step of its reverse `tail(e) ← head(e)` walked backwards
+    /// (see [`PathFinder::compute_hops`]): `1 + no_refund + ⌊diversity⌋` cut at
+    /// [`MAX_BOUND_STEP`], or 0 when the reverse is unusable, its fee weight undefined, or
+    /// `head(e)` offline. Stored at `e` so that the backward search reads it in the order it
+    /// scans a node's edges.
+    bound_steps: Vec<u8>,
     edges_weighed: u64,
     queue_pops: u64,
     /// Per edge, its weight parts once computed in this request (one cache line per lookup).
@@ -139,14 +170,12 @@ pub struct PathFinder {
 }
 
 /// The state of one node in the current shortest-path run (`stamp`, `settled`, `blocked` are
-/// valid when equal to the run; `hops` when `hops_stamp` is the lower bound's generation).
+/// valid when equal to the run).
 #[derive(Debug, Clone, Copy, Default)]
 struct NodeState {
     stamp: u32,
     settled: u32,
     blocked: u32,
-    hops_stamp: u32,
-    hops: u32,
     predecessor: EdgeIndex,
     distance: Distance,
 }
@@ -383,31 +412,37 @@ impl PathFinder {
         self.prepare(network);
         self.edges_weighed = 0;
         self.queue_pops = 0;
-        for edge in self.diversity_touched.drain(..) {
-            self.edge_diversity_steps[edge as usize] = 0;
-        }
         let threshold = query.refund_threshold;
-        for (flags, state) in self.edge_flags.iter_mut().zip(network.states()) {
+        let topology = &network.topology;
+        for (edge, (flags, state)) in self.edge_flags.iter_mut().zip(network.states()).enumerate() {
             let carries = at_least(&state.capacity, &query.value);
             let refundable = threshold.as_ref().is_some_and(|threshold| at_least(&state.capacity, threshold));
-            let covered = if state.penalty_covers_capacity { PENALTY_COVERS } else { 0 };
-            *flags = if carries { CARRIES } else { 0 } | (u8::from(refundable) << 1) | covered;
+            let may_be_finite = match state.weight_amounts {
+                WeightAmounts::Never => false,
+                WeightAmounts::UpToCapacity => carries,
+                WeightAmounts::Window => weight_window(state, network.state(topology.reverse[edge]))
+                    .is_some_and(|(least, most)| least <= query.value && query.value <= most),
+            };
+            *flags = if carries { CARRIES } else { 0 }
+                | if refundable { REFUNDABLE } else { 0 }
+                | if state.penalty_covers_capacity { PENALTY_COVERS } else { 0 }
+                | if may_be_finite { WEIGHT_MAY_BE_FINITE } else { 0 };
         }
-        // Bit 0 becomes "usable": the edge carries the value, and the fee of each mediator at
-        // its ends can be defined (see `usable`). Bits 2 and 3: the reverse edge's bits 0 and 1,
-        // so the searches read only the edge they walk (sequential in memory) instead of its
-        // reverse (anywhere).
-        let topology = &network.topology;
+        // Now [`USABLE`] (the edge carries the value, and the fee of each mediator at its ends
+        // can be defined, see `usable`) and the reverse edge's bits.
         let (from_source, from_target) = (topology.out_edges(source), topology.out_edges(target));
         for (edge, &backward) in topology.reverse.iter().enumerate() {
             let (forward_flags, backward_flags) = (self.edge_flags[edge], self.edge_flags[backward as usize]);
             let (tail_is_source, tail_is_target) = (from_source.contains(&edge), from_target.contains(&edge));
             let head = topology.target[edge];
             let forward = usable(forward_flags, backward_flags, tail_is_source, head == target);
-            let reverse_bits =
-                u8::from(usable(backward_flags, forward_flags, head == source, tail_is_target))
-                    | (backward_flags & 0b10);
-            self.edge_flags[edge] = (forward_flags & !0b1) | u8::from(forward) | (reverse_bits << 2);
+            let backward_usable = usable(backward_flags, forward_flags, head == source, tail_is_target);
+            self.edge_flags[edge] = (forward_flags & !USABLE)
+                | if forward { USABLE } else { 0 }
+                | if backward_usable { REVERSE_USABLE } else { 0 }
+                | if backward_flags & REFUNDABLE != 0 { REVERSE_REFUNDABLE } else { 0 }
+                | if backward_flags & WEIGHT_MAY_BE_FINITE != 0 { REVERSE_WEIGHT_MAY_BE_FINITE } else { 0 };
+            self.bound_steps[edge] = bound_step(self.edge_flags[edge], online.contains_node(head), 0);
         }
         let mut work = Work { candidates: 0 };
         let mut paths = Vec::new();
@@ -432,7 +467,7 @@ impl PathFinder {
         let channels = network.channel_count();
         if self.edge_flags.len() < edges {
             self.edge_flags.resize(edges, 0);
-            self.edge_diversity_steps.resize(edges, 0);
+            self.bound_steps.resize(edges, 0);
         }
         if self.edge_weights.len() < edges {
             self.edge_weights.resize(edges, EdgeWeight::default());
@@ -446,6 +481,7 @@ impl PathFinder {
         }
         if self.node_states.len() < nodes {
             self.node_states.resize(nodes, NodeState::default());
+            self.hops.resize(nodes, UNREACHED);
             self.node_ranges.resize(nodes, MediatorRange::default());
             self.node_range_stamp.resize(nodes, 0);
         }
@@ -482,11 +518,13 @@ impl PathFinder {
         }
         self.channel_diversity[channel] += penalty;
         self.channel_penalised_in[channel] = epoch;
-        let steps = self.channel_diversity[channel].floor().min(f64::from(MAX_BOUND_STEP)) as u8;
+        let steps = self.channel_diversity[channel].floor().min(f64::from(MAX_BOUND_STEP)) as u32;
         for edge in [edge, network.topology.reverse[edge as usize]] {
-            self.edge_diversity_steps[edge as usize] = steps;
-            self.edge_flags[edge as usize] |= DIVERSE;
-            self.diversity_touched.push(edge);
+            let index = edge as usize;
+            self.edge_flags[index] |= DIVERSE;
+            if self.bound_steps[index] != 0 {
+                self.bound_steps[index] = bound_step(self.edge_flags[index], true, steps);
+            }
         }
     }
 
@@ -511,15 +549,19 @@ impl PathFinder {
             let network = query.network;
             let head = network.topology.target[index];
             let capacity = network.capacity(edge);
-            let usable = self.edge_flags[index] & 1 != 0
+            let usable = self.edge_flags[index] & USABLE != 0
                 && query.online.contains_node(head)
                 && self.mediation_possible(query, edge);
             self.edge_weights[index].usable = usable;
             if usable {
                 self.edges_weighed += 1;
                 let (sender, receiver) = network.terms(edge);
-                self.edge_weights[index].fee_weight =
-                    fee_weight(capacity, sender, receiver, query.value, query.fee_penalty);
+                // Outside its window the fee computation fails at once; skip even that.
+                self.edge_weights[index].fee_weight = if self.edge_flags[index] & WEIGHT_MAY_BE_FINITE == 0 {
+                    f64::INFINITY
+                } else {
+                    fee_weight(capacity, sender, receiver, query.value, query.fee_penalty)
+                };
                 let backward = network.topology.reverse[index];
                 self.edge_weights[index].no_refund =
                     no_refund_weight(network.capacity(backward), query.refund_threshold);
@@ -803,25 +845,25 @@ impl PathFinder {
     }
 
     /// Lower bounds of the distance to the target, by a backwards shortest-path search over
-    /// usable edges (head online, capacity at least the value) with the integer weights
-    /// `1 + ⌊diversity⌋ + no_refund` (Dial's algorithm over a ring of buckets; steps above
-    /// [`MAX_BOUND_STEP`] are cut to it, which keeps them lower bounds). Every real weight is at
-    /// least that (the fee part is never negative), so this is an admissible and consistent A*
-    /// heuristic, exact up to fees and fractional diversity, and the search expands little
-    /// beyond the paths that tie on it. It is recomputed for every returned path because the
-    /// diversity penalties change. It stops [`BOUND_HORIZON`] units beyond the source; nodes not
-    /// settled by then are bounded by the frontier's distance. When it runs to completion, nodes
-    /// that cannot reach the target get no bound and are never entered.
+    /// usable edges (head online, capacity at least the value) whose fee weight may be finite,
+    /// with the integer weights `1 + ⌊diversity⌋ + no_refund` (Dial's algorithm over a ring of
+    /// buckets; steps above [`MAX_BOUND_STEP`] are cut to it, which keeps them lower bounds).
+    /// Every finite weight is at least that (the fee part is never negative), and a path with
+    /// an undefined fee weight is longer than every path without one, so this is an admissible
+    /// and consistent A* heuristic, exact up to fees and fractional diversity: the search expands
+    /// little beyond the paths that tie on it. It is recomputed for every returned path because
+    /// the diversity penalties change.
+    ///
+    /// It stops when the frontier is [`BOUND_HORIZON`] units beyond the source's label: labels
+    /// up to the frontier are final, and every node not settled by then is at least as far as
+    /// the frontier. When it runs to completion instead (the source cannot reach the target
+    /// through edges whose fee weight may be finite), a second pass over every usable edge marks
+    /// the nodes that reach the target only through undefined fee weights
+    /// ([`ONLY_THROUGH_UNDEFINED`]); the others cannot reach it at all and are never entered.
     fn compute_hops(&mut self, query: &Query<'_>) {
         let topology = &query.network.topology;
-        self.hops_generation = self.hops_generation.wrapping_add(1);
-        if self.hops_generation == 0 {
-            for state in &mut self.node_states {
-                state.hops_stamp = 0;
-            }
-            self.hops_generation = 1;
-        }
-        let generation = self.hops_generation;
+        let hops = &mut self.hops;
+        hops.fill(UNREACHED);
         let ring = MAX_BOUND_STEP as usize + 1;
         let mut buckets = std::mem::take(&mut self.buckets);
         for bucket in &mut buckets {
@@ -830,70 +872,77 @@ impl PathFinder {
         if buckets.len() < ring {
             buckets.resize_with(ring, Vec::new);
         }
-        self.node_states[query.target as usize].hops = 0;
-        self.node_states[query.target as usize].hops_stamp = generation;
+        hops[query.target as usize] = 0;
         buckets[0].push(query.target);
         let mut distance = 0u32;
         let mut pending = 1usize;
         self.hops_cap = None;
         while pending > 0 {
-            // Once the source is settled, nodes much farther than it cannot be on a path the
-            // search will take: stop, and bound every node not settled yet by the frontier.
-            let source = query.source as usize;
-            if self.node_states[source].hops_stamp == generation
-                && self.node_states[source].hops < distance
-                && distance >= self.node_states[source].hops + BOUND_HORIZON
-            {
+            // Labels up to `distance` are final here. Nodes much farther than the source cannot
+            // be on a path the search will take: stop, and bound the rest by the frontier.
+            let source_hops = hops[query.source as usize];
+            if source_hops != UNREACHED && distance >= source_hops + BOUND_HORIZON {
                 self.hops_cap = Some(distance);
                 break;
             }
             let slot = distance as usize % ring;
             while let Some(node) = buckets[slot].pop() {
                 pending -= 1;
-                if self.node_states[node as usize].hops != distance {
+                if hops[node as usize] != distance {
                     continue;
                 }
                 for edge in topology.out_edges(node) {
                     // `edge` is node → tail; the edge used forwards is its reverse, tail → node.
+                    let step = u32::from(self.bound_steps[edge]);
+                    if step == 0 {
+                        continue;
+                    }
                     let tail = topology.target[edge];
-                    let flags = self.edge_flags[edge];
-                    if flags & 0b100 == 0 || !query.online.contains_node(tail) {
-                        continue;
-                    }
-                    // No refund when the reverse edge (this one) is below the threshold.
-                    let no_refund = u32::from(flags & 0b10 == 0);
-                    // Both directions of a channel carry its diversity steps.
-                    let diversity = u32::from(self.edge_diversity_steps[edge]);
-                    let step = (1 + no_refund + diversity).min(MAX_BOUND_STEP);
                     let candidate = distance + step;
-                    if self.node_states[tail as usize].hops_stamp == generation
-                        && self.node_states[tail as usize].hops <= candidate
-                    {
+                    if hops[tail as usize] <= candidate {
                         continue;
                     }
-                    self.node_states[tail as usize].hops_stamp = generation;
-                    self.node_states[tail as usize].hops = candidate;
+                    hops[tail as usize] = candidate;
                     buckets[candidate as usize % ring].push(tail);
                     pending += 1;
                 }
             }
             distance += 1;
         }
+        if self.hops_cap.is_none() {
+            // Everything reached so far is expanded again, now over every usable edge.
+            let stack = &mut buckets[0];
+            stack.clear();
+            stack.extend((0..hops.len() as NodeIndex).filter(|&node| hops[node as usize] != UNREACHED));
+            while let Some(node) = stack.pop() {
+                for edge in topology.out_edges(node) {
+                    let tail = topology.target[edge];
+                    if self.edge_flags[edge] & REVERSE_USABLE != 0
+                        && hops[tail as usize] == UNREACHED
+                        && query.online.contains_node(tail)
+                    {
+                        hops[tail as usize] = ONLY_THROUGH_UNDEFINED;
+                        stack.push(tail);
+                    }
+                }
+            }
+        }
         self.buckets = buckets;
     }
 
-    /// The heuristic of `node` in distance units, or `None` if it cannot reach the target.
+    /// The heuristic of `node`, or `None` if it cannot reach the target.
     fn heuristic(&self, node: NodeIndex) -> Option<Distance> {
-        let known = self.node_states[node as usize].hops_stamp == self.hops_generation;
+        let hops = self.hops[node as usize];
         match self.hops_cap {
-            // Complete search: unreached nodes cannot reach the target.
-            None => known.then(|| Distance::of_hops(self.node_states[node as usize].hops)),
-            // Cut search: settled nodes (below the cap) are exact; every other node is at
-            // least as far as the frontier was.
-            Some(cap) => {
-                let hops = if known { self.node_states[node as usize].hops.min(cap) } else { cap };
-                Some(Distance::of_hops(hops))
-            }
+            // Complete search: see `compute_hops`.
+            None => match hops {
+                UNREACHED => None,
+                ONLY_THROUGH_UNDEFINED => Some(Distance::of_weight(f64::INFINITY)),
+                hops => Some(Distance::of_hops(hops)),
+            },
+            // Cut search: labels up to the cap are exact; every other node is at least as far
+            // as the frontier was.
+            Some(cap) => Some(Distance::of_hops(hops.min(cap))),
         }
     }
 
@@ -909,8 +958,12 @@ impl PathFinder {
         let head = network.topology.target[index];
         // The mediators' conditions are checked only when the edge is weighed: most edges the
         // search looks at never are.
-        if self.edge_flags[index] & 1 == 0 || !query.online.contains_node(head) {
+        if self.edge_flags[index] & USABLE == 0 || !query.online.contains_node(head) {
             return None;
+        }
+        if self.edge_flags[index] & WEIGHT_MAY_BE_FINITE == 0 {
+            // Exact unless the mediators' conditions rule the edge out.
+            return Some((Distance::of_weight(f64::INFINITY), false));
         }
         let no_refund = if self.edge_flags[index] & REVERSE_REFUNDABLE == 0 { 1.0 } else { 0.0 };
         Some((Distance::of_weight(1.0 + self.diversity(network, edge) + 0.0 + no_refund), false))
@@ -1094,6 +1147,22 @@ impl PathFinder {
     }
 }
 
+/// The lower-bound step of the reverse of an edge with final `flags` (see
+/// `PathFinder::bound_steps`), whose head is online or not, with `diversity_steps` of penalty on
+/// its channel; 0 if the search cannot walk that reverse.
+#[inline]
+fn bound_step(flags: EdgeFlags, head_online: bool, diversity_steps: u32) -> u8 {
+    if flags & (REVERSE_USABLE | REVERSE_WEIGHT_MAY_BE_FINITE)
+        != REVERSE_USABLE | REVERSE_WEIGHT_MAY_BE_FINITE
+        || !head_online
+    {
+        return 0;
+    }
+    // No refund when this edge (the reverse of the one walked) is below the threshold.
+    let no_refund = u32::from(flags & REFUNDABLE == 0);
+    (1 + no_refund + diversity_steps).min(MAX_BOUND_STEP) as u8
+}
+
 /// Whether an edge may be on a valid path, from its flags and its reverse's ([`CARRIES`],
 /// [`PENALTY_COVERS`]) and whether its tail is the source and its head the
 /// target. An edge below the value makes every path through it invalid (§2.7 step 1). A mediator
@@ -1102,7 +1171,7 @@ impl PathFinder {
 /// capacity), whatever the amount (§2.8 step 5): where the penalty is not defined, every path
 /// with that mediator is invalid. The source and the target are not mediators.
 #[inline]
-fn usable(flags: u8, reverse_flags: u8, tail_is_source: bool, head_is_target: bool) -> bool {
+fn usable(flags: EdgeFlags, reverse_flags: EdgeFlags, tail_is_source: bool, head_is_target: bool) -> bool {
     flags & CARRIES != 0
         && (tail_is_source || flags & PENALTY_COVERS != 0)
         && (head_is_target || reverse_flags & PENALTY_COVERS != 0)
