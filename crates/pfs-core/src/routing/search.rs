@@ -92,9 +92,10 @@ const BOUND_HORIZON: u32 = 0;
 /// A node's entry in `PathFinder::hops` when the lower-bound search did not reach it.
 const UNREACHED: u32 = u32::MAX;
 
-/// A node's entry in `PathFinder::hops` when the lower-bound search reached it only through
-/// edges whose fee weight is undefined (see `PathFinder::compute_hops`).
-const ONLY_THROUGH_UNDEFINED: u32 = u32::MAX - 1;
+/// Added to a node's entry in `PathFinder::hops` when the lower-bound search reached it only
+/// through edges whose fee weight is undefined (see `PathFinder::compute_hops`): such a bound
+/// is one undefined edge plus the rest, and stays above every bound without one.
+const THROUGH_UNDEFINED: u32 = 1 << 31;
 
 /// Per-edge bits of one request (`PathFinder::edge_flags`). The reverse edge's bits are copied
 /// into each edge so that the searches read only the edge they walk (sequential in memory)
@@ -158,6 +159,9 @@ pub struct PathFinder {
     node_states: Vec<NodeState>,
     edge_blocked: Vec<u32>,
     heap: BinaryHeap<Frontier>,
+    /// Seeds of the lower bound's second layer (see `bound_through_undefined`), kept for their
+    /// capacity.
+    seeds: Vec<(u32, NodeIndex)>,
     buckets: Vec<Vec<NodeIndex>>,
     tie_left: Vec<NodeIndex>,
     tie_right: Vec<NodeIndex>,
@@ -857,9 +861,8 @@ impl PathFinder {
     /// It stops when the frontier is [`BOUND_HORIZON`] units beyond the source's label: labels
     /// up to the frontier are final, and every node not settled by then is at least as far as
     /// the frontier. When it runs to completion instead (the source cannot reach the target
-    /// through edges whose fee weight may be finite), a second pass over every usable edge marks
-    /// the nodes that reach the target only through undefined fee weights
-    /// ([`ONLY_THROUGH_UNDEFINED`]); the others cannot reach it at all and are never entered.
+    /// through edges whose fee weight may be finite), a second layer bounds the nodes that reach
+    /// the target only through undefined fee weights (see `bound_through_undefined`).
     fn compute_hops(&mut self, query: &Query<'_>) {
         let topology = &query.network.topology;
         let hops = &mut self.hops;
@@ -910,24 +913,97 @@ impl PathFinder {
             distance += 1;
         }
         if self.hops_cap.is_none() {
-            // Everything reached so far is expanded again, now over every usable edge.
-            let stack = &mut buckets[0];
-            stack.clear();
-            stack.extend((0..hops.len() as NodeIndex).filter(|&node| hops[node as usize] != UNREACHED));
-            while let Some(node) = stack.pop() {
-                for edge in topology.out_edges(node) {
-                    let tail = topology.target[edge];
-                    if self.edge_flags[edge] & REVERSE_USABLE != 0
-                        && hops[tail as usize] == UNREACHED
-                        && query.online.contains_node(tail)
-                    {
-                        hops[tail as usize] = ONLY_THROUGH_UNDEFINED;
-                        stack.push(tail);
-                    }
+            self.bound_through_undefined(query, &mut buckets);
+        }
+        self.buckets = buckets;
+    }
+
+    /// The second layer of `compute_hops`, when the source cannot reach the target through
+    /// edges whose fee weight may be finite: bounds for the nodes that reach it only through
+    /// edges whose fee weight is undefined, as `THROUGH_UNDEFINED + units`. Such a path weighs
+    /// at least one undefined edge plus the finite steps after the last of them, so the seeds
+    /// are the tails of undefined edges into nodes of the first layer, at that node's bound,
+    /// and Dial's algorithm goes on from them over every usable edge (an undefined one adds no
+    /// units: a second undefined edge only makes the path longer still). Nodes left unreached
+    /// cannot reach the target at all.
+    fn bound_through_undefined(&mut self, query: &Query<'_>, buckets: &mut [Vec<NodeIndex>]) {
+        let topology = &query.network.topology;
+        let hops = &mut self.hops;
+        let ring = buckets.len();
+        let walkable = |flags: EdgeFlags, tail: NodeIndex| {
+            flags & REVERSE_USABLE != 0 && query.online.contains_node(tail)
+        };
+        let mut seeds = std::mem::take(&mut self.seeds);
+        seeds.clear();
+        for node in 0..hops.len() as NodeIndex {
+            let units = hops[node as usize];
+            if units == UNREACHED {
+                continue;
+            }
+            for edge in topology.out_edges(node) {
+                let tail = topology.target[edge];
+                let flags = self.edge_flags[edge];
+                if flags & REVERSE_WEIGHT_MAY_BE_FINITE == 0
+                    && walkable(flags, tail)
+                    && hops[tail as usize] == UNREACHED
+                {
+                    seeds.push((units, tail));
                 }
             }
         }
-        self.buckets = buckets;
+        seeds.sort_unstable();
+        let mut next_seed = 0;
+        let mut distance = 0u32;
+        let mut pending = 0usize;
+        loop {
+            while let Some(&(units, tail)) = seeds.get(next_seed).filter(|(units, _)| *units == distance) {
+                next_seed += 1;
+                if hops[tail as usize] > THROUGH_UNDEFINED + units {
+                    hops[tail as usize] = THROUGH_UNDEFINED + units;
+                    buckets[units as usize % ring].push(tail);
+                    pending += 1;
+                }
+            }
+            if pending == 0 {
+                match seeds.get(next_seed) {
+                    Some(&(units, _)) => {
+                        distance = units;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            let slot = distance as usize % ring;
+            while let Some(node) = buckets[slot].pop() {
+                pending -= 1;
+                if hops[node as usize] != THROUGH_UNDEFINED + distance {
+                    continue;
+                }
+                for edge in topology.out_edges(node) {
+                    let tail = topology.target[edge];
+                    let flags = self.edge_flags[edge];
+                    if !walkable(flags, tail) {
+                        continue;
+                    }
+                    // A finite edge steps as in the first layer (its step is not 0: usable,
+                    // finite, tail online); an undefined one adds nothing.
+                    let step = if flags & REVERSE_WEIGHT_MAY_BE_FINITE != 0 {
+                        u32::from(self.bound_steps[edge])
+                    } else {
+                        0
+                    };
+                    let candidate = THROUGH_UNDEFINED + distance + step;
+                    if hops[tail as usize] <= candidate {
+                        continue;
+                    }
+                    hops[tail as usize] = candidate;
+                    buckets[(distance + step) as usize % ring].push(tail);
+                    pending += 1;
+                }
+            }
+            distance += 1;
+        }
+        self.seeds = seeds;
     }
 
     /// The heuristic of `node`, or `None` if it cannot reach the target.
@@ -937,7 +1013,9 @@ impl PathFinder {
             // Complete search: see `compute_hops`.
             None => match hops {
                 UNREACHED => None,
-                ONLY_THROUGH_UNDEFINED => Some(Distance::of_weight(f64::INFINITY)),
+                hops if hops >= THROUGH_UNDEFINED => {
+                    Some(Distance::of_weight(f64::INFINITY).plus(Distance::of_hops(hops - THROUGH_UNDEFINED)))
+                }
                 hops => Some(Distance::of_hops(hops)),
             },
             // Cut search: labels up to the cap are exact; every other node is at least as far
