@@ -11,8 +11,8 @@
 //! # Design: one algorithm, two number types
 //!
 //! The reference computes with Python `Fraction`s, and every result must match it to the token
-//! unit, including round-half-to-even. The algorithm ([`mediation`]) is a literal port written
-//! once, generically over an exact rational type ([`arith`]). It first runs on `i128` fractions
+//! unit, including round-half-to-even. The algorithm (`mediation`) is a literal port written
+//! once, generically over an exact rational type (`arith`). It first runs on `i128` fractions
 //! whose every operation is overflow-checked (no allocation per number, fast), and only if one of
 //! them overflows it reruns on arbitrary-precision fractions. Both are exact, so the fast run
 //! either produces the reference value or reports that it cannot; the property tests check that
