@@ -6,7 +6,8 @@
 use alloy_primitives::U256;
 use pfs_core::fee_schedule::ImbalancePenalty;
 use pfs_core::routing::{
-    ChannelDescription, ChannelGraph, OnlineSet, PathRequest, Routes, SearchLimits, Unlimited, find_paths,
+    ChannelDescription, ChannelGraph, ChannelUpdate, OnlineSet, PathRequest, Routes, SearchLimits, Unlimited,
+    find_paths,
 };
 use pfs_core::{Address, ChannelId, FeeSchedule};
 
@@ -32,35 +33,46 @@ fn channel(id: u64, first: u8, second: u8, capacity1: u64, capacity2: u64) -> Ch
 /// edge weights, which assume balances equal to the edge's capacity, stay finite). The only
 /// valid path is the longer 1 → 6 → 7 → 8 → 10 → 9.
 fn network() -> ChannelGraph {
-    let short_penalty = FeeSchedule {
+    ChannelGraph::build(Address::ZERO, &channels(short_penalty())).expect("valid channels")
+}
+
+/// Mediator 5's schedule on its channels with 2, 3 and 4.
+fn short_penalty() -> FeeSchedule {
+    FeeSchedule {
         imbalance_penalty: Some(
             ImbalancePenalty::new(vec![(U256::ZERO, U256::ZERO), (U256::from(350), U256::from(10))])
                 .expect("increasing points"),
         ),
         ..FeeSchedule::default()
-    };
+    }
+}
+
+/// The channels of [`network`], with `mediator_schedule` as 5's schedule towards 2, 3 and 4.
+fn channels(mediator_schedule: FeeSchedule) -> Vec<ChannelDescription> {
     let mut channels = Vec::new();
     for (id, partner) in [(1, 2), (2, 3), (3, 4)] {
         channels.push(channel(id, 1, partner, 1000, 1000));
         let mut into_mediator = channel(id + 10, partner, 5, 100, 300);
-        into_mediator.fee_schedule2 = short_penalty.clone();
+        into_mediator.fee_schedule2 = mediator_schedule.clone();
         channels.push(into_mediator);
     }
     channels.push(channel(20, 5, 9, 1000, 0));
     channels.extend([channel(30, 1, 6, 1000, 1000), channel(31, 6, 7, 1000, 1000)]);
     channels.extend([channel(32, 7, 8, 1000, 1000), channel(33, 8, 10, 1000, 1000)]);
     channels.push(channel(34, 10, 9, 1000, 1000));
-    ChannelGraph::build(Address::ZERO, &channels).expect("valid channels")
+    channels
 }
 
 /// The answer for `max_paths` paths of 10 from 1 to 9 on [`network`], everyone online.
 fn answer(max_paths: usize) -> Routes {
-    let network = network();
-    let everyone: Vec<Address> = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(node).to_vec();
-    let online = OnlineSet::from_addresses(&network, &everyone);
+    answer_on(&network(), max_paths)
+}
+
+fn answer_on(network: &ChannelGraph, max_paths: usize) -> Routes {
+    let everyone: Vec<Address> = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map(node).to_vec();
+    let online = OnlineSet::from_addresses(network, &everyone);
     let request = PathRequest { max_paths, ..PathRequest::new(node(1), node(9), U256::from(10)) };
-    find_paths(&network, &online, &request, &SearchLimits::default(), &Unlimited)
-        .expect("the pre-checks pass")
+    find_paths(network, &online, &request, &SearchLimits::default(), &Unlimited).expect("the pre-checks pass")
 }
 
 #[test]
@@ -70,6 +82,36 @@ fn paths_through_a_mediator_no_entry_can_feed_are_never_examined() {
     assert_eq!(routes.paths[0].nodes, [1, 6, 7, 8, 10, 9].map(node).to_vec());
     // The three shorter paths through mediator 5 come first in the order but are invalid, and
     // were not enumerated.
+    assert_eq!(routes.candidates_examined, 1);
+}
+
+/// Source 1, target 9, as in [`network`] but with one way into mediator 5 (from 2) and a dead
+/// end 11 behind it. 5 announces no penalty at first; then, by an update, [`short_penalty`] on
+/// its channel with 2 (slack 50): it can still forward 10 to 11 (need 40) but no longer to 9
+/// (need 1000).
+fn network_with_late_penalty() -> (ChannelGraph, ChannelUpdate) {
+    // 5's channel to 11 comes first among its channels (its smallest need).
+    let mut channels = vec![channel(12, 5, 11, 40, 0), channel(1, 1, 2, 1000, 1000)];
+    channels.extend([channel(11, 2, 5, 100, 300), channel(20, 5, 9, 1000, 0)]);
+    channels.extend([channel(30, 1, 6, 1000, 1000), channel(31, 6, 7, 1000, 1000)]);
+    channels.extend([channel(32, 7, 8, 1000, 1000), channel(33, 8, 10, 1000, 1000)]);
+    channels.push(channel(34, 10, 9, 1000, 1000));
+    let update = ChannelUpdate {
+        channel_id: ChannelId(U256::from(11)),
+        participant: node(5),
+        capacity: None,
+        fee_schedule: Some(short_penalty()),
+    };
+    (ChannelGraph::build(Address::ZERO, &channels).expect("valid channels"), update)
+}
+
+#[test]
+fn a_penalty_announced_by_an_update_prunes_like_one_given_at_build() {
+    let (penalty_free, update) = network_with_late_penalty();
+    assert_eq!(answer_on(&penalty_free, 1).paths[0].nodes, [1, 2, 5, 9].map(node).to_vec());
+    let routes = answer_on(&penalty_free.with_updates([&update]).unwrap(), 1);
+    assert_eq!(routes.paths[0].nodes, [1, 6, 7, 8, 10, 9].map(node).to_vec());
+    // 5 → 9 is ruled out before any path through it is examined.
     assert_eq!(routes.candidates_examined, 1);
 }
 
@@ -138,7 +180,7 @@ fn a_receiver_schedule_update_makes_the_fee_weight_defined_again() {
     let network = ChannelGraph::build(Address::ZERO, &network_with_undefined_weight(true)).unwrap();
     // 9 drops its penalty on the channel with 2: the update is on 9's side (edge 9 → 2), and it
     // changes the weight of the opposite edge 2 → 9.
-    let update = pfs_core::routing::ChannelUpdate {
+    let update = ChannelUpdate {
         channel_id: ChannelId(U256::from(2)),
         participant: node(9),
         capacity: None,

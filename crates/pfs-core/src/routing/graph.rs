@@ -11,7 +11,11 @@
 //!   one channel.
 //! * Edge states (capacity and the sender's fee schedule per direction) in fixed-size chunks,
 //!   each behind an `Arc`. Publishing a capacity or fee update copies only the chunks it touches;
-//!   the rest is shared with the previous snapshot.
+//!   the rest is shared with the previous snapshot. Each state also holds what the search
+//!   derives from it without the request (whether the sender's penalty covers its balance, for
+//!   which amounts the edge's fee weight can be finite).
+//! * Per node, whether it announces no imbalance penalty at all (one byte; copied whole when an
+//!   update changes a schedule): the search's mediator conditions are trivial for such nodes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -332,6 +336,10 @@ pub struct ChannelGraph {
     address: Address,
     pub(crate) topology: Arc<Topology>,
     chunks: Vec<Arc<Vec<EdgeState>>>,
+    /// Per node, its `cap_fees` when none of its schedules has an imbalance penalty and all
+    /// share that `cap_fees` (see [`ChannelGraph::penalty_free_cap_fees`]); rewritten as a
+    /// whole when an update changes a schedule.
+    penalty_free: Arc<Vec<Option<bool>>>,
 }
 
 /// One direction of a channel as seen from its sender, in the reference's terms.
@@ -464,7 +472,10 @@ impl ChannelGraph {
         let chunks = (0..edge_count.div_ceil(CHUNK_EDGES))
             .map(|_| Arc::new(remaining.by_ref().take(CHUNK_EDGES).collect::<Vec<_>>()))
             .collect();
-        Ok(Self { address, topology: Arc::new(topology), chunks })
+        let mut graph = Self { address, topology: Arc::new(topology), chunks, penalty_free: Arc::default() };
+        graph.penalty_free =
+            Arc::new((0..node_count as NodeIndex).map(|node| graph.scan_penalty_free(node)).collect());
+        Ok(graph)
     }
 
     /// A new snapshot with `updates` applied in order; this one is unchanged. Only the chunks of
@@ -478,9 +489,13 @@ impl ChannelGraph {
     ) -> Result<Self, GraphError> {
         let mut next = self.clone();
         let mut touched = Vec::new();
+        let mut schedule_changed = Vec::new();
         for update in updates {
             let edge = self.edge_of(update.channel_id, &update.participant)?;
             touched.push(edge);
+            if update.fee_schedule.is_some() {
+                schedule_changed.push(self.topology.source(edge));
+            }
             let chunk = Arc::make_mut(&mut next.chunks[edge as usize / CHUNK_EDGES]);
             let state = &mut chunk[edge as usize % CHUNK_EDGES];
             if let Some(capacity) = update.capacity {
@@ -495,6 +510,14 @@ impl ChannelGraph {
             }
             state.update_penalty_cover();
         }
+        if !schedule_changed.is_empty() {
+            let shapes: Vec<(NodeIndex, Option<bool>)> =
+                schedule_changed.into_iter().map(|node| (node, next.scan_penalty_free(node))).collect();
+            let penalty_free = Arc::make_mut(&mut next.penalty_free);
+            for (node, shape) in shapes {
+                penalty_free[node as usize] = shape;
+            }
+        }
         for edge in touched {
             let backward = self.topology.reverse[edge as usize];
             for (sender, receiver) in [(edge, backward), (backward, edge)] {
@@ -504,6 +527,25 @@ impl ChannelGraph {
             }
         }
         Ok(next)
+    }
+
+    /// `node`'s `cap_fees` if none of its schedules (one per channel) has an imbalance penalty
+    /// and all agree on `cap_fees`: such a mediator's fee is defined between any two of its
+    /// channels that carry something, whatever their balances.
+    pub(crate) fn penalty_free_cap_fees(&self, node: NodeIndex) -> Option<bool> {
+        self.penalty_free[node as usize]
+    }
+
+    fn scan_penalty_free(&self, node: NodeIndex) -> Option<bool> {
+        let mut cap_fees = None;
+        for edge in self.topology.out_edges(node) {
+            let (edge_cap_fees, span) = self.state(edge as EdgeIndex).penalty_span();
+            if span.is_some() || cap_fees.is_some_and(|seen| seen != edge_cap_fees) {
+                return None;
+            }
+            cap_fees = Some(edge_cap_fees);
+        }
+        cap_fees
     }
 
     /// The edge `participant → partner` of `channel_id`.
@@ -603,7 +645,8 @@ impl ChannelGraph {
             + topology.channel_edge.capacity() * 4
             + topology.channel_lookup.capacity() * size_of::<(ChannelId, u32)>()
             + topology.component.capacity() * 4
-            + self.chunks.capacity() * size_of::<Arc<Vec<EdgeState>>>();
+            + self.chunks.capacity() * size_of::<Arc<Vec<EdgeState>>>()
+            + self.penalty_free.capacity() * size_of::<Option<bool>>();
         let mut seen = std::collections::HashSet::new();
         for chunk in &self.chunks {
             bytes += chunk.capacity() * size_of::<EdgeState>();

@@ -79,7 +79,9 @@ pub(crate) fn outgoing_need(network: &ChannelGraph, edge_out: EdgeIndex) -> (U25
 
 /// One node's partner edges as a mediator, per `cap_fees` setting (index 0: `false`, 1: `true`):
 /// the largest slack of an incoming edge that can carry the value, and the least need of an
-/// outgoing edge that can carry it. `None` when there is no such edge.
+/// outgoing edge that can carry it. `None` when there is no such edge. For a node without any
+/// penalty every slack is unlimited, so any need serves: the range then holds the first one
+/// found, and finding it needs no walk over all of a hub's edges.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct MediatorRange {
     pub best_slack: [Option<Slack>; 2],
@@ -91,6 +93,23 @@ impl MediatorRange {
     pub fn of(network: &ChannelGraph, node: NodeIndex, carries: impl Fn(EdgeIndex) -> bool) -> Self {
         let topology = &network.topology;
         let mut range = Self::default();
+        if let Some(cap_fees) = network.penalty_free_cap_fees(node) {
+            let index = usize::from(cap_fees);
+            let usable = |edge: EdgeIndex| carries(edge) && !network.capacity(edge).is_zero();
+            for edge_out in topology.out_edges(node) {
+                let edge_out = edge_out as EdgeIndex;
+                if range.least_need[index].is_none() && usable(edge_out) {
+                    range.least_need[index] = Some(outgoing_need(network, edge_out).0);
+                }
+                if range.best_slack[index].is_none() && usable(topology.reverse[edge_out as usize]) {
+                    range.best_slack[index] = Some(Slack::Unlimited);
+                }
+                if range.least_need[index].is_some() && range.best_slack[index].is_some() {
+                    break;
+                }
+            }
+            return range;
+        }
         for edge_out in topology.out_edges(node) {
             let edge_out = edge_out as EdgeIndex;
             if carries(edge_out) && !network.capacity(edge_out).is_zero() {
