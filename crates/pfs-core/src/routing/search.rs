@@ -867,6 +867,7 @@ impl PathFinder {
     /// the target only through undefined fee weights (see `bound_through_undefined`).
     fn compute_hops(&mut self, query: &Query<'_>) {
         let topology = &query.network.topology;
+        let bound_steps = &self.bound_steps;
         let hops = &mut self.hops;
         hops.fill(UNREACHED);
         let ring = MAX_BOUND_STEP as usize + 1;
@@ -896,18 +897,19 @@ impl PathFinder {
                 if hops[node as usize] != distance {
                     continue;
                 }
-                for edge in topology.out_edges(node) {
-                    // `edge` is node → tail; the edge used forwards is its reverse, tail → node.
-                    let step = u32::from(self.bound_steps[edge]);
+                // Each out-edge `node → tail` stands for its reverse `tail → node`, walked
+                // backwards (see `bound_steps`).
+                let edges = topology.out_edges(node);
+                for (&step, &tail) in bound_steps[edges.clone()].iter().zip(&topology.target[edges]) {
                     if step == 0 {
                         continue;
                     }
-                    let tail = topology.target[edge];
-                    let candidate = distance + step;
-                    if hops[tail as usize] <= candidate {
+                    let candidate = distance + u32::from(step);
+                    let label = &mut hops[tail as usize];
+                    if *label <= candidate {
                         continue;
                     }
-                    hops[tail as usize] = candidate;
+                    *label = candidate;
                     buckets[candidate as usize % ring].push(tail);
                     pending += 1;
                 }
