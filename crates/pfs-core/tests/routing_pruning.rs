@@ -190,3 +190,19 @@ fn a_receiver_schedule_update_makes_the_fee_weight_defined_again() {
     let routes = paths_from_1_to_9(&network, 2);
     assert_eq!(nodes_of(routes), vec![[1, 2, 9].map(node).to_vec(), [1, 3, 4, 9].map(node).to_vec()]);
 }
+
+#[test]
+fn a_capacity_update_makes_the_fee_weight_defined_again() {
+    let network = ChannelGraph::build(Address::ZERO, &network_with_undefined_weight(true)).unwrap();
+    // 2 → 9 now holds 200: the weight's fee evaluates 9's penalty (points up to 500) at its
+    // modelled balance 200 plus up to 200 more, all inside.
+    let update = ChannelUpdate {
+        channel_id: ChannelId(U256::from(2)),
+        participant: node(2),
+        capacity: Some(U256::from(200)),
+        fee_schedule: None,
+    };
+    let network = network.with_updates([&update]).unwrap();
+    let routes = paths_from_1_to_9(&network, 2);
+    assert_eq!(nodes_of(routes), vec![[1, 2, 9].map(node).to_vec(), [1, 3, 4, 9].map(node).to_vec()]);
+}

@@ -243,6 +243,11 @@ impl WeightAmounts {
     /// The amounts for the edge whose sender state is `sender` and whose reverse edge (the
     /// receiver's side) is `receiver`.
     fn of(sender: &EdgeState, receiver: &EdgeState) -> Self {
+        if sender.penalty_span().1.is_none() && receiver.penalty_span().1.is_none() {
+            // What the window comes to without penalties (domains [0, 2·capacity] and
+            // [0, capacity]), without its 512-bit arithmetic: most edges have none.
+            return if sender.capacity.is_zero() { Self::Never } else { Self::UpToCapacity };
+        }
         match weight_window(sender, receiver) {
             None => Self::Never,
             Some((least, most)) if least.is_zero() && most == sender.capacity => Self::UpToCapacity,
@@ -492,7 +497,7 @@ impl ChannelGraph {
         let mut schedule_changed = Vec::new();
         for update in updates {
             let edge = self.edge_of(update.channel_id, &update.participant)?;
-            touched.push(edge);
+            touched.push((edge, update.fee_schedule.is_some()));
             if update.fee_schedule.is_some() {
                 schedule_changed.push(self.topology.source(edge));
             }
@@ -518,12 +523,18 @@ impl ChannelGraph {
                 penalty_free[node as usize] = shape;
             }
         }
-        for edge in touched {
+        // An edge's weight amounts depend on its capacity and both schedules: a new schedule
+        // changes the reverse edge's too. Unchanged states are not written, so that their
+        // chunks stay shared.
+        for (edge, schedule) in touched {
             let backward = self.topology.reverse[edge as usize];
-            for (sender, receiver) in [(edge, backward), (backward, edge)] {
+            let reverse = schedule.then_some((backward, edge));
+            for (sender, receiver) in std::iter::once((edge, backward)).chain(reverse) {
                 let amounts = WeightAmounts::of(next.state(sender), next.state(receiver));
-                let chunk = Arc::make_mut(&mut next.chunks[sender as usize / CHUNK_EDGES]);
-                chunk[sender as usize % CHUNK_EDGES].weight_amounts = amounts;
+                if next.state(sender).weight_amounts != amounts {
+                    let chunk = Arc::make_mut(&mut next.chunks[sender as usize / CHUNK_EDGES]);
+                    chunk[sender as usize % CHUNK_EDGES].weight_amounts = amounts;
+                }
             }
         }
         Ok(next)
