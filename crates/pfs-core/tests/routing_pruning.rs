@@ -36,6 +36,21 @@ fn network() -> ChannelGraph {
     ChannelGraph::build(Address::ZERO, &channels(short_penalty())).expect("valid channels")
 }
 
+/// `participant`'s side of channel `id`: a new capacity and/or schedule.
+fn update(
+    id: u64,
+    participant: u8,
+    capacity: Option<u64>,
+    fee_schedule: Option<FeeSchedule>,
+) -> ChannelUpdate {
+    ChannelUpdate {
+        channel_id: ChannelId(U256::from(id)),
+        participant: node(participant),
+        capacity: capacity.map(U256::from),
+        fee_schedule,
+    }
+}
+
 /// Mediator 5's schedule on its channels with 2, 3 and 4.
 fn short_penalty() -> FeeSchedule {
     FeeSchedule {
@@ -96,12 +111,7 @@ fn network_with_late_penalty() -> (ChannelGraph, ChannelUpdate) {
     channels.extend([channel(30, 1, 6, 1000, 1000), channel(31, 6, 7, 1000, 1000)]);
     channels.extend([channel(32, 7, 8, 1000, 1000), channel(33, 8, 10, 1000, 1000)]);
     channels.push(channel(34, 10, 9, 1000, 1000));
-    let update = ChannelUpdate {
-        channel_id: ChannelId(U256::from(11)),
-        participant: node(5),
-        capacity: None,
-        fee_schedule: Some(short_penalty()),
-    };
+    let update = update(11, 5, None, Some(short_penalty()));
     (ChannelGraph::build(Address::ZERO, &channels).expect("valid channels"), update)
 }
 
@@ -180,12 +190,7 @@ fn a_receiver_schedule_update_makes_the_fee_weight_defined_again() {
     let network = ChannelGraph::build(Address::ZERO, &network_with_undefined_weight(true)).unwrap();
     // 9 drops its penalty on the channel with 2: the update is on 9's side (edge 9 → 2), and it
     // changes the weight of the opposite edge 2 → 9.
-    let update = ChannelUpdate {
-        channel_id: ChannelId(U256::from(2)),
-        participant: node(9),
-        capacity: None,
-        fee_schedule: Some(FeeSchedule::default()),
-    };
+    let update = update(2, 9, None, Some(FeeSchedule::default()));
     let network = network.with_updates([&update]).unwrap();
     let routes = paths_from_1_to_9(&network, 2);
     assert_eq!(nodes_of(routes), vec![[1, 2, 9].map(node).to_vec(), [1, 3, 4, 9].map(node).to_vec()]);
@@ -196,12 +201,7 @@ fn a_capacity_update_makes_the_fee_weight_defined_again() {
     let network = ChannelGraph::build(Address::ZERO, &network_with_undefined_weight(true)).unwrap();
     // 2 → 9 now holds 200: the weight's fee evaluates 9's penalty (points up to 500) at its
     // modelled balance 200 plus up to 200 more, all inside.
-    let update = ChannelUpdate {
-        channel_id: ChannelId(U256::from(2)),
-        participant: node(2),
-        capacity: Some(U256::from(200)),
-        fee_schedule: None,
-    };
+    let update = update(2, 2, Some(200), None);
     let network = network.with_updates([&update]).unwrap();
     let routes = paths_from_1_to_9(&network, 2);
     assert_eq!(nodes_of(routes), vec![[1, 2, 9].map(node).to_vec(), [1, 3, 4, 9].map(node).to_vec()]);
