@@ -554,19 +554,18 @@ impl PathFinder {
             self.edge_weights[index].stamp = self.request_generation;
             let network = query.network;
             let head = network.topology.target[index];
-            let capacity = network.capacity(edge);
             let usable = self.edge_flags[index] & USABLE != 0
                 && query.online.contains_node(head)
                 && self.mediation_possible(query, edge);
             self.edge_weights[index].usable = usable;
             if usable {
                 self.edges_weighed += 1;
-                let (sender, receiver) = network.terms(edge);
                 // Outside its window the fee computation fails at once; skip even that.
                 self.edge_weights[index].fee_weight = if self.edge_flags[index] & WEIGHT_MAY_BE_FINITE == 0 {
                     f64::INFINITY
                 } else {
-                    fee_weight(capacity, sender, receiver, query.value, query.fee_penalty)
+                    let (sender, receiver) = network.terms(edge);
+                    fee_weight(network.capacity(edge), sender, receiver, query.value, query.fee_penalty)
                 };
                 let backward = network.topology.reverse[index];
                 self.edge_weights[index].no_refund =
