@@ -12,8 +12,8 @@ use alloy_primitives::{I256, U256};
 use pfs_core::fee_schedule::ImbalancePenalty;
 use pfs_core::fees::{ScheduleTerms, get_amount_with_fees, get_amount_with_fees_general};
 use pfs_core::routing::{
-    ChannelDescription, ChannelGraph, OnlineSet, PathError, PathFinder, PathRequest, SearchLimits, Unlimited,
-    find_paths,
+    Budget, ChannelDescription, ChannelGraph, OnlineSet, PathError, PathFinder, PathRequest, SearchLimits,
+    SearchMode, SearchTuning, Unlimited, find_paths,
 };
 use pfs_core::{Address, ChannelId, FeeSchedule};
 use proptest::prelude::*;
@@ -442,6 +442,20 @@ proptest! {
         let result = engine(&scenario, &mut finder);
         let expected = oracle::find_paths(&scenario);
         prop_assert_eq!(&result, &expected);
+        for tuning in [
+            SearchTuning { mode: SearchMode::PairAware, ..SearchTuning::default() },
+            SearchTuning { mode: SearchMode::Nodes, ..SearchTuning::default() },
+            // Every shortcut at once, so that small networks take them too.
+            SearchTuning {
+                mode: SearchMode::Adaptive,
+                pair_aware_after_pops: 3,
+                pair_aware_after_invalid: 1,
+                stale_bound_after_pops: 1,
+                undefined_check_after_pops: 1,
+            },
+        ] {
+            prop_assert_eq!(&engine(&scenario, &mut PathFinder::with_tuning(tuning)), &expected, "{:?}", tuning);
+        }
         if let Ok(paths) = &result {
             for (nodes, fee) in paths {
                 let mut sorted = nodes.clone();
@@ -488,6 +502,56 @@ proptest! {
                 routes.candidates_examined,
                 paths
             );
+        }
+    }
+}
+
+/// A budget that runs out at its `limit`-th poll.
+struct RunsOutAt {
+    limit: u64,
+    polls: std::cell::Cell<u64>,
+}
+
+impl Budget for RunsOutAt {
+    fn exhausted(&self) -> bool {
+        self.polls.set(self.polls.get() + 1);
+        self.polls.get() > self.limit
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Wherever the budget runs out (between candidates or inside a shortest-path search, in
+    /// every search mode), the paths returned are the first ones of the full answer, and a cut
+    /// answer says so.
+    #[test]
+    fn a_search_cut_by_its_budget_returns_the_first_paths_of_the_full_answer(
+        scenario in scenario_strategy(),
+        limit in 0u64..40,
+        pair_aware in any::<bool>(),
+    ) {
+        let network = ChannelGraph::build(Address::ZERO, &scenario.channels).expect("valid scenario");
+        let online_addresses: Vec<&Address> =
+            scenario.addresses.iter().zip(&scenario.online).filter(|(_, o)| **o).map(|(a, _)| a).collect();
+        let online = OnlineSet::from_addresses(&network, online_addresses);
+        let tuning = SearchTuning {
+            mode: if pair_aware { SearchMode::PairAware } else { SearchMode::Nodes },
+            ..SearchTuning::default()
+        };
+        let limits = SearchLimits::default();
+        let Ok(full) = PathFinder::with_tuning(tuning).find_paths(&network, &online, &scenario.request, &limits, &Unlimited)
+        else {
+            return Ok(());
+        };
+        let budget = RunsOutAt { limit, polls: std::cell::Cell::new(0) };
+        let cut = PathFinder::with_tuning(tuning)
+            .find_paths(&network, &online, &scenario.request, &limits, &budget)
+            .expect("the pre-checks passed once");
+        prop_assert!(cut.paths.len() <= full.paths.len());
+        prop_assert_eq!(&cut.paths[..], &full.paths[..cut.paths.len()]);
+        if cut.paths.len() < full.paths.len() {
+            prop_assert!(cut.truncated.is_some());
         }
     }
 }

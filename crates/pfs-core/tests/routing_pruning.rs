@@ -3,29 +3,16 @@
 //! never examined. And edges whose fee weight is undefined, which the search's lower bound
 //! leaves out: paths through them still come, after all others.
 
+mod common;
+
 use alloy_primitives::U256;
+use common::{byte_channel as channel, node};
 use pfs_core::fee_schedule::ImbalancePenalty;
 use pfs_core::routing::{
     ChannelDescription, ChannelGraph, ChannelUpdate, OnlineSet, PathRequest, Routes, SearchLimits, Unlimited,
     find_paths,
 };
 use pfs_core::{Address, ChannelId, FeeSchedule};
-
-fn node(byte: u8) -> Address {
-    Address::from_bytes([byte; 20])
-}
-
-fn channel(id: u64, first: u8, second: u8, capacity1: u64, capacity2: u64) -> ChannelDescription {
-    ChannelDescription {
-        channel_id: ChannelId(U256::from(id)),
-        participant1: node(first),
-        participant2: node(second),
-        capacity1: U256::from(capacity1),
-        capacity2: U256::from(capacity2),
-        fee_schedule1: FeeSchedule::default(),
-        fee_schedule2: FeeSchedule::default(),
-    }
-}
 
 /// Source 1, target 9. Mediator 5 is reached from 1 through 2, 3 or 4 (three hops to the
 /// target), but its penalty on each of those channels ends at 350 while it holds 300 there and

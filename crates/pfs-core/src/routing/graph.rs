@@ -27,6 +27,8 @@ use crate::fee_schedule::FeeSchedule;
 use crate::fees::{PenaltyPoints, ScheduleTerms};
 use crate::ids::{ChannelId, TokenAmount};
 
+use super::mediation_range::PairEstimates;
+
 /// Edges per copy-on-write chunk of edge states.
 const CHUNK_EDGES: usize = 1024;
 
@@ -216,6 +218,9 @@ pub(crate) struct EdgeState {
     /// For which amounts this edge's fee weight can be finite (see [`WeightAmounts`]); depends
     /// on the reverse edge's schedule too, so it is refreshed when either side changes.
     pub weight_amounts: WeightAmounts,
+    /// The pair conditions of this channel, estimated; depends on the reverse edge's state too,
+    /// so it is refreshed when either side changes.
+    pub pair: PairEstimates,
 }
 
 /// For which payment amounts the fee part of an edge's weight (§2.6: the sender's and the
@@ -271,8 +276,13 @@ static DEFAULT_STORED: std::sync::LazyLock<StoredSchedule> =
 
 impl EdgeState {
     fn new(capacity: TokenAmount, schedule: Option<Arc<StoredSchedule>>) -> Self {
-        let mut state =
-            Self { capacity, schedule, penalty_covers_capacity: true, weight_amounts: WeightAmounts::Never };
+        let mut state = Self {
+            capacity,
+            schedule,
+            penalty_covers_capacity: true,
+            weight_amounts: WeightAmounts::Never,
+            pair: PairEstimates::default(),
+        };
         state.update_penalty_cover();
         state
     }
@@ -467,11 +477,15 @@ impl ChannelGraph {
             }
         }
         topology.component = components(&topology);
-        let amounts: Vec<WeightAmounts> = (0..edge_count)
-            .map(|edge| WeightAmounts::of(&states[edge], &states[topology.reverse[edge] as usize]))
+        let derived: Vec<(WeightAmounts, PairEstimates)> = (0..edge_count)
+            .map(|edge| {
+                let (state, reverse) = (&states[edge], &states[topology.reverse[edge] as usize]);
+                (WeightAmounts::of(state, reverse), PairEstimates::of(state, reverse))
+            })
             .collect();
-        for (state, amounts) in states.iter_mut().zip(amounts) {
+        for (state, (amounts, pair)) in states.iter_mut().zip(derived) {
             state.weight_amounts = amounts;
+            state.pair = pair;
         }
         let mut remaining = states.into_iter();
         let chunks = (0..edge_count.div_ceil(CHUNK_EDGES))
@@ -523,17 +537,25 @@ impl ChannelGraph {
                 penalty_free[node as usize] = shape;
             }
         }
-        // An edge's weight amounts depend on its capacity and both schedules: a new schedule
-        // changes the reverse edge's too. Unchanged states are not written, so that their
-        // chunks stay shared.
+        // An edge's weight amounts depend on its capacity and both schedules, its pair
+        // estimates on both states: an update changes the reverse edge's estimates, and a new
+        // schedule its weight amounts too. Unchanged
+        // states are not written, so that their chunks stay shared.
         for (edge, schedule) in touched {
             let backward = self.topology.reverse[edge as usize];
-            let reverse = schedule.then_some((backward, edge));
-            for (sender, receiver) in std::iter::once((edge, backward)).chain(reverse) {
-                let amounts = WeightAmounts::of(next.state(sender), next.state(receiver));
-                if next.state(sender).weight_amounts != amounts {
+            for (sender, receiver) in [(edge, backward), (backward, edge)] {
+                let amounts = if sender == edge || schedule {
+                    WeightAmounts::of(next.state(sender), next.state(receiver))
+                } else {
+                    next.state(sender).weight_amounts
+                };
+                let pair = PairEstimates::of(next.state(sender), next.state(receiver));
+                let state = next.state(sender);
+                if state.weight_amounts != amounts || state.pair != pair {
                     let chunk = Arc::make_mut(&mut next.chunks[sender as usize / CHUNK_EDGES]);
-                    chunk[sender as usize % CHUNK_EDGES].weight_amounts = amounts;
+                    let state = &mut chunk[sender as usize % CHUNK_EDGES];
+                    state.weight_amounts = amounts;
+                    state.pair = pair;
                 }
             }
         }
@@ -699,4 +721,67 @@ fn components(topology: &Topology) -> Vec<u32> {
         next += 1;
     }
     component
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fee_schedule::ImbalancePenalty;
+
+    fn node(byte: u8) -> Address {
+        Address::from_bytes([byte; 20])
+    }
+
+    fn with_penalty(last: u64) -> FeeSchedule {
+        FeeSchedule {
+            imbalance_penalty: Some(
+                ImbalancePenalty::new(vec![(U256::ZERO, U256::from(5)), (U256::from(last), U256::ZERO)])
+                    .expect("increasing points"),
+            ),
+            ..FeeSchedule::default()
+        }
+    }
+
+    fn channels() -> Vec<ChannelDescription> {
+        let channel = |id: u64, first: u8, second: u8, capacity1: u64, capacity2: u64| ChannelDescription {
+            channel_id: ChannelId(U256::from(id)),
+            participant1: node(first),
+            participant2: node(second),
+            capacity1: U256::from(capacity1),
+            capacity2: U256::from(capacity2),
+            fee_schedule1: with_penalty(150),
+            fee_schedule2: FeeSchedule::default(),
+        };
+        vec![channel(1, 1, 2, 100, 40), channel(2, 2, 3, 70, 0), channel(3, 3, 1, 10, 90)]
+    }
+
+    /// What an update derives (weight amounts, pair estimates) is what a fresh build of the
+    /// updated channels derives, for both directions of every channel.
+    #[test]
+    fn updates_derive_what_a_fresh_build_derives() {
+        let mut updated = channels();
+        let network = ChannelGraph::build(Address::ZERO, &updated).expect("valid channels");
+        let updates = [
+            ChannelUpdate {
+                channel_id: ChannelId(U256::from(1)),
+                participant: node(2),
+                capacity: Some(U256::from(120)),
+                fee_schedule: Some(with_penalty(400)),
+            },
+            ChannelUpdate {
+                channel_id: ChannelId(U256::from(2)),
+                participant: node(2),
+                capacity: Some(U256::ZERO),
+                fee_schedule: None,
+            },
+        ];
+        updated[0].capacity2 = U256::from(120);
+        updated[0].fee_schedule2 = with_penalty(400);
+        updated[1].capacity1 = U256::ZERO;
+        let network = network.with_updates(&updates).expect("known channels");
+        let fresh = ChannelGraph::build(Address::ZERO, &updated).expect("valid channels");
+        for edge in 0..network.topology.target.len() as EdgeIndex {
+            assert_eq!(network.state(edge), fresh.state(edge), "edge {edge}");
+        }
+    }
 }

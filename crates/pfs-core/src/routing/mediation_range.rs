@@ -30,7 +30,7 @@
 
 use alloy_primitives::U256;
 
-use super::graph::{ChannelGraph, EdgeIndex, NodeIndex};
+use super::graph::{ChannelGraph, EdgeIndex, EdgeState, NodeIndex};
 
 /// How far a mediator's incoming penalty reaches beyond its balance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -55,12 +55,16 @@ impl Slack {
 /// `cap_fees` on that channel.
 pub(crate) fn incoming_slack(network: &ChannelGraph, edge_in: EdgeIndex) -> (Slack, bool) {
     let backward = network.topology.reverse[edge_in as usize];
-    let state = network.state(backward);
-    let (cap_fees, span) = state.penalty_span();
-    let receivable = network.capacity(edge_in);
+    slack_of(network.state(backward), network.capacity(edge_in))
+}
+
+/// The slack of an entry of `m` whose reverse (`m`'s side of the channel) is `mediator_side`
+/// and that can bring `receivable`, and `m`'s `cap_fees` on that channel.
+fn slack_of(mediator_side: &EdgeState, receivable: U256) -> (Slack, bool) {
+    let (cap_fees, span) = mediator_side.penalty_span();
     let slack = match span {
         Some((_, last)) => {
-            let slack = last.saturating_sub(state.capacity);
+            let slack = last.saturating_sub(mediator_side.capacity);
             if receivable <= slack { Slack::Unlimited } else { Slack::Limited(slack) }
         }
         None => Slack::Unlimited,
@@ -71,10 +75,79 @@ pub(crate) fn incoming_slack(network: &ChannelGraph, edge_in: EdgeIndex) -> (Sla
 /// What `edge_out` (`m → x`) needs as the outgoing channel of mediator `m`, and `m`'s
 /// `cap_fees` on it.
 pub(crate) fn outgoing_need(network: &ChannelGraph, edge_out: EdgeIndex) -> (U256, bool) {
-    let state = network.state(edge_out);
+    need_of(network.state(edge_out))
+}
+
+fn need_of(state: &EdgeState) -> (U256, bool) {
     let (cap_fees, span) = state.penalty_span();
     let first = span.map_or(U256::ZERO, |(first, _)| first);
     (state.capacity.saturating_sub(first), cap_fees)
+}
+
+/// The pair conditions the channel of an edge `m → x` takes part in, as numbers that compare
+/// cheaply and never rule out a pair the exact ones allow: for scans over all of a mediator's
+/// edges, which would otherwise follow every channel's penalty. Kept in the state of `m → x`
+/// and refreshed when either direction of the channel changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct PairEstimates {
+    /// `m`'s `cap_fees` on this channel.
+    pub cap_fees: bool,
+    /// At least the slack of the reverse edge `x → m` as an entry of `m` ([`incoming_slack`];
+    /// `+inf` when unlimited), as the bits of a non-negative `f32` (such bits order as the
+    /// numbers do).
+    pub entry_slack: u32,
+    /// `x`'s `cap_fees` on this channel.
+    pub reverse_cap_fees: bool,
+    /// At most [`outgoing_need`] of the reverse edge `x → m` as an outgoing edge of `x`, as the
+    /// bits of a non-negative `f32`; [`PairEstimates::NO_PAIR`] when that edge carries nothing
+    /// or `x`'s penalty does not cover its balance (no entry of `x` may precede it).
+    pub reverse_need: u32,
+}
+
+impl PairEstimates {
+    /// `reverse_need` of an edge that no entry may precede: above the bits of every slack.
+    pub(crate) const NO_PAIR: u32 = u32::MAX;
+
+    /// The estimates kept in the state `state` of `m → x`, whose reverse's state is `reverse`.
+    pub(crate) fn of(state: &EdgeState, reverse: &EdgeState) -> Self {
+        let entry_slack = match slack_of(state, reverse.capacity).0 {
+            Slack::Limited(slack) => f32_at_least(slack),
+            Slack::Unlimited => f32::INFINITY,
+        };
+        let (reverse_need, reverse_cap_fees) = need_of(reverse);
+        let reverse_need = if reverse.capacity.is_zero() || !reverse.penalty_covers_capacity {
+            Self::NO_PAIR
+        } else {
+            f32_at_most(reverse_need).to_bits()
+        };
+        Self {
+            cap_fees: state.penalty_span().0,
+            entry_slack: entry_slack.to_bits(),
+            reverse_cap_fees,
+            reverse_need,
+        }
+    }
+
+    /// Whether the entry `x → m` of these estimates (kept in the state of `m → x`) may precede
+    /// an outgoing edge of `m` with `cap_fees` and the estimated `need`: true whenever the exact
+    /// slack covers the exact need with the same `cap_fees` and `m`'s penalty covers its balance
+    /// in this channel (`covers`).
+    pub(crate) fn entry_may_precede(self, covers: bool, cap_fees: bool, need: u32) -> bool {
+        covers && self.cap_fees == cap_fees && self.entry_slack >= need
+    }
+}
+
+/// Relative margin that covers the rounding of a 256-bit integer to `f64` and then to `f32`.
+const ESTIMATE_MARGIN: f64 = 1.0 / (1u64 << 20) as f64;
+
+/// A non-negative `f32` no larger than `amount`.
+fn f32_at_most(amount: U256) -> f32 {
+    ((crate::fees::float::u256_to_f64(amount) * (1.0 - ESTIMATE_MARGIN)) as f32).min(f32::MAX)
+}
+
+/// An `f32` no smaller than `amount` (`+inf` beyond the `f32` range).
+fn f32_at_least(amount: U256) -> f32 {
+    (crate::fees::float::u256_to_f64(amount) * (1.0 + ESTIMATE_MARGIN)) as f32
 }
 
 /// One node's partner edges as a mediator, per `cap_fees` setting (index 0: `false`, 1: `true`):
@@ -298,6 +371,26 @@ mod tests {
         ]
     }
 
+    /// A mediator as [`mediator`] builds it, with random balances, penalties and `cap_fees`.
+    fn mediator_strategy() -> impl Strategy<Value = (ChannelGraph, EdgeIndex, EdgeIndex)> {
+        (
+            (0u64..1000, 0u64..1000, 0u64..1000),
+            (penalty_strategy(), penalty_strategy()),
+            (any::<bool>(), any::<bool>()),
+        )
+            .prop_map(
+                |((receivable, balance_in, balance_out), (penalty_in, penalty_out), (cap_in, cap_out))| {
+                    mediator(
+                        receivable,
+                        balance_in,
+                        schedule(cap_in, penalty_in),
+                        balance_out,
+                        schedule(cap_out, penalty_out),
+                    )
+                },
+            )
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -305,21 +398,8 @@ mod tests {
         /// every amount.
         #[test]
         fn a_pair_ruled_out_has_no_fee_at_any_amount(
-            receivable in 0u64..1000,
-            balance_in in 0u64..1000,
-            balance_out in 0u64..1000,
-            penalty_in in penalty_strategy(),
-            penalty_out in penalty_strategy(),
-            cap_in in any::<bool>(),
-            cap_out in any::<bool>(),
+            (network, edge_in, edge_out) in mediator_strategy(),
         ) {
-            let (network, edge_in, edge_out) = mediator(
-                receivable,
-                balance_in,
-                schedule(cap_in, penalty_in),
-                balance_out,
-                schedule(cap_out, penalty_out),
-            );
             if !pair_defined(&network, edge_in, edge_out) {
                 for amount in [1, 2, 7, 50, 199, 500, 999, 1500] {
                     prop_assert!(!fee_defined(&network, edge_in, edge_out, amount), "amount {}", amount);
@@ -330,6 +410,25 @@ mod tests {
                 if U256::from(amount) > need {
                     prop_assert!(!fee_defined(&network, edge_in, edge_out, amount));
                 }
+            }
+        }
+
+        /// The estimates the bound scans with never rule out a pair the exact conditions allow.
+        #[test]
+        fn estimates_never_rule_out_a_defined_pair(
+            (network, edge_in, edge_out) in mediator_strategy(),
+        ) {
+            if pair_defined(&network, edge_in, edge_out) {
+                // The entry's estimates are kept at the mediator's side of its channel, the
+                // outgoing edge's need at the reverse of that edge.
+                let mediator_side = network.state(network.topology.reverse[edge_in as usize]);
+                let outgoing = network.state(network.topology.reverse[edge_out as usize]).pair;
+                prop_assert!(outgoing.reverse_need != PairEstimates::NO_PAIR);
+                prop_assert!(mediator_side.pair.entry_may_precede(
+                    mediator_side.penalty_covers_capacity,
+                    outgoing.reverse_cap_fees,
+                    outgoing.reverse_need,
+                ));
             }
         }
     }

@@ -69,5 +69,5 @@ pub use request::{
     MAX_PATHS_PER_REQUEST, NO_ROUTE_FOUND, Path, PathError, PathRequest, Routes, SearchLimits, Truncation,
     Unlimited,
 };
-pub use search::{PathFinder, check_path_request, find_paths};
+pub use search::{PathFinder, SearchMode, SearchTuning, check_path_request, find_paths};
 pub use weight::edge_weight;

@@ -94,3 +94,22 @@ pub fn query(
         })
         .collect())
 }
+
+/// The address whose 20 bytes are all `byte`: small hand-made networks, where a node's number is
+/// its address and so also its rank (§2.10's tie-break by address list).
+pub fn node(byte: u8) -> Address {
+    Address::from_bytes([byte; 20])
+}
+
+/// Channel `id` between [`node`]`(first)` and [`node`]`(second)` with default schedules.
+pub fn byte_channel(id: u64, first: u8, second: u8, capacity1: u64, capacity2: u64) -> ChannelDescription {
+    ChannelDescription {
+        channel_id: ChannelId(U256::from(id)),
+        participant1: node(first),
+        participant2: node(second),
+        capacity1: U256::from(capacity1),
+        capacity2: U256::from(capacity2),
+        fee_schedule1: FeeSchedule::default(),
+        fee_schedule2: FeeSchedule::default(),
+    }
+}

@@ -1,0 +1,746 @@
+//! The pair-aware search: a lower bound and an A* whose states are the edges by which a path
+//! enters a node, so that every path they find passes each mediator's conditions on its *pair*
+//! of edges (`pair_defined`: the same `cap_fees`, balances inside the penalties, and an incoming
+//! penalty reaching far enough for the outgoing channel).
+//!
+//! Why states are edges: a node-by-node search keeps one best way into each node, so it cannot
+//! know which edge a path entered a mediator by. Its shortest paths then often break a pair
+//! condition (and are examined only to be found invalid), and its lower bound counts on
+//! continuations that no path entering by the right edge can take. On the generated 15k-node
+//! network a set's best path was often 10 to 40 units above that bound, and the A* settled
+//! most of the network to find it; with the pair-aware bound, a few dozen states.
+//!
+//! What keeps it affordable: which outgoing edges an entry allows depends only on the entry's
+//! slack and `cap_fees` ([`incoming_slack`]), and a larger slack allows more. So
+//! * the A* expands a node again only for an entry with more slack than the first one it
+//!   expanded (or a shorter distance): a mediator without imbalance penalty is expanded once,
+//!   as in a node search;
+//! * the bound gives a node without penalty one label, as a node search does, and labels the
+//!   entries of a mediator with a penalty when one of its outgoing edges is settled, scanning
+//!   them again only for an outgoing edge that needs less than every earlier one. It compares
+//!   estimates kept in the graph ([`PairEstimates`]) instead of following every channel's
+//!   penalty, which can only make it a little looser.
+//!
+//! It still costs more than the node search's bound (1 to 4 ms against 0.4 ms on the 15k-node
+//! network), so a request starts with the node search and switches when that struggles
+//! ([`super::SearchMode::Adaptive`]).
+//!
+//! A shortest *walk* under these rules may visit a node twice (enter a mediator, go round, and
+//! enter it again by an edge with more slack). Such a walk is not a path: the caller then falls
+//! back to the node search for that set (see `PathFinder::best_of_set`), which is exact for
+//! paths and leaves the pair conditions to the validity check.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use super::super::graph::{EdgeIndex, NodeIndex};
+use super::super::mediation_range::{PairEstimates, Slack, incoming_slack, outgoing_need};
+use super::{
+    Candidate, Distance, MAX_BOUND_STEP, NO_EDGE, PENALTY_NODE, PathFinder, Query, UNDEFINED_STEP, UNREACHED,
+    USABLE, WEIGHT_MAY_BE_FINITE,
+};
+
+/// One entry state of the current run (valid when `stamp` is the run): the best distance of a
+/// path from the start that ends with this edge, and the entry state before it ([`NO_EDGE`] for
+/// the start).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct EntryState {
+    stamp: u32,
+    settled: u32,
+    predecessor: EdgeIndex,
+    distance: Distance,
+}
+
+/// The first entry by which the A* expanded a node in the current run, per `cap_fees` of the
+/// entry (valid when `run` is the run): later entries with no more slack and no shorter
+/// distance can reach nothing it did not.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Expanded {
+    run: u32,
+    distance: Distance,
+    slack: Slack,
+}
+
+impl Default for Expanded {
+    fn default() -> Self {
+        Self { run: 0, distance: Distance::default(), slack: Slack::Unlimited }
+    }
+}
+
+/// How far the bound has labelled the entries of a mediator with a penalty, per `cap_fees`
+/// (valid when `dial` is the bound's run): every entry whose estimated slack covers `least_need`
+/// (see [`super::super::mediation_range::PairEstimates`]) is labelled.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct ScanMark {
+    dial: u32,
+    least_need: u32,
+}
+
+/// An entry of the pair-aware A* frontier: an entry state reached at `reached` (`lazy` false),
+/// or an edge to weigh and relax from the entry state `from` whose distance is `reached`.
+/// Min-heap by `key`, then `reached` (see `Frontier` for why), then the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct EntryFrontier {
+    key: Distance,
+    reached: Distance,
+    edge: EdgeIndex,
+    from: EdgeIndex,
+    lazy: bool,
+}
+
+impl Ord for EntryFrontier {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.key, other.reached, other.lazy, other.edge, other.from).cmp(&(
+            self.key,
+            self.reached,
+            self.lazy,
+            self.edge,
+            self.from,
+        ))
+    }
+}
+
+impl PartialOrd for EntryFrontier {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Which outgoing edges of a node the edge it was entered by allows (the conditions of
+/// `pair_defined`, with the entry's part evaluated once).
+enum PairRule {
+    /// The start of the search: the source is no mediator, and the spur node's entry is
+    /// checked like any other.
+    Any,
+    /// A mediator without penalty, entered by an edge that carries something and with the same
+    /// `cap_fees`: every outgoing edge that carries something.
+    Carrying,
+    /// A mediator with a penalty entered with this slack and `cap_fees`.
+    Covered(Slack, bool),
+    /// The entry breaks a condition of every pair.
+    Nothing,
+}
+
+impl PairRule {
+    fn of(network: &super::ChannelGraph, node: NodeIndex, entry: Option<EdgeIndex>) -> Self {
+        let Some(entry) = entry else {
+            return PairRule::Any;
+        };
+        let backward = network.topology.reverse[entry as usize];
+        if network.capacity(entry).is_zero() || !network.state(backward).penalty_covers_capacity {
+            return PairRule::Nothing;
+        }
+        let (slack, cap_fees) = incoming_slack(network, entry);
+        match network.penalty_free_cap_fees(node) {
+            Some(uniform) if uniform == cap_fees => PairRule::Carrying,
+            Some(_) => PairRule::Nothing,
+            None => PairRule::Covered(slack, cap_fees),
+        }
+    }
+
+    /// Whether the pair of the entry and `edge` passes `pair_defined`.
+    fn allow(&self, network: &super::ChannelGraph, edge: EdgeIndex) -> bool {
+        match *self {
+            PairRule::Any => true,
+            PairRule::Carrying => !network.capacity(edge).is_zero(),
+            PairRule::Covered(slack, cap_fees) => {
+                let state = network.state(edge);
+                if state.capacity.is_zero() || !state.penalty_covers_capacity {
+                    return false;
+                }
+                let (need, edge_cap_fees) = outgoing_need(network, edge);
+                edge_cap_fees == cap_fees && slack.covers(need)
+            }
+            PairRule::Nothing => false,
+        }
+    }
+}
+
+/// What the pair-aware A* found for a set.
+pub(super) enum EntrySearch {
+    /// The best path of the set among those that pass every pair condition.
+    Found(Candidate),
+    /// No path of the set passes every pair condition: none is valid.
+    NoPath,
+    /// The best walk visits a node twice; the set needs the node search.
+    NotSimple,
+    /// Every path of the set weighs at least this (it has more edges with an undefined fee
+    /// weight than the bound said): the search gave up (see `shortest_path_by_entry`).
+    AtLeast(Distance),
+    /// The bound predates the latest diversity penalties and the search was not quick: it gave
+    /// up, to run again with a fresh bound.
+    StaleBound,
+    /// The budget ran out (see `PathFinder::out_of_budget`).
+    OutOfBudget,
+}
+
+/// A label of the pair-aware bound: the fewest edges with an undefined fee weight after the
+/// edge (`layer`), then the least units of the finite ones, packed as `layer << 24 | units`
+/// (comparing labels compares the pairs). Units saturate below `2^24`, which keeps labels
+/// lower bounds.
+fn label_of(layer: u32, units: u32) -> u32 {
+    (layer.min(MAX_LAYER) << LAYER_SHIFT) | units.min(UNITS_LIMIT)
+}
+
+const LAYER_SHIFT: u32 = 24;
+const UNITS_LIMIT: u32 = (1 << LAYER_SHIFT) - 1;
+/// Layers above this count as this one (labels stay below [`PENALTY_NODE`]).
+const MAX_LAYER: u32 = 0xFD;
+
+/// The [`Distance`] a label stands for.
+fn distance_of(label: u32) -> Distance {
+    Distance::from_parts(u128::from(label >> LAYER_SHIFT), u128::from(label & UNITS_LIMIT) << 52)
+}
+
+/// A bucket item of the bound: a node without penalty whose label is final when it is settled
+/// ([`NODE_ITEM`] and the node), or an outgoing edge of a mediator `x` with a penalty
+/// (`need << 32 | cap_fees << 31 | x`, the edge's estimated need and `x`'s `cap_fees` on it:
+/// what its settling compares `x`'s entries with).
+type Item = u64;
+const NODE_ITEM: Item = 1 << 63;
+
+/// The work list of one bound computation.
+struct Dial {
+    buckets: Vec<Vec<Item>>,
+    /// The layer running.
+    layer: u32,
+    /// Entries with an undefined fee weight found by this layer, with the bound after them:
+    /// the next layer starts from them.
+    seeds: Vec<(u32, EdgeIndex)>,
+    pending: usize,
+    /// The least bound of a path from the source found by this layer.
+    source_best: u32,
+}
+
+impl Dial {
+    fn push(&mut self, units: u32, item: Item) {
+        let ring = self.buckets.len();
+        self.buckets[units as usize % ring].push(item);
+        self.pending += 1;
+    }
+}
+
+impl PathFinder {
+    /// Lower bounds of the rest of a path after each edge: a backwards Dial search from the
+    /// target with the integer steps of `bound_steps`, in which an edge is followed back from an
+    /// outgoing edge of a mediator only if the pair passes `pair_defined`.
+    ///
+    /// A path's length counts its edges with an undefined fee weight first (see [`Distance`]),
+    /// and so does the bound: it runs in layers, layer `k` over the entries that need `k` such
+    /// edges at least, each layer starting from the undefined entries the one before found
+    /// (the pairs `(k, units)` add and compare like lengths, so each layer is a plain Dial
+    /// search).
+    ///
+    /// The bound after an edge depends only on its head when the head has no imbalance penalty
+    /// (every entry allows the same outgoing edges): such nodes get one label (`node_bounds`),
+    /// as in a node search. Only the entries of mediators with a penalty are labelled one by one
+    /// (`entry_bounds`, stored at the reverse edge), when an outgoing edge that their slack may
+    /// cover is settled.
+    ///
+    /// Stops when the frontier reaches the source's best bound in its layer (see
+    /// `entry_heuristic` for what the bound of an edge not reached is then).
+    pub(super) fn compute_entry_bounds(&mut self, query: &Query<'_>) {
+        self.entry_bounds_stale = false;
+        self.bound_target = query.target;
+        let topology = &query.network.topology;
+        self.entry_bounds.fill(UNREACHED);
+        let nodes = query.network.node_count();
+        self.node_bounds[..nodes].copy_from_slice(&self.node_bounds_start[..nodes]);
+        self.entry_cap = None;
+        self.dial = self.dial.wrapping_add(1);
+        if self.dial == 0 {
+            self.scan_marks.fill([ScanMark::default(); 2]);
+            self.dial = 1;
+        }
+        let ring = MAX_BOUND_STEP as usize + 1;
+        let mut dial = Dial {
+            buckets: std::mem::take(&mut self.entry_buckets),
+            layer: 0,
+            seeds: std::mem::take(&mut self.entry_seeds),
+            pending: 0,
+            source_best: UNREACHED,
+        };
+        for bucket in &mut dial.buckets {
+            bucket.clear();
+        }
+        if dial.buckets.len() < ring {
+            dial.buckets.resize_with(ring, Vec::new);
+        }
+        dial.seeds.clear();
+        let mut starts = std::mem::take(&mut self.entry_starts);
+        starts.clear();
+        // The entries of the target: nothing follows them. The last mediator forwards exactly
+        // the value (see `mediation_possible`).
+        for out_edge in topology.out_edges(query.target) {
+            let tail = topology.target[out_edge];
+            let edge_in = topology.reverse[out_edge];
+            if tail == query.source || outgoing_need(query.network, edge_in).0 >= query.value {
+                starts.push((0, out_edge as EdgeIndex));
+            }
+        }
+        loop {
+            // This layer's starts, in the order of their units, then everything they reach.
+            let mut next_start = 0;
+            let mut distance = 0u32;
+            loop {
+                while let Some(&(units, out_edge)) =
+                    starts.get(next_start).filter(|(units, _)| *units <= distance)
+                {
+                    next_start += 1;
+                    self.offer(query, out_edge as usize, units, dial.layer > 0, &mut dial);
+                }
+                if dial.source_best <= distance {
+                    self.entry_cap = Some(label_of(dial.layer, distance));
+                    break;
+                }
+                if dial.pending == 0 {
+                    match starts.get(next_start) {
+                        Some(&(units, _)) => {
+                            distance = units;
+                            continue;
+                        }
+                        None => break,
+                    }
+                }
+                let slot = distance as usize % ring;
+                while let Some(item) = dial.buckets[slot].pop() {
+                    dial.pending -= 1;
+                    self.settle(query, item, distance, &mut dial);
+                }
+                distance += 1;
+            }
+            if self.entry_cap.is_some() || dial.seeds.is_empty() || dial.layer == MAX_LAYER {
+                break;
+            }
+            std::mem::swap(&mut starts, &mut dial.seeds);
+            dial.seeds.clear();
+            starts.sort_unstable();
+            dial.layer += 1;
+        }
+        self.entry_buckets = dial.buckets;
+        self.entry_seeds = dial.seeds;
+        self.entry_starts = starts;
+    }
+
+    /// Offers the entry `x → m` (the reverse of `out_edge`, which leaves `m`), after which
+    /// `units` of bound follow in this layer, to its tail `x`: the tail's label if it has no
+    /// penalty, else the entry is queued to label `x`'s own entries when settled. An entry with
+    /// an undefined fee weight goes to the next layer, unless it is one of this layer's starts
+    /// (`counted`: the layer counts it already).
+    fn offer(&mut self, query: &Query<'_>, out_edge: usize, units: u32, counted: bool, dial: &mut Dial) {
+        let step = self.bound_steps[out_edge];
+        let topology = &query.network.topology;
+        let tail = topology.target[out_edge];
+        if step == 0
+            || tail == query.target
+            // An edge that carries the value carries something, unless the value is zero.
+            || (query.value.is_zero() && query.network.capacity(topology.reverse[out_edge]).is_zero())
+        {
+            return;
+        }
+        let step = match step {
+            UNDEFINED_STEP if counted => 0,
+            UNDEFINED_STEP => {
+                dial.seeds.push((units, out_edge as EdgeIndex));
+                return;
+            }
+            step => u32::from(step),
+        };
+        let reached = units + step;
+        if tail == query.source {
+            dial.source_best = dial.source_best.min(reached);
+        }
+        let label = &mut self.node_bounds[tail as usize];
+        if *label == PENALTY_NODE {
+            let pair = query.network.state(out_edge as EdgeIndex).pair;
+            if pair.reverse_need != PairEstimates::NO_PAIR {
+                let class = u64::from(pair.reverse_cap_fees) << 31;
+                dial.push(reached, u64::from(pair.reverse_need) << 32 | class | u64::from(tail));
+            }
+        } else if *label > label_of(dial.layer, reached) {
+            *label = label_of(dial.layer, reached);
+            dial.push(reached, NODE_ITEM | u64::from(tail));
+        }
+    }
+
+    /// Settles a bucket item at `units`: a node without penalty (if `units` is still its label)
+    /// offers all its entries; an edge out of a mediator with a penalty labels the entries of
+    /// the mediator that may precede it, by the estimates of the pair conditions (a looser
+    /// bound where an estimate lets a pair through, never a wrong one), scanning them again
+    /// only for an edge that needs less than every earlier one.
+    fn settle(&mut self, query: &Query<'_>, item: Item, units: u32, dial: &mut Dial) {
+        let network = query.network;
+        let topology = &network.topology;
+        if item & NODE_ITEM != 0 {
+            let node = item as NodeIndex;
+            // The source is never a mediator: a path that passed it again would not be simple.
+            if self.node_bounds[node as usize] != label_of(dial.layer, units) || node == query.source {
+                return;
+            }
+            for out_edge in topology.out_edges(node) {
+                self.offer(query, out_edge, units, false, dial);
+            }
+            return;
+        }
+        let mediator = (item as u32 & !(1 << 31)) as NodeIndex;
+        let cap_fees = item & (1 << 31) != 0;
+        let need = (item >> 32) as u32;
+        if mediator == query.source {
+            return;
+        }
+        let mark = &mut self.scan_marks[mediator as usize][usize::from(cap_fees)];
+        if mark.dial == self.dial && mark.least_need <= need {
+            // Every entry that may precede this edge was labelled by an earlier, shorter one.
+            return;
+        }
+        *mark = ScanMark { dial: self.dial, least_need: need };
+        for entry_out_edge in topology.out_edges(mediator) {
+            if self.entry_bounds[entry_out_edge] != UNREACHED {
+                continue;
+            }
+            let mediator_side = network.state(entry_out_edge as EdgeIndex);
+            if mediator_side.pair.entry_may_precede(mediator_side.penalty_covers_capacity, cap_fees, need) {
+                self.entry_bounds[entry_out_edge] = label_of(dial.layer, units);
+                self.offer(query, entry_out_edge, units, false, dial);
+            }
+        }
+    }
+
+    /// The bound of the rest of a path after `edge`, or `None` if no path that passes every
+    /// pair condition leads from it to the target. When the bound's search stopped early, an
+    /// edge it did not reach is at least as far as its frontier was (`entry_cap`; so is a label
+    /// not settled yet).
+    pub(super) fn entry_heuristic(&self, network: &super::ChannelGraph, edge: EdgeIndex) -> Option<Distance> {
+        let topology = &network.topology;
+        let head = topology.target[edge as usize];
+        let label = match self.node_bounds[head as usize] {
+            _ if head == self.bound_target => 0,
+            PENALTY_NODE => self.entry_bounds[topology.reverse[edge as usize] as usize],
+            label => label,
+        };
+        match (label, self.entry_cap) {
+            (UNREACHED, None) => None,
+            (label, None) => Some(distance_of(label)),
+            (label, Some(cap)) => Some(distance_of(label.min(cap))),
+        }
+    }
+
+    /// A* over entry states from `start` (reached by `entry`, the root's last edge, at
+    /// `start_distance`) to the target, avoiding the nodes and edges blocked in the current run;
+    /// ties keep the lexicographically smaller path.
+    ///
+    /// With `check_undefined`, a search that has not reached the target after
+    /// [`SearchTuning::undefined_check_after_pops`](super::SearchTuning) queue pops counts the
+    /// edges with an undefined fee weight that a path of the set needs at least
+    /// (`fewest_undefined`; the bound ignores the set's blocked nodes and edges, so it may
+    /// count fewer), and gives up with
+    /// [`EntrySearch::AtLeast`] if that puts every path beyond the frontier: it would otherwise
+    /// settle every state the fewer undefined edges reach first.
+    pub(super) fn shortest_path_by_entry(
+        &mut self,
+        query: &Query<'_>,
+        start: NodeIndex,
+        entry: Option<EdgeIndex>,
+        start_distance: Distance,
+        check_undefined: bool,
+    ) -> EntrySearch {
+        let run = self.run;
+        let topology = &query.network.topology;
+        let mut heap = std::mem::take(&mut self.entry_heap);
+        heap.clear();
+        self.expand_entry(query, &mut heap, start, entry, NO_EDGE, start_distance, start);
+        let mut found: Option<EdgeIndex> = None;
+        let mut pops = 0u64;
+        let mut check_undefined = check_undefined;
+        while let Some(EntryFrontier { key, reached, edge, from, lazy }) = heap.pop() {
+            self.queue_pops += 1;
+            pops += 1;
+            if self.out_of_budget(query) {
+                self.entry_heap = heap;
+                return EntrySearch::OutOfBudget;
+            }
+            if self.entry_bounds_stale && pops > self.tuning.stale_bound_after_pops {
+                self.entry_heap = heap;
+                return EntrySearch::StaleBound;
+            }
+            if let Some(last) = found {
+                // Other edges into the target may end paths of the same total (each is a state
+                // of its own): take the lexicographically smallest.
+                if key > self.entry_states[last as usize].distance {
+                    break;
+                }
+            } else if check_undefined && pops > self.tuning.undefined_check_after_pops {
+                check_undefined = false;
+                let floor = self
+                    .fewest_undefined(query, start)
+                    .map(|count| start_distance.plus(Distance::from_parts(u128::from(count), 0)));
+                match floor {
+                    None => {
+                        self.entry_heap = heap;
+                        return EntrySearch::NoPath;
+                    }
+                    Some(floor) if floor > key => {
+                        self.entry_heap = heap;
+                        return EntrySearch::AtLeast(floor);
+                    }
+                    Some(_) => {}
+                }
+            }
+            let index = edge as usize;
+            if self.entry_states[index].settled == run {
+                continue;
+            }
+            if lazy {
+                if let Some(weight) = self.weight(query, edge) {
+                    self.relax_entry(query, &mut heap, edge, from, reached.plus(weight), start);
+                }
+                continue;
+            }
+            if reached != self.entry_states[index].distance {
+                continue;
+            }
+            self.entry_states[index].settled = run;
+            let head = topology.target[index];
+            if head == query.target {
+                found = match found {
+                    Some(last) if !self.entry_path_smaller(query, edge, last, start) => Some(last),
+                    _ => Some(edge),
+                };
+                continue;
+            }
+            if self.entry_dominated(query, edge, reached) {
+                continue;
+            }
+            self.expand_entry(query, &mut heap, head, Some(edge), edge, reached, start);
+        }
+        self.entry_heap = heap;
+        let Some(last) = found else {
+            return EntrySearch::NoPath;
+        };
+        let mut edges = Vec::new();
+        let mut edge = last;
+        while edge != NO_EDGE {
+            edges.push(edge);
+            edge = self.entry_states[edge as usize].predecessor;
+        }
+        edges.reverse();
+        let mut nodes = Vec::with_capacity(edges.len() + 1);
+        nodes.push(start);
+        nodes.extend(edges.iter().map(|&edge| topology.target[edge as usize]));
+        let simple = nodes.iter().enumerate().all(|(index, node)| !nodes[..index].contains(node));
+        if !simple {
+            return EntrySearch::NotSimple;
+        }
+        EntrySearch::Found(Candidate {
+            total: self.entry_states[last as usize].distance,
+            nodes,
+            edges,
+            spur: 0,
+            excluded: Vec::new(),
+            epoch: 0,
+            complete: true,
+            floor_known: false,
+        })
+    }
+
+    /// At most the fewest edges with an undefined fee weight on a path from `start` to the
+    /// target that avoids the nodes and edges blocked in the current run; `None` if there is no
+    /// such path. A breadth-first search over nodes that takes finite edges before undefined
+    /// ones (0-1 BFS). It ignores the pair conditions, which keeps it a lower bound (it counts
+    /// walks that break them too) and cheap: about one node search's worth of work.
+    fn fewest_undefined(&mut self, query: &Query<'_>, start: NodeIndex) -> Option<u32> {
+        let topology = &query.network.topology;
+        self.reach_stamp = self.reach_stamp.wrapping_add(1);
+        if self.reach_stamp == 0 {
+            self.node_reached.fill((0, 0));
+            self.reach_stamp = 1;
+        }
+        let stamp = self.reach_stamp;
+        let mut queue = std::mem::take(&mut self.reach_queue);
+        queue.clear();
+        self.node_reached[start as usize] = (stamp, 0);
+        queue.push_back((start, 0u32));
+        let mut fewest = None;
+        'search: while let Some((node, count)) = queue.pop_front() {
+            // Queued again with fewer since (the queue holds two counts at most).
+            if self.node_reached[node as usize] != (stamp, count) {
+                continue;
+            }
+            if node == query.target {
+                fewest = Some(count);
+                break;
+            }
+            for edge in topology.out_edges(node) {
+                let head = topology.target[edge];
+                let flags = self.edge_flags[edge];
+                if flags & USABLE == 0 || self.edge_blocked[edge] == self.run {
+                    continue;
+                }
+                let finite = flags & WEIGHT_MAY_BE_FINITE != 0;
+                let next = count + u32::from(!finite);
+                let (reached_in, reached) = self.node_reached[head as usize];
+                if (reached_in == stamp && reached <= next)
+                    || self.node_states[head as usize].blocked == self.run
+                    || !query.online.contains_node(head)
+                {
+                    continue;
+                }
+                if finite && head == query.target {
+                    // Nothing is queued with fewer than `count`.
+                    fewest = Some(count);
+                    break 'search;
+                }
+                self.node_reached[head as usize] = (stamp, next);
+                if finite {
+                    queue.push_front((head, next));
+                } else {
+                    queue.push_back((head, next));
+                }
+            }
+        }
+        self.reach_queue = queue;
+        fewest
+    }
+
+    /// Whether the entry state `edge` (settled at `distance`) can reach nothing that an
+    /// entry of its head expanded before could not reach as cheaply; records it otherwise if
+    /// it is the head's first.
+    fn entry_dominated(&mut self, query: &Query<'_>, edge: EdgeIndex, distance: Distance) -> bool {
+        let network = query.network;
+        let head = network.topology.target[edge as usize];
+        let backward = network.topology.reverse[edge as usize];
+        // An entry that breaks every pair condition leads nowhere.
+        if network.capacity(edge).is_zero() || !network.state(backward).penalty_covers_capacity {
+            return true;
+        }
+        let (slack, cap_fees) = match network.penalty_free_cap_fees(head) {
+            Some(cap_fees) => (Slack::Unlimited, cap_fees),
+            None => incoming_slack(network, edge),
+        };
+        let record = &mut self.expanded[head as usize][usize::from(cap_fees)];
+        if record.run == self.run {
+            return record.distance < distance && record.slack >= slack;
+        }
+        *record = Expanded { run: self.run, distance, slack };
+        false
+    }
+
+    /// Queues the edges out of `node`, reached at `reached` by the entry state `from` (entered
+    /// by `entry`; both absent at the start).
+    #[allow(clippy::too_many_arguments)]
+    fn expand_entry(
+        &mut self,
+        query: &Query<'_>,
+        heap: &mut BinaryHeap<EntryFrontier>,
+        node: NodeIndex,
+        entry: Option<EdgeIndex>,
+        from: EdgeIndex,
+        reached: Distance,
+        start: NodeIndex,
+    ) {
+        let run = self.run;
+        let network = query.network;
+        let topology = &network.topology;
+        let pairs = PairRule::of(network, node, entry);
+        for edge in topology.out_edges(node) {
+            let head = topology.target[edge];
+            if self.node_states[head as usize].blocked == run
+                || self.edge_blocked[edge] == run
+                || self.entry_states[edge].settled == run
+            {
+                continue;
+            }
+            let edge = edge as EdgeIndex;
+            if !pairs.allow(network, edge) {
+                continue;
+            }
+            let Some(heuristic) = self.entry_heuristic(network, edge) else {
+                continue;
+            };
+            let Some((bound, exact)) = self.weight_bound(query, edge) else {
+                continue;
+            };
+            if exact {
+                self.relax_entry(query, heap, edge, from, reached.plus(bound), start);
+            } else {
+                heap.push(EntryFrontier {
+                    key: reached.plus(bound).plus(heuristic),
+                    reached,
+                    edge,
+                    from,
+                    lazy: true,
+                });
+            }
+        }
+    }
+
+    /// Offers `distance` by way of the entry state `from` to the entry state `edge`.
+    fn relax_entry(
+        &mut self,
+        query: &Query<'_>,
+        heap: &mut BinaryHeap<EntryFrontier>,
+        edge: EdgeIndex,
+        from: EdgeIndex,
+        distance: Distance,
+        start: NodeIndex,
+    ) {
+        let index = edge as usize;
+        let state = self.entry_states[index];
+        let improves = if state.stamp != self.run {
+            true
+        } else {
+            match distance.cmp(&state.distance) {
+                Ordering::Less => true,
+                Ordering::Greater => false,
+                Ordering::Equal => self.entry_path_smaller(query, from, state.predecessor, start),
+            }
+        };
+        if improves && let Some(heuristic) = self.entry_heuristic(query.network, edge) {
+            self.entry_states[index] =
+                EntryState { stamp: self.run, settled: 0, predecessor: from, distance };
+            heap.push(EntryFrontier {
+                key: distance.plus(heuristic),
+                reached: distance,
+                edge,
+                from: NO_EDGE,
+                lazy: false,
+            });
+        }
+    }
+
+    /// Whether the path to the entry state `left` is lexicographically smaller than the path to
+    /// `right` (both end at the same node; [`NO_EDGE`] is the start alone).
+    fn entry_path_smaller(
+        &mut self,
+        query: &Query<'_>,
+        left: EdgeIndex,
+        right: EdgeIndex,
+        start: NodeIndex,
+    ) -> bool {
+        let mut left_nodes = std::mem::take(&mut self.tie_left);
+        let mut right_nodes = std::mem::take(&mut self.tie_right);
+        self.collect_entry_path(query, left, start, &mut left_nodes);
+        self.collect_entry_path(query, right, start, &mut right_nodes);
+        let smaller = left_nodes < right_nodes;
+        self.tie_left = left_nodes;
+        self.tie_right = right_nodes;
+        smaller
+    }
+
+    fn collect_entry_path(
+        &self,
+        query: &Query<'_>,
+        last: EdgeIndex,
+        start: NodeIndex,
+        into: &mut Vec<NodeIndex>,
+    ) {
+        into.clear();
+        let mut edge = last;
+        while edge != NO_EDGE {
+            into.push(query.network.topology.target[edge as usize]);
+            edge = self.entry_states[edge as usize].predecessor;
+        }
+        into.push(start);
+        into.reverse();
+    }
+}

@@ -1,0 +1,113 @@
+//! The pair-aware search (see the `Speed` section of the search's docs): states are the edges a
+//! path enters a node by, so a mediator's conditions on its pair of edges hold on every path it
+//! finds. It returns what the node search returns (the property tests compare every
+//! [`SearchMode`] with a brute-force reference); these tests pin what it does differently.
+
+mod common;
+
+use alloy_primitives::U256;
+use common::{byte_channel as channel, node};
+use pfs_core::fee_schedule::ImbalancePenalty;
+use pfs_core::routing::{
+    ChannelDescription, ChannelGraph, OnlineSet, PathFinder, PathRequest, Routes, SearchLimits, SearchMode,
+    SearchTuning, Unlimited,
+};
+use pfs_core::{Address, FeeSchedule};
+
+/// Paths from 1 to 9 for 10 units, every node online, no penalties.
+fn answer_with(channels: &[ChannelDescription], tuning: SearchTuning, max_paths: usize) -> Routes {
+    let network = ChannelGraph::build(Address::ZERO, channels).expect("valid channels");
+    let everyone: Vec<Address> = (1..=9).map(node).collect();
+    let online = OnlineSet::from_addresses(&network, &everyone);
+    let request = PathRequest {
+        max_paths,
+        diversity_penalty: 0.0,
+        fee_penalty: 0.0,
+        ..PathRequest::new(node(1), node(9), U256::from(10))
+    };
+    PathFinder::with_tuning(tuning)
+        .find_paths(&network, &online, &request, &SearchLimits::default(), &Unlimited)
+        .expect("the pre-checks pass")
+}
+
+fn answer(channels: &[ChannelDescription], mode: SearchMode, max_paths: usize) -> Routes {
+    answer_with(channels, SearchTuning { mode, ..SearchTuning::default() }, max_paths)
+}
+
+fn nodes_of(routes: &Routes) -> Vec<Vec<Address>> {
+    routes.paths.iter().map(|path| path.nodes.clone()).collect()
+}
+
+/// Mediator 5 is entered from 2 or 3 and leaves to 6 (then the target 9) or to 7 (a dead
+/// end). Its penalty on the channel with 2 ends at 350 while it holds 300 there and 2 can send
+/// 100: a slack of 50, which covers its balance of 40 towards 7 but not its balance of 1000
+/// towards 6. So both of its edges pass the conditions of a single edge, and only the pair
+/// 2 → 5 → 6 breaks them. 1 → 2 → 5 → 6 → 9 and 1 → 3 → 5 → 6 → 9 weigh the same; the first is
+/// the lexicographically smaller one, and invalid.
+fn mediator_with_one_bad_pair() -> Vec<ChannelDescription> {
+    let short_penalty = FeeSchedule {
+        imbalance_penalty: Some(
+            ImbalancePenalty::new(vec![(U256::ZERO, U256::ZERO), (U256::from(350), U256::ZERO)])
+                .expect("increasing points"),
+        ),
+        ..FeeSchedule::default()
+    };
+    let mut into_mediator = channel(3, 2, 5, 100, 300);
+    into_mediator.fee_schedule2 = short_penalty;
+    vec![
+        channel(1, 1, 2, 100, 100),
+        channel(2, 1, 3, 100, 100),
+        into_mediator,
+        channel(4, 3, 5, 100, 100),
+        channel(5, 5, 6, 1000, 100),
+        channel(6, 6, 9, 1000, 100),
+        channel(7, 5, 7, 40, 100),
+    ]
+}
+
+#[test]
+fn a_path_through_a_pair_that_breaks_the_mediator_conditions_is_never_examined() {
+    let expected = vec![[1, 3, 5, 6, 9].map(node).to_vec()];
+    let pair_aware = answer(&mediator_with_one_bad_pair(), SearchMode::PairAware, 1);
+    assert_eq!(nodes_of(&pair_aware), expected);
+    assert_eq!(pair_aware.candidates_examined, 1);
+    // The node search finds the invalid path first and examines it.
+    let nodes = answer(&mediator_with_one_bad_pair(), SearchMode::Nodes, 1);
+    assert_eq!(nodes_of(&nodes), expected);
+    assert_eq!(nodes.candidates_examined, 2);
+}
+
+/// 1 → 2 → 5 → 9 and 1 → 3 → 4 → 9 weigh the same. The first is lexicographically smaller, but
+/// its last edge leaves a larger node: the two paths end in different states of the pair-aware
+/// search, and the smaller path must win over the state reached first.
+#[test]
+fn equal_paths_that_enter_the_target_by_different_edges_keep_the_lexicographically_smaller() {
+    let channels = vec![
+        channel(1, 1, 2, 100, 100),
+        channel(2, 1, 3, 100, 100),
+        channel(3, 2, 5, 100, 100),
+        channel(4, 3, 4, 100, 100),
+        channel(5, 5, 9, 100, 100),
+        channel(6, 4, 9, 100, 100),
+    ];
+    for mode in [SearchMode::PairAware, SearchMode::Nodes] {
+        let routes = answer(&channels, mode, 2);
+        assert_eq!(
+            nodes_of(&routes),
+            vec![[1, 2, 5, 9].map(node).to_vec(), [1, 3, 4, 9].map(node).to_vec()],
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn a_request_switches_to_the_pair_aware_search_once_a_candidate_is_invalid() {
+    let tuning = SearchTuning { pair_aware_after_invalid: 1, ..SearchTuning::default() };
+    let routes = answer_with(&mediator_with_one_bad_pair(), tuning, 5);
+    // The node search examined the invalid path; the pair-aware search took over, found the
+    // valid one, and knows that no other path passes the pair conditions.
+    assert_eq!(nodes_of(&routes), vec![[1, 3, 5, 6, 9].map(node).to_vec()]);
+    assert_eq!(routes.candidates_examined, 2);
+    let nodes = answer(&mediator_with_one_bad_pair(), SearchMode::Nodes, 5);
+    assert_eq!(nodes_of(&nodes), nodes_of(&routes));
+}
