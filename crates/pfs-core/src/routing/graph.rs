@@ -218,8 +218,8 @@ pub(crate) struct EdgeState {
     /// For which amounts this edge's fee weight can be finite (see [`WeightAmounts`]); depends
     /// on the reverse edge's schedule too, so it is refreshed when either side changes.
     pub weight_amounts: WeightAmounts,
-    /// The pair conditions of this channel, estimated; depends on the reverse edge's state too,
-    /// so it is refreshed when either side changes.
+    /// The pair conditions of the sender as a mediator on this channel, estimated; depends on
+    /// the reverse edge's capacity too, so it is refreshed when either side changes.
     pub pair: PairEstimates,
 }
 
@@ -480,7 +480,7 @@ impl ChannelGraph {
         let derived: Vec<(WeightAmounts, PairEstimates)> = (0..edge_count)
             .map(|edge| {
                 let (state, reverse) = (&states[edge], &states[topology.reverse[edge] as usize]);
-                (WeightAmounts::of(state, reverse), PairEstimates::of(state, reverse))
+                (WeightAmounts::of(state, reverse), PairEstimates::of(state, reverse.capacity))
             })
             .collect();
         for (state, (amounts, pair)) in states.iter_mut().zip(derived) {
@@ -538,8 +538,9 @@ impl ChannelGraph {
             }
         }
         // An edge's weight amounts depend on its capacity and both schedules, its pair
-        // estimates on both states: an update changes the reverse edge's estimates, and a new
-        // schedule its weight amounts too. Unchanged
+        // estimates on its state and the reverse edge's capacity: an update may change the
+        // reverse edge's estimates (rarely: only whether its entry's slack is unlimited), and a
+        // new schedule its weight amounts too. Unchanged
         // states are not written, so that their chunks stay shared.
         for (edge, schedule) in touched {
             let backward = self.topology.reverse[edge as usize];
@@ -549,7 +550,7 @@ impl ChannelGraph {
                 } else {
                     next.state(sender).weight_amounts
                 };
-                let pair = PairEstimates::of(next.state(sender), next.state(receiver));
+                let pair = PairEstimates::of(next.state(sender), next.state(receiver).capacity);
                 let state = next.state(sender);
                 if state.weight_amounts != amounts || state.pair != pair {
                     let chunk = Arc::make_mut(&mut next.chunks[sender as usize / CHUNK_EDGES]);

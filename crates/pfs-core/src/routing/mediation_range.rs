@@ -84,48 +84,43 @@ fn need_of(state: &EdgeState) -> (U256, bool) {
     (state.capacity.saturating_sub(first), cap_fees)
 }
 
-/// The pair conditions the channel of an edge `m → x` takes part in, as numbers that compare
-/// cheaply and never rule out a pair the exact ones allow: for scans over all of a mediator's
-/// edges, which would otherwise follow every channel's penalty. Kept in the state of `m → x`
-/// and refreshed when either direction of the channel changes.
+/// The pair conditions an edge `m → x` takes part in, as numbers that compare cheaply and never
+/// rule out a pair the exact ones allow: for scans over all of a mediator's edges, which would
+/// otherwise follow every channel's penalty. Kept in the state of `m → x`; they depend on it
+/// and, for `entry_slack`, on whether the reverse edge's capacity exceeds the slack, so an
+/// update rarely changes the reverse edge's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct PairEstimates {
     /// `m`'s `cap_fees` on this channel.
     pub cap_fees: bool,
+    /// At most [`outgoing_need`] of this edge as an outgoing edge of `m`, as the bits of a
+    /// non-negative `f32` (such bits order as the numbers do); [`PairEstimates::NO_PAIR`] when
+    /// the edge carries nothing or `m`'s penalty does not cover its balance (no entry of `m`
+    /// may precede it).
+    pub need: u32,
     /// At least the slack of the reverse edge `x → m` as an entry of `m` ([`incoming_slack`];
-    /// `+inf` when unlimited), as the bits of a non-negative `f32` (such bits order as the
-    /// numbers do).
+    /// `+inf` when unlimited), as the bits of a non-negative `f32`.
     pub entry_slack: u32,
-    /// `x`'s `cap_fees` on this channel.
-    pub reverse_cap_fees: bool,
-    /// At most [`outgoing_need`] of the reverse edge `x → m` as an outgoing edge of `x`, as the
-    /// bits of a non-negative `f32`; [`PairEstimates::NO_PAIR`] when that edge carries nothing
-    /// or `x`'s penalty does not cover its balance (no entry of `x` may precede it).
-    pub reverse_need: u32,
 }
 
 impl PairEstimates {
-    /// `reverse_need` of an edge that no entry may precede: above the bits of every slack.
+    /// `need` of an edge that no entry may precede: above the bits of every slack.
     pub(crate) const NO_PAIR: u32 = u32::MAX;
 
-    /// The estimates kept in the state `state` of `m → x`, whose reverse's state is `reverse`.
-    pub(crate) fn of(state: &EdgeState, reverse: &EdgeState) -> Self {
-        let entry_slack = match slack_of(state, reverse.capacity).0 {
+    /// The estimates of the edge whose state is `state` and whose reverse carries
+    /// `reverse_capacity`.
+    pub(crate) fn of(state: &EdgeState, reverse_capacity: U256) -> Self {
+        let (need, cap_fees) = need_of(state);
+        let need = if state.capacity.is_zero() || !state.penalty_covers_capacity {
+            Self::NO_PAIR
+        } else {
+            f32_at_most(need).to_bits()
+        };
+        let entry_slack = match slack_of(state, reverse_capacity).0 {
             Slack::Limited(slack) => f32_at_least(slack),
             Slack::Unlimited => f32::INFINITY,
         };
-        let (reverse_need, reverse_cap_fees) = need_of(reverse);
-        let reverse_need = if reverse.capacity.is_zero() || !reverse.penalty_covers_capacity {
-            Self::NO_PAIR
-        } else {
-            f32_at_most(reverse_need).to_bits()
-        };
-        Self {
-            cap_fees: state.penalty_span().0,
-            entry_slack: entry_slack.to_bits(),
-            reverse_cap_fees,
-            reverse_need,
-        }
+        Self { cap_fees, need, entry_slack: entry_slack.to_bits() }
     }
 
     /// Whether the entry `x → m` of these estimates (kept in the state of `m → x`) may precede
@@ -419,15 +414,14 @@ mod tests {
             (network, edge_in, edge_out) in mediator_strategy(),
         ) {
             if pair_defined(&network, edge_in, edge_out) {
-                // The entry's estimates are kept at the mediator's side of its channel, the
-                // outgoing edge's need at the reverse of that edge.
+                // The entry's estimates are kept at the mediator's side of its channel.
                 let mediator_side = network.state(network.topology.reverse[edge_in as usize]);
-                let outgoing = network.state(network.topology.reverse[edge_out as usize]).pair;
-                prop_assert!(outgoing.reverse_need != PairEstimates::NO_PAIR);
+                let outgoing = network.state(edge_out).pair;
+                prop_assert!(outgoing.need != PairEstimates::NO_PAIR);
                 prop_assert!(mediator_side.pair.entry_may_precede(
                     mediator_side.penalty_covers_capacity,
-                    outgoing.reverse_cap_fees,
-                    outgoing.reverse_need,
+                    outgoing.cap_fees,
+                    outgoing.need,
                 ));
             }
         }

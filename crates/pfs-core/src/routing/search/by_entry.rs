@@ -352,10 +352,10 @@ impl PathFinder {
         }
         let label = &mut self.node_bounds[tail as usize];
         if *label == PENALTY_NODE {
-            let pair = query.network.state(out_edge as EdgeIndex).pair;
-            if pair.reverse_need != PairEstimates::NO_PAIR {
-                let class = u64::from(pair.reverse_cap_fees) << 31;
-                dial.push(reached, u64::from(pair.reverse_need) << 32 | class | u64::from(tail));
+            let pair = query.network.state(topology.reverse[out_edge]).pair;
+            if pair.need != PairEstimates::NO_PAIR {
+                let class = u64::from(pair.cap_fees) << 31;
+                dial.push(reached, u64::from(pair.need) << 32 | class | u64::from(tail));
             }
         } else if *label > label_of(dial.layer, reached) {
             *label = label_of(dial.layer, reached);
