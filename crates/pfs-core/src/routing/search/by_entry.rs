@@ -452,68 +452,66 @@ impl PathFinder {
         let mut found: Option<EdgeIndex> = None;
         let mut pops = 0u64;
         let mut check_undefined = check_undefined;
-        while let Some(EntryFrontier { key, reached, edge, from, lazy }) = heap.pop() {
-            self.queue_pops += 1;
-            pops += 1;
-            if self.out_of_budget(query) {
-                self.entry_heap = heap;
-                return EntrySearch::OutOfBudget;
-            }
-            if self.entry_bounds_stale && pops > self.tuning.stale_bound_after_pops {
-                self.entry_heap = heap;
-                return EntrySearch::StaleBound;
-            }
-            if let Some(last) = found {
-                // Other edges into the target may end paths of the same total (each is a state
-                // of its own): take the lexicographically smallest.
-                if key > self.entry_states[last as usize].distance {
-                    break;
+        let gave_up = 'search: {
+            while let Some(EntryFrontier { key, reached, edge, from, lazy }) = heap.pop() {
+                self.queue_pops += 1;
+                pops += 1;
+                if self.out_of_budget(query) {
+                    break 'search Some(EntrySearch::OutOfBudget);
                 }
-            } else if check_undefined && pops > self.tuning.undefined_check_after_pops {
-                check_undefined = false;
-                let floor = self
-                    .fewest_undefined(query, start)
-                    .map(|count| start_distance.plus(Distance::from_parts(u128::from(count), 0)));
-                match floor {
-                    None => {
-                        self.entry_heap = heap;
-                        return EntrySearch::NoPath;
+                if self.entry_bounds_stale && pops > self.tuning.stale_bound_after_pops {
+                    break 'search Some(EntrySearch::StaleBound);
+                }
+                if let Some(last) = found {
+                    // Other edges into the target may end paths of the same total (each is a
+                    // state of its own): take the lexicographically smallest.
+                    if key > self.entry_states[last as usize].distance {
+                        break;
                     }
-                    Some(floor) if floor > key => {
-                        self.entry_heap = heap;
-                        return EntrySearch::AtLeast(floor);
+                } else if check_undefined && pops > self.tuning.undefined_check_after_pops {
+                    check_undefined = false;
+                    let floor = self
+                        .fewest_undefined(query, start)
+                        .map(|count| start_distance.plus(Distance::from_parts(u128::from(count), 0)));
+                    match floor {
+                        None => break 'search Some(EntrySearch::NoPath),
+                        Some(floor) if floor > key => break 'search Some(EntrySearch::AtLeast(floor)),
+                        Some(_) => {}
                     }
-                    Some(_) => {}
                 }
-            }
-            let index = edge as usize;
-            if self.entry_states[index].settled == run {
-                continue;
-            }
-            if lazy {
-                if let Some(weight) = self.weight(query, edge) {
-                    self.relax_entry(query, &mut heap, edge, from, reached.plus(weight), start);
+                let index = edge as usize;
+                if self.entry_states[index].settled == run {
+                    continue;
                 }
-                continue;
+                if lazy {
+                    if let Some(weight) = self.weight(query, edge) {
+                        self.relax_entry(query, &mut heap, edge, from, reached.plus(weight), start);
+                    }
+                    continue;
+                }
+                if reached != self.entry_states[index].distance {
+                    continue;
+                }
+                self.entry_states[index].settled = run;
+                let head = topology.target[index];
+                if head == query.target {
+                    found = match found {
+                        Some(last) if !self.entry_path_smaller(query, edge, last, start) => Some(last),
+                        _ => Some(edge),
+                    };
+                    continue;
+                }
+                if self.entry_dominated(query, edge, reached) {
+                    continue;
+                }
+                self.expand_entry(query, &mut heap, head, Some(edge), edge, reached, start);
             }
-            if reached != self.entry_states[index].distance {
-                continue;
-            }
-            self.entry_states[index].settled = run;
-            let head = topology.target[index];
-            if head == query.target {
-                found = match found {
-                    Some(last) if !self.entry_path_smaller(query, edge, last, start) => Some(last),
-                    _ => Some(edge),
-                };
-                continue;
-            }
-            if self.entry_dominated(query, edge, reached) {
-                continue;
-            }
-            self.expand_entry(query, &mut heap, head, Some(edge), edge, reached, start);
-        }
+            None
+        };
         self.entry_heap = heap;
+        if let Some(outcome) = gave_up {
+            return outcome;
+        }
         let Some(last) = found else {
             return EntrySearch::NoPath;
         };

@@ -296,7 +296,7 @@ pub struct PathFinder {
     /// edge into it (see `compute_entry_bounds`).
     node_bounds: Vec<u32>,
     /// `node_bounds` before a bound computation: [`UNREACHED`], or [`PENALTY_NODE`] for the nodes
-    /// with an imbalance penalty (set per request).
+    /// with an imbalance penalty (set when a request switches to the pair-aware search).
     node_bounds_start: Vec<u32>,
     /// The target of the request the pair-aware bound was computed for.
     bound_target: NodeIndex,
@@ -590,10 +590,6 @@ impl PathFinder {
                 | if backward_flags & REFUNDABLE != 0 { REVERSE_REFUNDABLE } else { 0 }
                 | if backward_flags & WEIGHT_MAY_BE_FINITE != 0 { REVERSE_WEIGHT_MAY_BE_FINITE } else { 0 };
             self.bound_steps[edge] = bound_step(self.edge_flags[edge], online.contains_node(head), 0);
-        }
-        for (node, start) in self.node_bounds_start[..network.node_count()].iter_mut().enumerate() {
-            let penalty_free = network.penalty_free_cap_fees(node as NodeIndex).is_some();
-            *start = if penalty_free { UNREACHED } else { PENALTY_NODE };
         }
         let mut work = Work { candidates: 0 };
         let mut paths = Vec::new();
@@ -915,6 +911,11 @@ impl PathFinder {
     /// Searches the sets of this request with the pair-aware search from now on.
     fn switch_to_pair_aware(&mut self, query: &Query<'_>) {
         self.pair_aware = true;
+        let network = query.network;
+        for (node, start) in self.node_bounds_start[..network.node_count()].iter_mut().enumerate() {
+            let penalty_free = network.penalty_free_cap_fees(node as NodeIndex).is_some();
+            *start = if penalty_free { UNREACHED } else { PENALTY_NODE };
+        }
         self.compute_entry_bounds(query);
     }
 
