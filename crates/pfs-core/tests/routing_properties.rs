@@ -445,6 +445,8 @@ proptest! {
         for tuning in [
             SearchTuning { mode: SearchMode::PairAware, ..SearchTuning::default() },
             SearchTuning { mode: SearchMode::Nodes, ..SearchTuning::default() },
+            // A node bound that stops at once: every node not settled gets the frontier's label.
+            SearchTuning { mode: SearchMode::Nodes, node_bound_scan_limit: 1, ..SearchTuning::default() },
             // Every shortcut at once, so that small networks take them too.
             SearchTuning {
                 mode: SearchMode::Adaptive,
@@ -452,6 +454,7 @@ proptest! {
                 pair_aware_after_invalid: 1,
                 stale_bound_after_pops: 1,
                 undefined_check_after_pops: 1,
+                node_bound_scan_limit: 1,
             },
         ] {
             prop_assert_eq!(&engine(&scenario, &mut PathFinder::with_tuning(tuning)), &expected, "{:?}", tuning);

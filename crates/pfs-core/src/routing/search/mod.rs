@@ -20,7 +20,10 @@
 //! # Speed
 //!
 //! * No per-request copy of the graph: the reachability pruning of §2.3 and the capacity bound
-//!   are checked on the fly (offline heads and edges below `value` are skipped).
+//!   are checked on the fly (offline heads and edges below `value` are skipped). What each edge
+//!   allows for the request's value comes from one pass over compact keys that the graph keeps
+//!   for this purpose ([`super::graph::SearchKey`], both directions of an edge in 12 bytes),
+//!   without data-dependent branches (see `PathFinder::compute_flags`).
 //! * Skipping edges whose capacity is below `value` does not change the answer: such an edge
 //!   makes every path through it invalid (§2.7 step 1), and since candidates are taken in a
 //!   strict total order, removing invalid candidates never changes which valid one comes first.
@@ -53,7 +56,9 @@
 //!   the A* explore every path they seemed to allow (with `max_paths` 5, 61 of 300 requests
 //!   ran out of a 200 ms budget; with them left out, 20 did). When the source reaches the
 //!   target only through such edges, a second layer of the bound counts one undefined edge plus
-//!   the finite steps after it (see `PathFinder::compute_hops`).
+//!   the finite steps after it (see `PathFinder::compute_hops`). The bound's search stops at
+//!   the source's label, or earlier, after [`SearchTuning::node_bound_scan_limit`] edges: the
+//!   rest get the frontier's label, and the A* meets it halfway.
 //! * The node search above cannot see a mediator's conditions on its *pair* of edges: its
 //!   paths often break them (each such path is examined, found invalid and split), and its
 //!   bound counts on continuations that no path entering the mediator by the right edge can
@@ -100,7 +105,7 @@ use alloy_primitives::{I256, U256};
 use crate::fees::get_amount_with_fees;
 
 use self::by_entry::{EntryFrontier, EntrySearch, EntryState, Expanded, ScanMark};
-use super::graph::{ChannelGraph, EdgeIndex, NodeIndex, WeightAmounts, weight_window};
+use super::graph::{ChannelGraph, EdgeIndex, NodeIndex, SearchKey, WeightAmounts, amount_key, weight_window};
 use super::mediation_range::{MediatorRange, outgoing_need, pair_defined};
 use super::online::OnlineSet;
 use super::request::{Budget, Capacities, Path, PathError, PathRequest, Routes, SearchLimits, Truncation};
@@ -201,6 +206,14 @@ pub struct SearchTuning {
     /// its best path in a few dozen pops; one that needed more settled tens of thousands of
     /// states first.
     pub undefined_check_after_pops: u64,
+    /// The node search's lower bound (a backward search from the target) stops once it has
+    /// scanned this many edges, even before it reaches the source: the nodes it did not settle
+    /// get the frontier's label. The A* then explores more from its start, but both searches
+    /// together settle two smaller balls instead of one large one (the idea of a bidirectional
+    /// search), and the bound is recomputed for every returned path. On the generated 15k-node
+    /// network with `max_paths` 5 (one run, 300 requests), 10,000 took the median from 5.2 to
+    /// 3.1 ms; the full search had scanned some 80,000 edges per bound.
+    pub node_bound_scan_limit: usize,
 }
 
 impl Default for SearchTuning {
@@ -211,6 +224,7 @@ impl Default for SearchTuning {
             pair_aware_after_invalid: 4,
             stale_bound_after_pops: 256,
             undefined_check_after_pops: 512,
+            node_bound_scan_limit: 10_000,
         }
     }
 }
@@ -559,38 +573,7 @@ impl PathFinder {
         self.prepare(network);
         self.edges_weighed = 0;
         self.queue_pops = 0;
-        let threshold = query.refund_threshold;
-        let topology = &network.topology;
-        for (edge, (flags, state)) in self.edge_flags.iter_mut().zip(network.states()).enumerate() {
-            let carries = at_least(&state.capacity, &query.value);
-            let refundable = threshold.as_ref().is_some_and(|threshold| at_least(&state.capacity, threshold));
-            let may_be_finite = match state.weight_amounts {
-                WeightAmounts::Never => false,
-                WeightAmounts::UpToCapacity => carries,
-                WeightAmounts::Window => weight_window(state, network.state(topology.reverse[edge]))
-                    .is_some_and(|(least, most)| least <= query.value && query.value <= most),
-            };
-            *flags = if carries { CARRIES } else { 0 }
-                | if refundable { REFUNDABLE } else { 0 }
-                | if state.penalty_covers_capacity { PENALTY_COVERS } else { 0 }
-                | if may_be_finite { WEIGHT_MAY_BE_FINITE } else { 0 };
-        }
-        // Now [`USABLE`] (the edge carries the value, and the fee of each mediator at its ends
-        // can be defined, see `usable`) and the reverse edge's bits.
-        let (from_source, from_target) = (topology.out_edges(source), topology.out_edges(target));
-        for (edge, &backward) in topology.reverse.iter().enumerate() {
-            let (forward_flags, backward_flags) = (self.edge_flags[edge], self.edge_flags[backward as usize]);
-            let (tail_is_source, tail_is_target) = (from_source.contains(&edge), from_target.contains(&edge));
-            let head = topology.target[edge];
-            let forward = usable(forward_flags, backward_flags, tail_is_source, head == target);
-            let backward_usable = usable(backward_flags, forward_flags, head == source, tail_is_target);
-            self.edge_flags[edge] = (forward_flags & !USABLE)
-                | if forward { USABLE } else { 0 }
-                | if backward_usable { REVERSE_USABLE } else { 0 }
-                | if backward_flags & REFUNDABLE != 0 { REVERSE_REFUNDABLE } else { 0 }
-                | if backward_flags & WEIGHT_MAY_BE_FINITE != 0 { REVERSE_WEIGHT_MAY_BE_FINITE } else { 0 };
-            self.bound_steps[edge] = bound_step(self.edge_flags[edge], online.contains_node(head), 0);
-        }
+        self.compute_flags(&query);
         let mut work = Work { candidates: 0 };
         let mut paths = Vec::new();
         let truncated = if online.contains_node(source) && online.contains_node(target) {
@@ -605,6 +588,58 @@ impl PathFinder {
             edges_weighed: self.edges_weighed,
             queue_pops: self.queue_pops,
         })
+    }
+
+    /// Computes [`EdgeFlags`] and the lower-bound steps of every edge for `query`, in one pass
+    /// over the graph's [`SearchKey`]s (which hold both directions of each edge) in edge order.
+    /// The pass has no data-dependent branches: whether an edge carries the value is a coin
+    /// toss, and reading the reverse edge's flags anywhere in memory stalls. With both, the
+    /// pass took 1.8 ms per request at 15k nodes and 52k channels; without, 0.8 ms.
+    fn compute_flags(&mut self, query: &Query<'_>) {
+        let network = query.network;
+        let topology = &network.topology;
+        let amounts = AmountKeys {
+            value: amount_key(&query.value),
+            // No threshold: no edge is refundable (a key that no capacity exceeds or equals).
+            threshold: query.refund_threshold.as_ref().map_or(f32::NAN, amount_key),
+        };
+        let ends = RequestEnds {
+            source: query.source,
+            target: query.target,
+            from_source: topology.out_edges(query.source),
+            from_target: topology.out_edges(query.target),
+        };
+        let mut first_edge = 0;
+        for keys in network.search_key_chunks() {
+            let edges = first_edge..first_edge + keys.len();
+            let (flags, steps) = (&mut self.edge_flags[edges.clone()], &mut self.bound_steps[edges.clone()]);
+            // Equal keys leave the order of amounts open and a weight window needs the states:
+            // both are rare, so they are settled in a second loop, when the chunk has any.
+            let mut exceptions = false;
+            for (edge, (key, (flags, step))) in
+                edges.clone().zip(keys.iter().zip(flags.iter_mut().zip(steps.iter_mut())))
+            {
+                let (forward, backward) = (amounts.side(key, 0), amounts.side(key, 1));
+                exceptions |= amounts.leaves_open(key);
+                (*flags, *step) = ends.combine(forward, backward, edge, topology.target[edge], query.online);
+            }
+            if exceptions {
+                for (edge, (key, (flags, step))) in
+                    edges.zip(keys.iter().zip(flags.iter_mut().zip(steps.iter_mut())))
+                {
+                    if amounts.leaves_open(key) {
+                        let backward = topology.reverse[edge];
+                        let (forward, backward) = (
+                            exact_side(query, edge as EdgeIndex, backward),
+                            exact_side(query, backward, edge as EdgeIndex),
+                        );
+                        (*flags, *step) =
+                            ends.combine(forward, backward, edge, topology.target[edge], query.online);
+                    }
+                }
+            }
+            first_edge += keys.len();
+        }
     }
 
     /// Sizes the buffers for `network` and starts a new request generation.
@@ -1169,12 +1204,17 @@ impl PathFinder {
         buckets[0].push(query.target);
         let mut distance = 0u32;
         let mut pending = 1usize;
+        let mut scanned = 0usize;
         self.hops_cap = None;
         while pending > 0 {
             // Labels up to `distance` are final here. Nodes much farther than the source cannot
-            // be on a path the search will take: stop, and bound the rest by the frontier.
+            // be on a path the search will take: stop, and bound the rest by the frontier. So
+            // does a search that has scanned its share of the work (see
+            // `SearchTuning::node_bound_scan_limit`).
             let source_hops = hops[query.source as usize];
-            if source_hops != UNREACHED && distance >= source_hops + BOUND_HORIZON {
+            if (source_hops != UNREACHED && distance >= source_hops + BOUND_HORIZON)
+                || scanned >= self.tuning.node_bound_scan_limit
+            {
                 self.hops_cap = Some(distance);
                 break;
             }
@@ -1187,6 +1227,7 @@ impl PathFinder {
                 // Each out-edge `node → tail` stands for its reverse `tail → node`, walked
                 // backwards (see `bound_steps`).
                 let edges = topology.out_edges(node);
+                scanned += edges.len();
                 for (&step, &tail) in bound_steps[edges.clone()].iter().zip(&topology.target[edges]) {
                     if step == 0 || step == UNDEFINED_STEP {
                         continue;
@@ -1526,15 +1567,13 @@ impl PathFinder {
 /// is undefined.
 #[inline]
 fn bound_step(flags: EdgeFlags, head_online: bool, diversity_steps: u32) -> u8 {
-    if flags & REVERSE_USABLE == 0 || !head_online {
-        return 0;
-    }
-    if flags & REVERSE_WEIGHT_MAY_BE_FINITE == 0 {
-        return UNDEFINED_STEP;
-    }
+    // Branch-free (see `compute_flags`): masks select the step.
+    let walkable = u8::from((flags & REVERSE_USABLE != 0) & head_online).wrapping_neg();
+    let undefined = u8::from(flags & REVERSE_WEIGHT_MAY_BE_FINITE == 0).wrapping_neg();
     // No refund when this edge (the reverse of the one walked) is below the threshold.
     let no_refund = u32::from(flags & REFUNDABLE == 0);
-    (1 + no_refund + diversity_steps).min(MAX_BOUND_STEP) as u8
+    let finite = (1 + no_refund + diversity_steps).min(MAX_BOUND_STEP) as u8;
+    walkable & ((undefined & UNDEFINED_STEP) | (!undefined & finite))
 }
 
 /// Whether an edge may be on a valid path, from its flags and its reverse's ([`CARRIES`],
@@ -1546,9 +1585,100 @@ fn bound_step(flags: EdgeFlags, head_online: bool, diversity_steps: u32) -> u8 {
 /// with that mediator is invalid. The source and the target are not mediators.
 #[inline]
 fn usable(flags: EdgeFlags, reverse_flags: EdgeFlags, tail_is_source: bool, head_is_target: bool) -> bool {
-    flags & CARRIES != 0
-        && (tail_is_source || flags & PENALTY_COVERS != 0)
-        && (head_is_target || reverse_flags & PENALTY_COVERS != 0)
+    // `&` and `|` rather than `&&` and `||`: branch-free (see `PathFinder::compute_flags`).
+    (flags & CARRIES != 0)
+        & (tail_is_source | (flags & PENALTY_COVERS != 0))
+        & (head_is_target | (reverse_flags & PENALTY_COVERS != 0))
+}
+
+/// The value and the refund threshold of a request as [`amount_key`]s, for `compute_flags`.
+struct AmountKeys {
+    value: f32,
+    threshold: f32,
+}
+
+impl AmountKeys {
+    /// The [`CARRIES`], [`REFUNDABLE`], [`PENALTY_COVERS`] and [`WEIGHT_MAY_BE_FINITE`] bits of
+    /// side `side` of `key` (0: the edge, 1: its reverse), exact unless `leaves_open`.
+    #[inline]
+    fn side(&self, key: &SearchKey, side: usize) -> EdgeFlags {
+        let carries = key.capacity[side] > self.value;
+        let up_to_capacity = key.weight_amounts[side] == WeightAmounts::UpToCapacity;
+        bit(carries, CARRIES)
+            | bit(key.capacity[side] > self.threshold, REFUNDABLE)
+            | bit(key.penalty_covers_capacity[side], PENALTY_COVERS)
+            | bit(carries & up_to_capacity, WEIGHT_MAY_BE_FINITE)
+    }
+
+    /// Whether `side` may be wrong for `key`: a capacity key equal to the value's or the
+    /// threshold's, or a weight window.
+    #[inline]
+    fn leaves_open(&self, key: &SearchKey) -> bool {
+        let open = |side: usize| {
+            (key.capacity[side] == self.value)
+                | (key.capacity[side] == self.threshold)
+                | (key.weight_amounts[side] == WeightAmounts::Window)
+        };
+        open(0) | open(1)
+    }
+}
+
+/// `AmountKeys::side` for `edge` (whose reverse is `backward`) from its state: exact.
+#[cold]
+fn exact_side(query: &Query<'_>, edge: EdgeIndex, backward: EdgeIndex) -> EdgeFlags {
+    let network = query.network;
+    let state = network.state(edge);
+    let carries = at_least(&state.capacity, &query.value);
+    let refundable = query.refund_threshold.is_some_and(|threshold| at_least(&state.capacity, &threshold));
+    let may_be_finite = match state.weight_amounts {
+        WeightAmounts::Never => false,
+        WeightAmounts::UpToCapacity => carries,
+        WeightAmounts::Window => weight_window(state, network.state(backward))
+            .is_some_and(|(least, most)| least <= query.value && query.value <= most),
+    };
+    bit(carries, CARRIES)
+        | bit(refundable, REFUNDABLE)
+        | bit(state.penalty_covers_capacity, PENALTY_COVERS)
+        | bit(may_be_finite, WEIGHT_MAY_BE_FINITE)
+}
+
+/// The source and the target of a request, for `compute_flags`: they are no mediators.
+struct RequestEnds {
+    source: NodeIndex,
+    target: NodeIndex,
+    from_source: std::ops::Range<usize>,
+    from_target: std::ops::Range<usize>,
+}
+
+impl RequestEnds {
+    /// The final flags and lower-bound step of `edge` (into `head`) from its own bits and its
+    /// reverse's (see [`AmountKeys::side`]).
+    #[inline]
+    fn combine(
+        &self,
+        forward: EdgeFlags,
+        backward: EdgeFlags,
+        edge: usize,
+        head: NodeIndex,
+        online: &OnlineSet,
+    ) -> (EdgeFlags, u8) {
+        let (tail_is_source, tail_is_target) =
+            (self.from_source.contains(&edge), self.from_target.contains(&edge));
+        let forward_usable = usable(forward, backward, tail_is_source, head == self.target);
+        let backward_usable = usable(backward, forward, head == self.source, tail_is_target);
+        let flags = forward
+            | bit(forward_usable, USABLE)
+            | bit(backward_usable, REVERSE_USABLE)
+            | bit(backward & REFUNDABLE != 0, REVERSE_REFUNDABLE)
+            | bit(backward & WEIGHT_MAY_BE_FINITE != 0, REVERSE_WEIGHT_MAY_BE_FINITE);
+        (flags, bound_step(flags, online.contains_node(head), 0))
+    }
+}
+
+/// `flag` if `set`, else nothing, without a branch.
+#[inline]
+fn bit(set: bool, flag: EdgeFlags) -> EdgeFlags {
+    EdgeFlags::from(set) * flag
 }
 
 /// `left >= right`, comparing two limbs at a time when both fit 128 bits (nearly every amount).
