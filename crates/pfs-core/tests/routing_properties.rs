@@ -12,8 +12,8 @@ use alloy_primitives::{I256, U256};
 use pfs_core::fee_schedule::ImbalancePenalty;
 use pfs_core::fees::{ScheduleTerms, get_amount_with_fees, get_amount_with_fees_general};
 use pfs_core::routing::{
-    Budget, ChannelDescription, ChannelGraph, OnlineSet, PathError, PathFinder, PathRequest, SearchLimits,
-    SearchMode, SearchTuning, Unlimited, find_paths,
+    Budget, ChannelDescription, ChannelGraph, OnlineSet, PathError, PathFinder, PathRequest, Routes,
+    SearchLimits, SearchMode, SearchTuning, Unlimited, find_paths,
 };
 use pfs_core::{Address, ChannelId, FeeSchedule};
 use proptest::prelude::*;
@@ -418,6 +418,13 @@ mod oracle {
 }
 
 fn engine(scenario: &Scenario, finder: &mut PathFinder) -> Result<Vec<(Vec<Address>, I256)>, PathError> {
+    let routes = engine_with_limits(scenario, finder)?;
+    assert_eq!(routes.truncated, None);
+    Ok(routes.paths.into_iter().map(|path| (path.nodes, path.estimated_fee)).collect())
+}
+
+/// The engine's answer with the default limits, whether or not they cut it.
+fn engine_with_limits(scenario: &Scenario, finder: &mut PathFinder) -> Result<Routes, PathError> {
     let network = ChannelGraph::build(Address::ZERO, &scenario.channels).expect("valid scenario");
     let online_addresses: Vec<&Address> = scenario
         .addresses
@@ -427,10 +434,7 @@ fn engine(scenario: &Scenario, finder: &mut PathFinder) -> Result<Vec<(Vec<Addre
         .map(|(a, _)| a)
         .collect();
     let online = OnlineSet::from_addresses(&network, online_addresses);
-    let routes =
-        finder.find_paths(&network, &online, &scenario.request, &SearchLimits::default(), &Unlimited)?;
-    assert_eq!(routes.truncated, None);
-    Ok(routes.paths.into_iter().map(|path| (path.nodes, path.estimated_fee)).collect())
+    finder.find_paths(&network, &online, &scenario.request, &SearchLimits::default(), &Unlimited)
 }
 
 proptest! {
@@ -442,6 +446,14 @@ proptest! {
         let result = engine(&scenario, &mut finder);
         let expected = oracle::find_paths(&scenario);
         prop_assert_eq!(&result, &expected);
+        // The same finder after a request the other way round, with another value: nothing
+        // of that request's state may leak into this one's answer.
+        let mut other = scenario.clone();
+        other.request.source = scenario.request.target;
+        other.request.target = scenario.request.source;
+        other.request.value = scenario.request.value / U256::from(2);
+        let _ = engine_with_limits(&other, &mut finder);
+        prop_assert_eq!(&engine(&scenario, &mut finder), &expected, "a reused finder");
         for tuning in [
             SearchTuning { mode: SearchMode::PairAware, ..SearchTuning::default() },
             SearchTuning { mode: SearchMode::Nodes, ..SearchTuning::default() },
