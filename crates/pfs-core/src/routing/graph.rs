@@ -266,7 +266,7 @@ impl WeightAmounts {
 /// given amount, whether each carries it, whether its fee weight may be finite and whether
 /// its sender's penalty covers its balance. With both directions in one place the pass reads
 /// 12 bytes per edge in order, instead of two whole states, one of them anywhere: at 15k nodes
-/// and 52k channels it went from 1.8 to 0.8 ms per request (with the pass made branch-free).
+/// and 52k channels the pass went from 1.8 to 0.23 ms per request (with its other changes).
 ///
 /// Invariant: equal to [`SearchKey::of`] the edge's and its reverse's current states
 /// (refreshed with them).
@@ -682,6 +682,11 @@ impl ChannelGraph {
 
     pub(crate) fn state(&self, edge: EdgeIndex) -> &EdgeState {
         &self.chunks[edge as usize / CHUNK_EDGES][edge as usize % CHUNK_EDGES]
+    }
+
+    /// The [`SearchKey`] of `edge`.
+    pub(crate) fn search_key(&self, edge: EdgeIndex) -> &SearchKey {
+        &self.keys[edge as usize / CHUNK_EDGES][edge as usize % CHUNK_EDGES]
     }
 
     /// Every edge's [`SearchKey`], in edge order, a chunk at a time.

@@ -333,6 +333,7 @@ impl PathFinder {
         let tail = topology.target[out_edge];
         if step == 0
             || tail == query.target
+            || !query.online.contains_node(tail)
             // An edge that carries the value carries something, unless the value is zero.
             || (query.value.is_zero() && query.network.capacity(topology.reverse[out_edge]).is_zero())
         {

@@ -222,9 +222,10 @@ pub struct PathFinder {
     edge_flags: Vec<EdgeFlags>,
     /// Per edge `e`, the lower-bound step of its reverse `tail(e) ← head(e)` walked backwards
     /// (see [`PathFinder::compute_hops`]): `1 + no_refund + ⌊diversity⌋` cut at
-    /// [`MAX_BOUND_STEP`]; 0 when the reverse is unusable or `head(e)` offline,
-    /// [`UNDEFINED_STEP`] when its fee weight is undefined. Stored at `e` so that the backward search reads it in the order it
-    /// scans a node's edges.
+    /// [`MAX_BOUND_STEP`]; 0 when the reverse is unusable, [`UNDEFINED_STEP`] when its fee
+    /// weight is undefined (see [`edge_flags::bound_step`]; the searches check that `head(e)`
+    /// is online). Stored at `e` so that the backward search reads it in the order it scans a
+    /// node's edges.
     bound_steps: Vec<u8>,
     edges_weighed: u64,
     queue_pops: u64,
@@ -639,7 +640,7 @@ impl PathFinder {
             let index = edge as usize;
             self.edge_flags[index] |= DIVERSE;
             if self.bound_steps[index] != 0 {
-                self.bound_steps[index] = bound_step(self.edge_flags[index], true, steps);
+                self.bound_steps[index] = bound_step(self.edge_flags[index], steps);
             }
         }
     }
@@ -1159,7 +1160,7 @@ impl PathFinder {
                     }
                     let candidate = distance + u32::from(step);
                     let label = &mut hops[tail as usize];
-                    if *label <= candidate {
+                    if *label <= candidate || !query.online.contains_node(tail) {
                         continue;
                     }
                     *label = candidate;
