@@ -213,15 +213,60 @@ impl MediatorRange {
 /// `cap_fees`, something to receive and to forward, and the incoming penalty reaching far
 /// enough). If not, every path through these two edges is invalid (§2.7 step 2).
 pub(crate) fn pair_defined(network: &ChannelGraph, edge_in: EdgeIndex, edge_out: EdgeIndex) -> bool {
-    let backward = network.topology.reverse[edge_in as usize];
-    let (slack, cap_fees_in) = incoming_slack(network, edge_in);
-    let (need, cap_fees_out) = outgoing_need(network, edge_out);
-    cap_fees_in == cap_fees_out
-        && !network.capacity(edge_in).is_zero()
-        && !network.capacity(edge_out).is_zero()
-        && network.state(backward).penalty_covers_capacity
-        && network.state(edge_out).penalty_covers_capacity
-        && slack.covers(need)
+    let mediator = network.topology.target[edge_in as usize];
+    PairRule::of(network, mediator, Some(edge_in)).allow(network, edge_out)
+}
+
+/// Which outgoing edges of a node the edge it was entered by allows: the conditions of
+/// [`pair_defined`], with the entry's part evaluated once, for scans over all of a mediator's
+/// outgoing edges (a hub has thousands).
+pub(crate) enum PairRule {
+    /// The start of the search: the source is no mediator, and the spur node's entry is
+    /// checked like any other.
+    Any,
+    /// A mediator without penalty, entered by an edge that carries something and with the same
+    /// `cap_fees`: every outgoing edge that carries something.
+    Carrying,
+    /// A mediator with a penalty entered with this slack and `cap_fees`.
+    Covered(Slack, bool),
+    /// The entry breaks a condition of every pair.
+    Nothing,
+}
+
+impl PairRule {
+    /// The rule at `node`, entered by `entry` (`None` at the start of a search).
+    pub(crate) fn of(network: &ChannelGraph, node: NodeIndex, entry: Option<EdgeIndex>) -> Self {
+        let Some(entry) = entry else {
+            return PairRule::Any;
+        };
+        let backward = network.topology.reverse[entry as usize];
+        if network.capacity(entry).is_zero() || !network.state(backward).penalty_covers_capacity {
+            return PairRule::Nothing;
+        }
+        let (slack, cap_fees) = incoming_slack(network, entry);
+        match network.penalty_free_cap_fees(node) {
+            Some(uniform) if uniform == cap_fees => PairRule::Carrying,
+            Some(_) => PairRule::Nothing,
+            None => PairRule::Covered(slack, cap_fees),
+        }
+    }
+
+    /// Whether the pair of the entry and `edge` passes `pair_defined`.
+    pub(crate) fn allow(&self, network: &ChannelGraph, edge: EdgeIndex) -> bool {
+        match *self {
+            PairRule::Any => true,
+            PairRule::Carrying => !network.capacity(edge).is_zero(),
+            PairRule::Covered(slack, cap_fees) => {
+                let state = network.state(edge);
+                if state.capacity.is_zero() || !state.penalty_covers_capacity {
+                    return false;
+                }
+                let (need, edge_cap_fees) = outgoing_need(network, edge);
+                edge_cap_fees == cap_fees && slack.covers(need)
+            }
+            PairRule::Nothing => false,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use super::super::graph::{EdgeIndex, NodeIndex};
-use super::super::mediation_range::{PairEstimates, Slack, incoming_slack, outgoing_need};
+use super::super::mediation_range::{PairEstimates, PairRule, Slack, incoming_slack, outgoing_need};
 use super::{
     Candidate, Distance, MAX_BOUND_STEP, NO_EDGE, PENALTY_NODE, PathFinder, Query, UNDEFINED_STEP, UNREACHED,
     USABLE, WEIGHT_MAY_BE_FINITE,
@@ -103,56 +103,6 @@ impl Ord for EntryFrontier {
 impl PartialOrd for EntryFrontier {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
-    }
-}
-
-/// Which outgoing edges of a node the edge it was entered by allows (the conditions of
-/// `pair_defined`, with the entry's part evaluated once).
-enum PairRule {
-    /// The start of the search: the source is no mediator, and the spur node's entry is
-    /// checked like any other.
-    Any,
-    /// A mediator without penalty, entered by an edge that carries something and with the same
-    /// `cap_fees`: every outgoing edge that carries something.
-    Carrying,
-    /// A mediator with a penalty entered with this slack and `cap_fees`.
-    Covered(Slack, bool),
-    /// The entry breaks a condition of every pair.
-    Nothing,
-}
-
-impl PairRule {
-    fn of(network: &super::ChannelGraph, node: NodeIndex, entry: Option<EdgeIndex>) -> Self {
-        let Some(entry) = entry else {
-            return PairRule::Any;
-        };
-        let backward = network.topology.reverse[entry as usize];
-        if network.capacity(entry).is_zero() || !network.state(backward).penalty_covers_capacity {
-            return PairRule::Nothing;
-        }
-        let (slack, cap_fees) = incoming_slack(network, entry);
-        match network.penalty_free_cap_fees(node) {
-            Some(uniform) if uniform == cap_fees => PairRule::Carrying,
-            Some(_) => PairRule::Nothing,
-            None => PairRule::Covered(slack, cap_fees),
-        }
-    }
-
-    /// Whether the pair of the entry and `edge` passes `pair_defined`.
-    fn allow(&self, network: &super::ChannelGraph, edge: EdgeIndex) -> bool {
-        match *self {
-            PairRule::Any => true,
-            PairRule::Carrying => !network.capacity(edge).is_zero(),
-            PairRule::Covered(slack, cap_fees) => {
-                let state = network.state(edge);
-                if state.capacity.is_zero() || !state.penalty_covers_capacity {
-                    return false;
-                }
-                let (need, edge_cap_fees) = outgoing_need(network, edge);
-                edge_cap_fees == cap_fees && slack.covers(need)
-            }
-            PairRule::Nothing => false,
-        }
     }
 }
 

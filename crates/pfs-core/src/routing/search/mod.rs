@@ -111,7 +111,7 @@ use self::edge_flags::{
     REVERSE_WEIGHT_MAY_BE_FINITE, USABLE, WEIGHT_MAY_BE_FINITE, bound_step,
 };
 use super::graph::{ChannelGraph, EdgeIndex, NodeIndex};
-use super::mediation_range::{MediatorRange, outgoing_need, pair_defined};
+use super::mediation_range::{MediatorRange, PairRule, outgoing_need, pair_defined};
 use super::online::OnlineSet;
 use super::request::{Budget, Capacities, Path, PathError, PathRequest, Routes, SearchLimits, Truncation};
 use super::weight::{fee_weight, no_refund_weight, refund_threshold};
@@ -963,12 +963,12 @@ impl PathFinder {
         let (root_length, run) = self.enter_set(query, root_nodes, root_edges);
         let spur = root_edges.len();
         let mut best: Option<Distance> = None;
-        let entered_by = root_edges.last().copied();
+        let pairs = PairRule::of(query.network, root_nodes[spur], root_edges.last().copied());
         for edge in query.network.topology.out_edges(root_nodes[spur]) {
             let head = query.network.topology.target[edge];
             if self.node_states[head as usize].blocked == run
                 || excluded.contains(&(edge as EdgeIndex))
-                || entered_by.is_some_and(|edge_in| !pair_defined(query.network, edge_in, edge as EdgeIndex))
+                || !pairs.allow(query.network, edge as EdgeIndex)
             {
                 continue;
             }
@@ -1068,8 +1068,9 @@ impl PathFinder {
     ) -> Option<Candidate> {
         let spur = root_edges.len();
         if let Some(&edge_in) = root_edges.last() {
+            let pairs = PairRule::of(query.network, root_nodes[spur], Some(edge_in));
             for edge_out in query.network.topology.out_edges(root_nodes[spur]) {
-                if !pair_defined(query.network, edge_in, edge_out as EdgeIndex) {
+                if !pairs.allow(query.network, edge_out as EdgeIndex) {
                     self.edge_blocked[edge_out] = run;
                 }
             }
