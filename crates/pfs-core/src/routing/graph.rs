@@ -858,7 +858,6 @@ mod tests {
         // to 150) is evaluated up to 200.
         updated[0].capacity2 = U256::from(100);
         let before = ChannelGraph::build(Address::ZERO, &updated).expect("valid channels");
-        let network = ChannelGraph::build(Address::ZERO, &updated).expect("valid channels");
         let update = ChannelUpdate {
             channel_id: ChannelId(U256::from(1)),
             participant: node(1),
@@ -866,7 +865,7 @@ mod tests {
             fee_schedule: Some(FeeSchedule::default()),
         };
         updated[0].fee_schedule1 = FeeSchedule::default();
-        let network = network.with_updates([&update]).expect("known channel");
+        let network = before.with_updates([&update]).expect("known channel");
         let fresh = ChannelGraph::build(Address::ZERO, &updated).expect("valid channels");
         let edge = network.edge_of(ChannelId(U256::from(1)), &node(1)).expect("a participant");
         let backward = network.topology.reverse[edge as usize];

@@ -82,12 +82,9 @@ impl PathFinder {
                     keys.iter().zip(flags.iter_mut().zip(steps.iter_mut())).enumerate()
                 {
                     if amounts.leaves_open(key) {
-                        let edge = (first_edge + offset) as EdgeIndex;
-                        let backward = topology.reverse[edge as usize];
-                        *flags = ends.combine_between_mediators(
-                            exact_side(query, edge, backward),
-                            exact_side(query, backward, edge),
-                        );
+                        let (forward, backward) =
+                            amounts.sides(query, (first_edge + offset) as EdgeIndex, key);
+                        *flags = ends.combine_between_mediators(forward, backward);
                         *step = bound_step(*flags, 0);
                     }
                 }
@@ -98,16 +95,8 @@ impl PathFinder {
         for node in [query.source, query.target] {
             for out_edge in topology.out_edges(node) {
                 for edge in [out_edge, topology.reverse[out_edge] as usize] {
-                    let key = network.search_key(edge as EdgeIndex);
-                    let (forward, backward) = if amounts.leaves_open(key) {
-                        let backward = topology.reverse[edge];
-                        (
-                            exact_side(query, edge as EdgeIndex, backward),
-                            exact_side(query, backward, edge as EdgeIndex),
-                        )
-                    } else {
-                        (amounts.side(key, 0), amounts.side(key, 1))
-                    };
+                    let (forward, backward) =
+                        amounts.sides(query, edge as EdgeIndex, network.search_key(edge as EdgeIndex));
                     self.edge_flags[edge] = ends.combine(forward, backward, edge, topology.target[edge]);
                     self.bound_steps[edge] = bound_step(self.edge_flags[edge], 0);
                 }
@@ -164,6 +153,17 @@ impl AmountKeys {
             | bit(key.capacity[side] > self.threshold, REFUNDABLE)
             | bit(key.penalty_covers_capacity[side], PENALTY_COVERS)
             | bit(carries & up_to_capacity, WEIGHT_MAY_BE_FINITE)
+    }
+
+    /// The bits of `edge` (whose key is `key`) and of its reverse: from the key, or from the
+    /// states when the key `leaves_open` them.
+    fn sides(&self, query: &Query<'_>, edge: EdgeIndex, key: &SearchKey) -> (EdgeFlags, EdgeFlags) {
+        if self.leaves_open(key) {
+            let backward = query.network.topology.reverse[edge as usize];
+            (exact_side(query, edge, backward), exact_side(query, backward, edge))
+        } else {
+            (self.side(key, 0), self.side(key, 1))
+        }
     }
 
     /// Whether `side` may be wrong for `key`: a capacity key equal to the value's or the
