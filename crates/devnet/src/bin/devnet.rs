@@ -130,7 +130,12 @@ async fn up(dir: &Path, options: UpOptions) -> anyhow::Result<()> {
             dir.display()
         );
     }
+    // Both streams exist from here on: a signal that comes while nothing awaits it (between the
+    // start-up and the loop below, or between two rounds of the loop) is kept for the next
+    // `recv`. `tokio::signal::ctrl_c()` listens only while its future lives, and lost a
+    // Ctrl-C sent right after the start.
     let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let started = Instant::now();
     let mut builder = Devnet::builder()
         .dir(dir)
@@ -151,7 +156,7 @@ async fn up(dir: &Path, options: UpOptions) -> anyhow::Result<()> {
     // The start is interruptible: Ctrl-C or SIGTERM during it drops what was started so far.
     let mut devnet = tokio::select! {
         devnet = builder.start() => devnet?,
-        _ = tokio::signal::ctrl_c() => bail!("interrupted during start-up (Ctrl-C)"),
+        _ = interrupt.recv() => bail!("interrupted during start-up (Ctrl-C)"),
         _ = terminate.recv() => bail!("interrupted during start-up (SIGTERM)"),
     };
     let anvil_pid = devnet.anvil().pid();
@@ -197,7 +202,7 @@ async fn up(dir: &Path, options: UpOptions) -> anyhow::Result<()> {
     let mut health = tokio::time::interval(Duration::from_millis(200));
     let outcome = loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break Ok("Ctrl-C"),
+            _ = interrupt.recv() => break Ok("Ctrl-C"),
             _ = terminate.recv() => break Ok("SIGTERM"),
             _ = health.tick() => {
                 if let Some(crash) = devnet.crashed_part() {
