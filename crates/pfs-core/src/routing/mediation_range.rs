@@ -19,8 +19,8 @@
 //! an incoming edge of `m` that can carry the value and whose slack covers its need, and an edge
 //! `u → m` with `m` not the target needs such an outgoing edge of `m`. The last mediator forwards
 //! exactly the value, so an edge into the target (from a mediator) also needs `need ≥ value`.
-//! Each node's best slack and least need are computed once per request when the search first
-//! weighs one of its edges (an edge is checked when its exact weight is computed, not when it is
+//! Each node's best slack and least need (estimated, see [`MediatorRange`]) are computed once
+//! per request when the search first weighs one of its edges (an edge is checked when its exact weight is computed, not when it is
 //! first looked at: most edges the search looks at are never weighed).
 //!
 //! Why it matters: penalty points come from Raiden's float `linspace`, so a channel's last point
@@ -147,64 +147,64 @@ fn f32_at_least(amount: U256) -> f32 {
 
 /// One node's partner edges as a mediator, per `cap_fees` setting (index 0: `false`, 1: `true`):
 /// the largest slack of an incoming edge that can carry the value, and the least need of an
-/// outgoing edge that can carry it. `None` when there is no such edge. For a node without any
-/// penalty every slack is unlimited, so any need serves: the range then holds the first one
-/// found, and finding it needs no walk over all of a hub's edges.
+/// outgoing edge that can carry it, both as the [`PairEstimates`] of those edges (`f32` bits;
+/// `None` when there is no such edge). For a node without any penalty every slack is
+/// unlimited, so any need serves: the range then holds the first one found, and finding it
+/// needs no walk over all of a hub's edges.
+///
+/// Estimates, not exact amounts: the range is built from the states of the node's own
+/// outgoing edges (which hold the estimates of both directions' roles), in order, without
+/// following any channel's penalty. The exact version took a tenth of a median request at 15k
+/// nodes and 52k channels, in the penalised hubs. Estimates never rule out a pair the exact
+/// conditions allow, so the checks below stay sound; they may let through a pair the exact
+/// ones would not, which the validity check then finds.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct MediatorRange {
-    pub best_slack: [Option<Slack>; 2],
-    pub least_need: [Option<U256>; 2],
+    best_slack: [Option<u32>; 2],
+    least_need: [Option<u32>; 2],
 }
 
 impl MediatorRange {
-    /// The range of `node`; `carries(edge)` says whether an edge's capacity reaches the value.
-    pub fn of(network: &ChannelGraph, node: NodeIndex, carries: impl Fn(EdgeIndex) -> bool) -> Self {
+    /// The range of `node`; `usable(edge)` says whether an edge carries the value and carries
+    /// something.
+    pub fn of(network: &ChannelGraph, node: NodeIndex, usable: impl Fn(EdgeIndex) -> bool) -> Self {
         let topology = &network.topology;
         let mut range = Self::default();
-        if let Some(cap_fees) = network.penalty_free_cap_fees(node) {
-            let index = usize::from(cap_fees);
-            let usable = |edge: EdgeIndex| carries(edge) && !network.capacity(edge).is_zero();
-            for edge_out in topology.out_edges(node) {
-                let edge_out = edge_out as EdgeIndex;
-                if range.least_need[index].is_none() && usable(edge_out) {
-                    range.least_need[index] = Some(outgoing_need(network, edge_out).0);
-                }
-                if range.best_slack[index].is_none() && usable(topology.reverse[edge_out as usize]) {
-                    range.best_slack[index] = Some(Slack::Unlimited);
-                }
-                if range.least_need[index].is_some() && range.best_slack[index].is_some() {
-                    break;
-                }
-            }
-            return range;
-        }
+        let penalty_free = network.penalty_free_cap_fees(node);
         for edge_out in topology.out_edges(node) {
             let edge_out = edge_out as EdgeIndex;
-            if carries(edge_out) && !network.capacity(edge_out).is_zero() {
-                let (need, cap_fees) = outgoing_need(network, edge_out);
-                let least = &mut range.least_need[usize::from(cap_fees)];
-                *least = Some(least.map_or(need, |least| least.min(need)));
+            // The estimates of `m → x` and of the entry `x → m`, both in the state of `m → x`.
+            let pair = network.state(edge_out).pair;
+            let index = usize::from(pair.cap_fees);
+            if pair.need != PairEstimates::NO_PAIR && usable(edge_out) {
+                let least = &mut range.least_need[index];
+                *least = Some(least.map_or(pair.need, |least| least.min(pair.need)));
             }
-            let edge_in = topology.reverse[edge_out as usize];
-            if carries(edge_in) && !network.capacity(edge_in).is_zero() {
-                let (slack, cap_fees) = incoming_slack(network, edge_in);
-                let best = &mut range.best_slack[usize::from(cap_fees)];
-                *best = Some(best.map_or(slack, |best| best.max(slack)));
+            if usable(topology.reverse[edge_out as usize]) {
+                let best = &mut range.best_slack[index];
+                *best = Some(best.map_or(pair.entry_slack, |best| best.max(pair.entry_slack)));
+            }
+            if penalty_free.is_some()
+                && range.least_need[index].is_some()
+                && range.best_slack[index].is_some()
+            {
+                // Every slack is unlimited and every `cap_fees` the same: nothing more to learn.
+                break;
             }
         }
         range
     }
 
-    /// Whether some incoming edge of this mediator can feed `edge_out`.
+    /// Whether some incoming edge of this mediator may feed `edge_out`.
     pub fn can_forward_into(&self, network: &ChannelGraph, edge_out: EdgeIndex) -> bool {
-        let (need, cap_fees) = outgoing_need(network, edge_out);
-        self.best_slack[usize::from(cap_fees)].is_some_and(|slack| slack.covers(need))
+        let pair = network.state(edge_out).pair;
+        self.best_slack[usize::from(pair.cap_fees)].is_some_and(|slack| slack >= pair.need)
     }
 
-    /// Whether some outgoing edge of this mediator can follow `edge_in`.
+    /// Whether some outgoing edge of this mediator may follow `edge_in`.
     pub fn can_forward_from(&self, network: &ChannelGraph, edge_in: EdgeIndex) -> bool {
-        let (slack, cap_fees) = incoming_slack(network, edge_in);
-        self.least_need[usize::from(cap_fees)].is_some_and(|need| slack.covers(need))
+        let pair = network.state(network.topology.reverse[edge_in as usize]).pair;
+        self.least_need[usize::from(pair.cap_fees)].is_some_and(|need| pair.entry_slack >= need)
     }
 }
 
@@ -391,7 +391,7 @@ mod tests {
         let (network, edge_in, edge_out) =
             mediator(100, 100, schedule(true, Some(vec![(0, 0), (150, 10)])), 80, schedule(true, None));
         let m = network.topology.target[edge_in as usize];
-        let range = MediatorRange::of(&network, m, |_| true);
+        let range = MediatorRange::of(&network, m, |edge| !network.capacity(edge).is_zero());
         assert!(!range.can_forward_into(&network, edge_out));
         // Nor can the incoming edge be followed by anything: `m → b` needs 80 and `m → a` 100,
         // both beyond its slack of 50.
