@@ -641,9 +641,8 @@ impl PathFinder {
         for edge in [edge, network.topology.reverse[edge as usize]] {
             let index = edge as usize;
             self.edge_flags[index] |= DIVERSE;
-            if self.bound_steps[index] != 0 {
-                self.bound_steps[index] = bound_step(self.edge_flags[index], steps);
-            }
+            // Still 0 for a reverse the search cannot walk.
+            self.bound_steps[index] = bound_step(self.edge_flags[index], steps);
         }
     }
 
