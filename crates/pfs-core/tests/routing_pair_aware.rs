@@ -6,36 +6,13 @@
 mod common;
 
 use alloy_primitives::U256;
-use common::{byte_channel as channel, node};
+use common::{answer_from_1_to_9, byte_channel as channel, node, nodes_of};
+use pfs_core::FeeSchedule;
 use pfs_core::fee_schedule::ImbalancePenalty;
-use pfs_core::routing::{
-    ChannelDescription, ChannelGraph, OnlineSet, PathFinder, PathRequest, Routes, SearchLimits, SearchMode,
-    SearchTuning, Unlimited,
-};
-use pfs_core::{Address, FeeSchedule};
-
-/// Paths from 1 to 9 for 10 units, every node online, no penalties.
-fn answer_with(channels: &[ChannelDescription], tuning: SearchTuning, max_paths: usize) -> Routes {
-    let network = ChannelGraph::build(Address::ZERO, channels).expect("valid channels");
-    let everyone: Vec<Address> = (1..=9).map(node).collect();
-    let online = OnlineSet::from_addresses(&network, &everyone);
-    let request = PathRequest {
-        max_paths,
-        diversity_penalty: 0.0,
-        fee_penalty: 0.0,
-        ..PathRequest::new(node(1), node(9), U256::from(10))
-    };
-    PathFinder::with_tuning(tuning)
-        .find_paths(&network, &online, &request, &SearchLimits::default(), &Unlimited)
-        .expect("the pre-checks pass")
-}
+use pfs_core::routing::{ChannelDescription, Routes, SearchMode, SearchTuning};
 
 fn answer(channels: &[ChannelDescription], mode: SearchMode, max_paths: usize) -> Routes {
-    answer_with(channels, SearchTuning { mode, ..SearchTuning::default() }, max_paths)
-}
-
-fn nodes_of(routes: &Routes) -> Vec<Vec<Address>> {
-    routes.paths.iter().map(|path| path.nodes.clone()).collect()
+    answer_from_1_to_9(channels, SearchTuning { mode, ..SearchTuning::default() }, max_paths)
 }
 
 /// Mediator 5 is entered from 2 or 3 and leaves to 6 (then the target 9) or to 7 (a dead
@@ -103,7 +80,7 @@ fn equal_paths_that_enter_the_target_by_different_edges_keep_the_lexicographical
 #[test]
 fn a_request_switches_to_the_pair_aware_search_once_a_candidate_is_invalid() {
     let tuning = SearchTuning { pair_aware_after_invalid: 1, ..SearchTuning::default() };
-    let routes = answer_with(&mediator_with_one_bad_pair(), tuning, 5);
+    let routes = answer_from_1_to_9(&mediator_with_one_bad_pair(), tuning, 5);
     // The node search examined the invalid path; the pair-aware search took over, found the
     // valid one, and knows that no other path passes the pair conditions.
     assert_eq!(nodes_of(&routes), vec![[1, 3, 5, 6, 9].map(node).to_vec()]);

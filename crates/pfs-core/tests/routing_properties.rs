@@ -459,6 +459,14 @@ proptest! {
             SearchTuning { mode: SearchMode::Nodes, ..SearchTuning::default() },
             // A node bound that stops at once: every node not settled gets the frontier's label.
             SearchTuning { mode: SearchMode::Nodes, node_bound_scan_limit: 1, ..SearchTuning::default() },
+            // Searches give their sets back to the queue after their first pop.
+            SearchTuning { mode: SearchMode::Nodes, yield_after_pops: 0, ..SearchTuning::default() },
+            SearchTuning { mode: SearchMode::PairAware, yield_after_pops: 0, ..SearchTuning::default() },
+            // The node search counts the undefined fee weights a set needs after its first pop.
+            SearchTuning { mode: SearchMode::Nodes, undefined_check_after_pops: 1, ..SearchTuning::default() },
+            // A node search that gives up after one pop switches the request in the middle of a
+            // set.
+            SearchTuning { node_search_pops: 1, ..SearchTuning::default() },
             // Every shortcut at once, so that small networks take them too.
             SearchTuning {
                 mode: SearchMode::Adaptive,
@@ -467,6 +475,8 @@ proptest! {
                 stale_bound_after_pops: 1,
                 undefined_check_after_pops: 1,
                 node_bound_scan_limit: 1,
+                node_search_pops: 2,
+                yield_after_pops: 1,
             },
         ] {
             prop_assert_eq!(&engine(&scenario, &mut PathFinder::with_tuning(tuning)), &expected, "{:?}", tuning);

@@ -3,7 +3,10 @@
 #![allow(dead_code)]
 
 use alloy_primitives::{U256, keccak256};
-use pfs_core::routing::{ChannelDescription, ChannelGraph, OnlineSet, PathRequest, SearchLimits, Unlimited};
+use pfs_core::routing::{
+    ChannelDescription, ChannelGraph, OnlineSet, PathFinder, PathRequest, Routes, SearchLimits, SearchTuning,
+    Unlimited,
+};
 use pfs_core::{Address, ChannelId, FeeSchedule};
 
 /// Account `index` of raiden-services' `tests/pathfinding/fixtures/network_service.py`: private key
@@ -112,4 +115,30 @@ pub fn byte_channel(id: u64, first: u8, second: u8, capacity1: u64, capacity2: u
         fee_schedule1: FeeSchedule::default(),
         fee_schedule2: FeeSchedule::default(),
     }
+}
+
+/// The answer to a request from [`node`]`(1)` to [`node`]`(9)` for 10 units with `tuning`, every
+/// node of `channels` online, no diversity or fee penalty (so an edge without fees weighs 1).
+///
+/// # Panics
+/// If `channels` do not build a network or the request fails its pre-checks.
+pub fn answer_from_1_to_9(channels: &[ChannelDescription], tuning: SearchTuning, max_paths: usize) -> Routes {
+    let network = ChannelGraph::build(Address::ZERO, channels).expect("valid channels");
+    let everyone: Vec<Address> =
+        channels.iter().flat_map(|channel| [channel.participant1, channel.participant2]).collect();
+    let online = OnlineSet::from_addresses(&network, &everyone);
+    let request = PathRequest {
+        max_paths,
+        diversity_penalty: 0.0,
+        fee_penalty: 0.0,
+        ..PathRequest::new(node(1), node(9), U256::from(10))
+    };
+    PathFinder::with_tuning(tuning)
+        .find_paths(&network, &online, &request, &SearchLimits::default(), &Unlimited)
+        .expect("the pre-checks pass")
+}
+
+/// The node lists of `routes`' paths.
+pub fn nodes_of(routes: &Routes) -> Vec<Vec<Address>> {
+    routes.paths.iter().map(|path| path.nodes.clone()).collect()
 }

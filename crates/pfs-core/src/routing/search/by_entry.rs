@@ -36,8 +36,8 @@ use std::collections::BinaryHeap;
 use super::super::graph::{EdgeIndex, NodeIndex};
 use super::super::mediation_range::{PairEstimates, PairRule, Slack, incoming_slack, outgoing_need};
 use super::{
-    Candidate, Distance, MAX_BOUND_STEP, NO_EDGE, PENALTY_NODE, PathFinder, Query, UNDEFINED_STEP, UNREACHED,
-    USABLE, WEIGHT_MAY_BE_FINITE,
+    Candidate, Distance, MAX_BOUND_STEP, NO_EDGE, PENALTY_NODE, PathFinder, Query, SetSearch, UNDEFINED_STEP,
+    UNREACHED,
 };
 
 /// One entry state of the current run (valid when `stamp` is the run): the best distance of a
@@ -104,24 +104,6 @@ impl PartialOrd for EntryFrontier {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
-}
-
-/// What the pair-aware A* found for a set.
-pub(super) enum EntrySearch {
-    /// The best path of the set among those that pass every pair condition.
-    Found(Candidate),
-    /// No path of the set passes every pair condition: none is valid.
-    NoPath,
-    /// The best walk visits a node twice; the set needs the node search.
-    NotSimple,
-    /// Every path of the set weighs at least this (it has more edges with an undefined fee
-    /// weight than the bound said): the search gave up (see `shortest_path_by_entry`).
-    AtLeast(Distance),
-    /// The bound predates the latest diversity penalties and the search was not quick: it gave
-    /// up, to run again with a fresh bound.
-    StaleBound,
-    /// The budget ran out (see `PathFinder::out_of_budget`).
-    OutOfBudget,
 }
 
 /// A label of the pair-aware bound: the fewest edges with an undefined fee weight after the
@@ -382,11 +364,9 @@ impl PathFinder {
     ///
     /// With `check_undefined`, a search that has not reached the target after
     /// [`SearchTuning::undefined_check_after_pops`](super::SearchTuning) queue pops counts the
-    /// edges with an undefined fee weight that a path of the set needs at least
-    /// (`fewest_undefined`; the bound ignores the set's blocked nodes and edges, so it may
-    /// count fewer), and gives up with
-    /// [`EntrySearch::AtLeast`] if that puts every path beyond the frontier: it would otherwise
-    /// settle every state the fewer undefined edges reach first.
+    /// edges with an undefined fee weight that a path of the set needs (see
+    /// `PathFinder::undefined_floor`); and any search may give its set back to the queue (see
+    /// `PathFinder::yield_to_queue`).
     pub(super) fn shortest_path_by_entry(
         &mut self,
         query: &Query<'_>,
@@ -394,7 +374,7 @@ impl PathFinder {
         entry: Option<EdgeIndex>,
         start_distance: Distance,
         check_undefined: bool,
-    ) -> EntrySearch {
+    ) -> SetSearch {
         let run = self.run;
         let topology = &query.network.topology;
         let mut heap = std::mem::take(&mut self.entry_heap);
@@ -408,10 +388,10 @@ impl PathFinder {
                 self.queue_pops += 1;
                 pops += 1;
                 if self.out_of_budget(query) {
-                    break 'search Some(EntrySearch::OutOfBudget);
+                    break 'search Some(SetSearch::OutOfBudget);
                 }
                 if self.entry_bounds_stale && pops > self.tuning.stale_bound_after_pops {
-                    break 'search Some(EntrySearch::StaleBound);
+                    break 'search Some(SetSearch::StaleBound);
                 }
                 if let Some(last) = found {
                     // Other edges into the target may end paths of the same total (each is a
@@ -419,15 +399,12 @@ impl PathFinder {
                     if key > self.entry_states[last as usize].distance {
                         break;
                     }
+                } else if let Some(outcome) = self.yield_to_queue(pops, key) {
+                    break 'search Some(outcome);
                 } else if check_undefined && pops > self.tuning.undefined_check_after_pops {
                     check_undefined = false;
-                    let floor = self
-                        .fewest_undefined(query, start)
-                        .map(|count| start_distance.plus(Distance::from_parts(u128::from(count), 0)));
-                    match floor {
-                        None => break 'search Some(EntrySearch::NoPath),
-                        Some(floor) if floor > key => break 'search Some(EntrySearch::AtLeast(floor)),
-                        Some(_) => {}
+                    if let Some(outcome) = self.undefined_floor(query, start, start_distance, key) {
+                        break 'search Some(outcome);
                     }
                 }
                 let index = edge as usize;
@@ -464,7 +441,7 @@ impl PathFinder {
             return outcome;
         }
         let Some(last) = found else {
-            return EntrySearch::NoPath;
+            return SetSearch::NoPath;
         };
         let mut edges = Vec::new();
         let mut edge = last;
@@ -478,77 +455,9 @@ impl PathFinder {
         nodes.extend(edges.iter().map(|&edge| topology.target[edge as usize]));
         let simple = nodes.iter().enumerate().all(|(index, node)| !nodes[..index].contains(node));
         if !simple {
-            return EntrySearch::NotSimple;
+            return SetSearch::NotSimple;
         }
-        EntrySearch::Found(Candidate {
-            total: self.entry_states[last as usize].distance,
-            nodes,
-            edges,
-            spur: 0,
-            excluded: Vec::new(),
-            epoch: 0,
-            complete: true,
-            floor_known: false,
-        })
-    }
-
-    /// At most the fewest edges with an undefined fee weight on a path from `start` to the
-    /// target that avoids the nodes and edges blocked in the current run; `None` if there is no
-    /// such path. A breadth-first search over nodes that takes finite edges before undefined
-    /// ones (0-1 BFS). It ignores the pair conditions, which keeps it a lower bound (it counts
-    /// walks that break them too) and cheap: about one node search's worth of work.
-    fn fewest_undefined(&mut self, query: &Query<'_>, start: NodeIndex) -> Option<u32> {
-        let topology = &query.network.topology;
-        self.reach_stamp = self.reach_stamp.wrapping_add(1);
-        if self.reach_stamp == 0 {
-            self.node_reached.fill((0, 0));
-            self.reach_stamp = 1;
-        }
-        let stamp = self.reach_stamp;
-        let mut queue = std::mem::take(&mut self.reach_queue);
-        queue.clear();
-        self.node_reached[start as usize] = (stamp, 0);
-        queue.push_back((start, 0u32));
-        let mut fewest = None;
-        'search: while let Some((node, count)) = queue.pop_front() {
-            // Queued again with fewer since (the queue holds two counts at most).
-            if self.node_reached[node as usize] != (stamp, count) {
-                continue;
-            }
-            if node == query.target {
-                fewest = Some(count);
-                break;
-            }
-            for edge in topology.out_edges(node) {
-                let head = topology.target[edge];
-                let flags = self.edge_flags[edge];
-                if flags & USABLE == 0 || self.edge_blocked[edge] == self.run {
-                    continue;
-                }
-                let finite = flags & WEIGHT_MAY_BE_FINITE != 0;
-                let next = count + u32::from(!finite);
-                let (reached_in, reached) = self.node_reached[head as usize];
-                if (reached_in == stamp && reached <= next)
-                    || self.node_states[head as usize].blocked == self.run
-                    || !query.online.contains_node(head)
-                {
-                    continue;
-                }
-                if finite && head == query.target {
-                    // Nothing is queued with fewer than `count`.
-                    fewest = Some(count);
-                    break 'search;
-                }
-                self.node_reached[head as usize] = (stamp, next);
-                if finite {
-                    queue.push_front((head, next));
-                } else {
-                    queue.push_back((head, next));
-                }
-            }
-        }
-        self.reach_queue = queue;
-        fewest
+        SetSearch::Found(Candidate::found(self.entry_states[last as usize].distance, nodes, edges))
     }
 
     /// Whether the entry state `edge` (settled at `distance`) can reach nothing that an

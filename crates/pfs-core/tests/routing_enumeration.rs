@@ -1,0 +1,92 @@
+//! How the enumeration spends its work (see the `Speed` section of the search's docs): a set's
+//! best path is searched for only as far as it may be needed. Every rule here leaves the
+//! answer as it is (the property tests compare each tuning with a brute-force reference);
+//! these tests pin the work they save.
+
+mod common;
+
+use common::{answer_from_1_to_9, byte_channel as channel, node, nodes_of};
+use pfs_core::routing::{ChannelDescription, Routes, SearchMode, SearchTuning};
+
+/// The node search's answer (see [`answer_from_1_to_9`]).
+fn answer(channels: &[ChannelDescription], tuning: SearchTuning, max_paths: usize) -> Routes {
+    answer_from_1_to_9(channels, SearchTuning { mode: SearchMode::Nodes, ..tuning }, max_paths)
+}
+
+/// Channels joining `nodes` one after the other, with ids from `first_id`.
+fn chain(first_id: u64, nodes: &[u8]) -> Vec<ChannelDescription> {
+    (0u64..)
+        .zip(nodes.windows(2))
+        .map(|(offset, pair)| channel(first_id + offset, pair[0], pair[1], 100, 100))
+        .collect()
+}
+
+/// The best path is 1 → 2 → 9. Its neighbour 4 is two hops from the target through 2, which
+/// the set of paths that start 1 → 2 and leave 2 by another edge cannot use: that set's bound
+/// is 4, but its best path goes round an 11-hop chain (13 in all). The second path,
+/// 1 → 3 → 5 → 6 → 7 → 8 → 9, weighs 6.
+fn a_detour_behind_the_spur() -> Vec<ChannelDescription> {
+    let mut channels = chain(1, &[1, 2, 9]);
+    channels.extend(chain(10, &[1, 3, 5, 6, 7, 8, 9]));
+    channels.extend(chain(20, &[2, 4, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 9]));
+    channels
+}
+
+#[test]
+fn a_set_whose_best_path_lies_beyond_the_next_set_goes_back_to_the_queue() {
+    let expected = vec![[1, 2, 9].map(node).to_vec(), [1, 3, 5, 6, 7, 8, 9].map(node).to_vec()];
+    let yielding = answer(
+        &a_detour_behind_the_spur(),
+        SearchTuning { yield_after_pops: 0, ..SearchTuning::default() },
+        2,
+    );
+    let to_the_end = answer(
+        &a_detour_behind_the_spur(),
+        SearchTuning { yield_after_pops: u64::MAX, ..SearchTuning::default() },
+        2,
+    );
+    assert_eq!(nodes_of(&yielding), expected);
+    assert_eq!(nodes_of(&to_the_end), expected);
+    // Searched to its end, the detour's set walks the whole chain.
+    assert!(
+        yielding.queue_pops < to_the_end.queue_pops,
+        "{} against {}",
+        yielding.queue_pops,
+        to_the_end.queue_pops
+    );
+}
+
+/// The best path is 1 → 2 → 9, the only one. Node 4, next to 2, leads into a ring of 20 nodes
+/// that reaches the target only through 2: the set of paths that start 1 → 2 and leave 2 by
+/// another edge has a finite bound (the bound does not know that 2 is taken) and no path.
+fn a_dead_end_behind_the_spur() -> Vec<ChannelDescription> {
+    let mut channels = chain(1, &[1, 2, 9]);
+    let ring: Vec<u8> = (20..40).chain([20]).collect();
+    channels.extend(chain(10, &ring));
+    channels.extend(chain(40, &[2, 4, 20]));
+    channels
+}
+
+#[test]
+fn a_set_without_a_path_to_the_target_is_dropped_after_a_reachability_check() {
+    let expected = vec![[1, 2, 9].map(node).to_vec()];
+    let checked = answer(
+        &a_dead_end_behind_the_spur(),
+        SearchTuning { undefined_check_after_pops: 1, ..SearchTuning::default() },
+        2,
+    );
+    let unchecked = answer(
+        &a_dead_end_behind_the_spur(),
+        SearchTuning { undefined_check_after_pops: u64::MAX, ..SearchTuning::default() },
+        2,
+    );
+    assert_eq!(nodes_of(&checked), expected);
+    assert_eq!(nodes_of(&unchecked), expected);
+    // Unchecked, the search settles the whole ring before it gives the set up.
+    assert!(
+        checked.queue_pops < unchecked.queue_pops,
+        "{} against {}",
+        checked.queue_pops,
+        unchecked.queue_pops
+    );
+}
