@@ -459,6 +459,8 @@ proptest! {
             SearchTuning { mode: SearchMode::Nodes, ..SearchTuning::default() },
             // A node bound that stops at once: every node not settled gets the frontier's label.
             SearchTuning { mode: SearchMode::Nodes, node_bound_scan_limit: 1, ..SearchTuning::default() },
+            // A pair-aware bound that stops at once.
+            SearchTuning { mode: SearchMode::PairAware, entry_bound_scan_limit: 1, ..SearchTuning::default() },
             // Searches give their sets back to the queue after their first pop.
             SearchTuning { mode: SearchMode::Nodes, yield_after_pops: 0, ..SearchTuning::default() },
             SearchTuning { mode: SearchMode::PairAware, yield_after_pops: 0, ..SearchTuning::default() },
@@ -477,6 +479,7 @@ proptest! {
                 node_bound_scan_limit: 1,
                 node_search_pops: 2,
                 yield_after_pops: 1,
+                entry_bound_scan_limit: 1,
             },
         ] {
             prop_assert_eq!(&engine(&scenario, &mut PathFinder::with_tuning(tuning)), &expected, "{:?}", tuning);

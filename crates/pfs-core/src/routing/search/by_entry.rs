@@ -142,6 +142,8 @@ struct Dial {
     pending: usize,
     /// The least bound of a path from the source found by this layer.
     source_best: u32,
+    /// Edges scanned so far (see [`super::SearchTuning::entry_bound_scan_limit`]).
+    scanned: usize,
 }
 
 impl Dial {
@@ -169,7 +171,8 @@ impl PathFinder {
     /// (`entry_bounds`, stored at the reverse edge), when an outgoing edge that their slack may
     /// cover is settled.
     ///
-    /// Stops when the frontier reaches the source's best bound in its layer (see
+    /// Stops when the frontier reaches the source's best bound in its layer, or after
+    /// [`SearchTuning::entry_bound_scan_limit`](super::SearchTuning) edges (see
     /// `entry_heuristic` for what the bound of an edge not reached is then).
     pub(super) fn compute_entry_bounds(&mut self, query: &Query<'_>) {
         self.entry_bounds_stale = false;
@@ -191,6 +194,7 @@ impl PathFinder {
             seeds: std::mem::take(&mut self.entry_seeds),
             pending: 0,
             source_best: UNREACHED,
+            scanned: 0,
         };
         for bucket in &mut dial.buckets {
             bucket.clear();
@@ -221,7 +225,7 @@ impl PathFinder {
                     next_start += 1;
                     self.offer(query, out_edge as usize, units, dial.layer > 0, &mut dial);
                 }
-                if dial.source_best <= distance {
+                if dial.source_best <= distance || dial.scanned >= self.tuning.entry_bound_scan_limit {
                     self.entry_cap = Some(label_of(dial.layer, distance));
                     break;
                 }
@@ -310,7 +314,9 @@ impl PathFinder {
             if self.node_bounds[node as usize] != label_of(dial.layer, units) || node == query.source {
                 return;
             }
-            for out_edge in topology.out_edges(node) {
+            let out_edges = topology.out_edges(node);
+            dial.scanned += out_edges.len();
+            for out_edge in out_edges {
                 self.offer(query, out_edge, units, false, dial);
             }
             return;
@@ -327,7 +333,9 @@ impl PathFinder {
             return;
         }
         *mark = ScanMark { dial: self.dial, least_need: need };
-        for entry_out_edge in topology.out_edges(mediator) {
+        let out_edges = topology.out_edges(mediator);
+        dial.scanned += out_edges.len();
+        for entry_out_edge in out_edges {
             if self.entry_bounds[entry_out_edge] != UNREACHED {
                 continue;
             }
