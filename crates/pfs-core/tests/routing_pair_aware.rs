@@ -88,3 +88,35 @@ fn a_request_switches_to_the_pair_aware_search_once_a_candidate_is_invalid() {
     let nodes = answer(&mediator_with_one_bad_pair(), SearchMode::Nodes, 5);
     assert_eq!(nodes_of(&nodes), nodes_of(&routes));
 }
+
+/// Mediator 2 holds 300 on its channel with the source 1, where its penalty ends at 350: an
+/// entry from 1 has a slack of 50, which covers its balance of 40 towards 5 but not its balance
+/// of 1000 towards 7 (and the target 9 behind it). The only valid path enters 2 from 5:
+/// 1 → 4 → 3 → 5 → 2 → 7 → 9. The pair-aware search reaches 5 first from 2 (two hops), and
+/// never turns back along that channel; its second entry, from 3, has no more slack (5 has no
+/// penalty), and must still take the edge to 2 that the first could not.
+#[test]
+fn an_entry_that_an_earlier_one_covers_still_turns_where_that_one_came_from() {
+    let short_penalty = FeeSchedule {
+        imbalance_penalty: Some(
+            ImbalancePenalty::new(vec![(U256::ZERO, U256::ZERO), (U256::from(350), U256::ZERO)])
+                .expect("increasing points"),
+        ),
+        ..FeeSchedule::default()
+    };
+    let mut from_source = channel(1, 1, 2, 100, 300);
+    from_source.fee_schedule2 = short_penalty;
+    let channels = vec![
+        from_source,
+        channel(2, 2, 5, 40, 100),
+        channel(3, 2, 7, 1000, 100),
+        channel(4, 7, 9, 1000, 100),
+        channel(5, 1, 4, 100, 100),
+        channel(6, 4, 3, 100, 100),
+        channel(7, 3, 5, 100, 100),
+    ];
+    let expected = vec![[1, 4, 3, 5, 2, 7, 9].map(node).to_vec()];
+    for mode in [SearchMode::PairAware, SearchMode::Nodes] {
+        assert_eq!(nodes_of(&answer(&channels, mode, 5)), expected, "{mode:?}");
+    }
+}

@@ -53,18 +53,30 @@ pub(super) struct EntryState {
 
 /// The first entry by which the A* expanded a node in the current run, per `cap_fees` of the
 /// entry (valid when `run` is the run): later entries with no more slack and no shorter
-/// distance can reach nothing it did not.
+/// distance can reach nothing it did not, except back along its channel (`turn_back`, which it
+/// did not take: see `expand_entry`).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Expanded {
     run: u32,
     distance: Distance,
     slack: Slack,
+    turn_back: EdgeIndex,
 }
 
 impl Default for Expanded {
     fn default() -> Self {
-        Self { run: 0, distance: Distance::default(), slack: Slack::Unlimited }
+        Self { run: 0, distance: Distance::default(), slack: Slack::Unlimited, turn_back: NO_EDGE }
     }
+}
+
+/// What an entry state of the pair-aware A* expands (see `PathFinder::entry_dominated`).
+enum Expansion {
+    /// Every edge out of its head.
+    All,
+    /// Only this edge: an earlier entry reaches everything else as cheaply.
+    Only(EdgeIndex),
+    /// Nothing.
+    Nothing,
 }
 
 /// How far the bound has labelled the entries of a mediator with a penalty, per `cap_fees`
@@ -387,7 +399,7 @@ impl PathFinder {
         let topology = &query.network.topology;
         let mut heap = std::mem::take(&mut self.entry_heap);
         heap.clear();
-        self.expand_entry(query, &mut heap, start, entry, NO_EDGE, start_distance, start);
+        self.expand_entry(query, &mut heap, start, entry, NO_EDGE, start_distance, start, None);
         let mut found: Option<EdgeIndex> = None;
         let mut pops = 0u64;
         let mut check_undefined = check_undefined;
@@ -437,10 +449,12 @@ impl PathFinder {
                     };
                     continue;
                 }
-                if self.entry_dominated(query, edge, reached) {
-                    continue;
-                }
-                self.expand_entry(query, &mut heap, head, Some(edge), edge, reached, start);
+                let only = match self.entry_dominated(query, edge, reached) {
+                    Expansion::All => None,
+                    Expansion::Only(out_edge) => Some(out_edge),
+                    Expansion::Nothing => continue,
+                };
+                self.expand_entry(query, &mut heap, head, Some(edge), edge, reached, start, only);
             }
             None
         };
@@ -468,16 +482,17 @@ impl PathFinder {
         SetSearch::Found(Candidate::found(self.entry_states[last as usize].distance, nodes, edges))
     }
 
-    /// Whether the entry state `edge` (settled at `distance`) can reach nothing that an
-    /// entry of its head expanded before could not reach as cheaply; records it otherwise if
-    /// it is the head's first.
-    fn entry_dominated(&mut self, query: &Query<'_>, edge: EdgeIndex, distance: Distance) -> bool {
+    /// What the entry state `edge` (settled at `distance`) must expand: everything, unless an
+    /// entry of its head expanded before reaches as cheaply all it could reach, which leaves
+    /// only the edge that entry could not take (back along its own channel). Records the entry
+    /// if it is the head's first.
+    fn entry_dominated(&mut self, query: &Query<'_>, edge: EdgeIndex, distance: Distance) -> Expansion {
         let network = query.network;
         let head = network.topology.target[edge as usize];
         let backward = network.topology.reverse[edge as usize];
         // An entry that breaks every pair condition leads nowhere.
         if network.capacity(edge).is_zero() || !network.state(backward).penalty_covers_capacity {
-            return true;
+            return Expansion::Nothing;
         }
         let (slack, cap_fees) = match network.penalty_free_cap_fees(head) {
             Some(cap_fees) => (Slack::Unlimited, cap_fees),
@@ -485,14 +500,18 @@ impl PathFinder {
         };
         let record = &mut self.expanded[head as usize][usize::from(cap_fees)];
         if record.run == self.run {
-            return record.distance < distance && record.slack >= slack;
+            return if record.distance < distance && record.slack >= slack {
+                Expansion::Only(record.turn_back)
+            } else {
+                Expansion::All
+            };
         }
-        *record = Expanded { run: self.run, distance, slack };
-        false
+        *record = Expanded { run: self.run, distance, slack, turn_back: backward };
+        Expansion::All
     }
 
-    /// Queues the edges out of `node`, reached at `reached` by the entry state `from` (entered
-    /// by `entry`; both absent at the start).
+    /// Queues the edges out of `node` (only `only`, if given), reached at `reached` by the entry
+    /// state `from` (entered by `entry`; both absent at the start).
     #[allow(clippy::too_many_arguments)]
     fn expand_entry(
         &mut self,
@@ -503,16 +522,27 @@ impl PathFinder {
         from: EdgeIndex,
         reached: Distance,
         start: NodeIndex,
+        only: Option<EdgeIndex>,
     ) {
         let run = self.run;
         let network = query.network;
         let topology = &network.topology;
         let pairs = PairRule::of(network, node, entry);
-        for edge in topology.out_edges(node) {
+        // Going back along the entry's channel returns to the node before: no path does that.
+        // A walk that did would not be a path, and the set would need the node search (on the
+        // generated 15k-node network, a mediator that could not forward to the target by its
+        // first entry but could after such a turn made hundreds of them in one request).
+        let turn_back = entry.map(|entry| topology.reverse[entry as usize] as usize);
+        let edges = match only {
+            Some(edge) => edge as usize..edge as usize + 1,
+            None => topology.out_edges(node),
+        };
+        for edge in edges {
             let head = topology.target[edge];
             if self.node_states[head as usize].blocked == run
                 || self.edge_blocked[edge] == run
                 || self.entry_states[edge].settled == run
+                || turn_back == Some(edge)
             {
                 continue;
             }
