@@ -419,7 +419,11 @@ impl PathFinder {
                     if key > self.entry_states[last as usize].distance {
                         break;
                     }
-                } else if let Some(outcome) = self.yield_to_queue(pops, key) {
+                } else if (lazy || topology.target[edge as usize] != query.target)
+                    && let Some(outcome) = self.yield_to_queue(pops, key)
+                {
+                    // (A search that pops an entry of the target has its answer: it does not
+                    // yield.)
                     break 'search Some(outcome);
                 } else if check_undefined && pops > self.tuning.undefined_check_after_pops {
                     check_undefined = false;

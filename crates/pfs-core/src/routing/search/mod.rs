@@ -1538,10 +1538,12 @@ impl PathFinder {
                     return outcome;
                 }
             }
-            if may_struggle && pops > self.tuning.node_search_pops {
+            // A search that pops the target has its answer: it neither gives up nor yields.
+            let at_target = edge == NO_EDGE && node == query.target;
+            if may_struggle && pops > self.tuning.node_search_pops && !at_target {
                 return SetSearch::Struggling;
             }
-            if let Some(outcome) = self.yield_to_queue(pops, key) {
+            if !at_target && let Some(outcome) = self.yield_to_queue(pops, key) {
                 return outcome;
             }
             if edge != NO_EDGE {
