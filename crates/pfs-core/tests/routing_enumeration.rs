@@ -23,8 +23,8 @@ fn chain(first_id: u64, nodes: &[u8]) -> Vec<ChannelDescription> {
 
 /// The best path is 1 → 2 → 9. Its neighbour 4 is two hops from the target through 2, which
 /// the set of paths that start 1 → 2 and leave 2 by another edge cannot use: that set's bound
-/// is 4, but its best path goes round an 11-hop chain (13 in all). The second path,
-/// 1 → 3 → 5 → 6 → 7 → 8 → 9, weighs 6.
+/// counts on it (4 at most), but its best path goes round an 11-hop chain (13 in all). The
+/// second path, 1 → 3 → 5 → 6 → 7 → 8 → 9, weighs 6.
 fn a_detour_behind_the_spur() -> Vec<ChannelDescription> {
     let mut channels = chain(1, &[1, 2, 9]);
     channels.extend(chain(10, &[1, 3, 5, 6, 7, 8, 9]));
