@@ -15,6 +15,18 @@ fn answer(channels: &[ChannelDescription], mode: SearchMode, max_paths: usize) -
     answer_from_1_to_9(channels, SearchTuning { mode, ..SearchTuning::default() }, max_paths)
 }
 
+/// A schedule whose imbalance penalty ends at 350 (and is zero up to there): a mediator holding
+/// 300 on that channel, whose partner can send it 100, enters with a slack of 50.
+fn penalty_ending_at_350() -> FeeSchedule {
+    FeeSchedule {
+        imbalance_penalty: Some(
+            ImbalancePenalty::new(vec![(U256::ZERO, U256::ZERO), (U256::from(350), U256::ZERO)])
+                .expect("increasing points"),
+        ),
+        ..FeeSchedule::default()
+    }
+}
+
 /// Mediator 5 is entered from 2 or 3 and leaves to 6 (then the target 9) or to 7 (a dead
 /// end). Its penalty on the channel with 2 ends at 350 while it holds 300 there and 2 can send
 /// 100: a slack of 50, which covers its balance of 40 towards 7 but not its balance of 1000
@@ -22,15 +34,8 @@ fn answer(channels: &[ChannelDescription], mode: SearchMode, max_paths: usize) -
 /// 2 → 5 → 6 breaks them. 1 → 2 → 5 → 6 → 9 and 1 → 3 → 5 → 6 → 9 weigh the same; the first is
 /// the lexicographically smaller one, and invalid.
 fn mediator_with_one_bad_pair() -> Vec<ChannelDescription> {
-    let short_penalty = FeeSchedule {
-        imbalance_penalty: Some(
-            ImbalancePenalty::new(vec![(U256::ZERO, U256::ZERO), (U256::from(350), U256::ZERO)])
-                .expect("increasing points"),
-        ),
-        ..FeeSchedule::default()
-    };
     let mut into_mediator = channel(3, 2, 5, 100, 300);
-    into_mediator.fee_schedule2 = short_penalty;
+    into_mediator.fee_schedule2 = penalty_ending_at_350();
     vec![
         channel(1, 1, 2, 100, 100),
         channel(2, 1, 3, 100, 100),
@@ -97,15 +102,8 @@ fn a_request_switches_to_the_pair_aware_search_once_a_candidate_is_invalid() {
 /// penalty), and must still take the edge to 2 that the first could not.
 #[test]
 fn an_entry_that_an_earlier_one_covers_still_turns_where_that_one_came_from() {
-    let short_penalty = FeeSchedule {
-        imbalance_penalty: Some(
-            ImbalancePenalty::new(vec![(U256::ZERO, U256::ZERO), (U256::from(350), U256::ZERO)])
-                .expect("increasing points"),
-        ),
-        ..FeeSchedule::default()
-    };
     let mut from_source = channel(1, 1, 2, 100, 300);
-    from_source.fee_schedule2 = short_penalty;
+    from_source.fee_schedule2 = penalty_ending_at_350();
     let channels = vec![
         from_source,
         channel(2, 2, 5, 40, 100),
