@@ -413,17 +413,16 @@ impl PathFinder {
                 if self.entry_bounds_stale && pops > self.tuning.stale_bound_after_pops {
                     break 'search Some(SetSearch::StaleBound);
                 }
+                let at_target = !lazy && topology.target[edge as usize] == query.target;
                 if let Some(last) = found {
                     // Other edges into the target may end paths of the same total (each is a
                     // state of its own): take the lexicographically smallest.
                     if key > self.entry_states[last as usize].distance {
                         break;
                     }
-                } else if (lazy || topology.target[edge as usize] != query.target)
-                    && let Some(outcome) = self.yield_to_queue(pops, key)
-                {
-                    // (A search that pops an entry of the target has its answer: it does not
-                    // yield.)
+                } else if at_target {
+                    // The search has its answer: it neither yields nor counts.
+                } else if let Some(outcome) = self.yield_to_queue(pops, key) {
                     break 'search Some(outcome);
                 } else if check_undefined && pops > self.tuning.undefined_check_after_pops {
                     check_undefined = false;

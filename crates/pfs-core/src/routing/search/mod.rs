@@ -1532,14 +1532,15 @@ impl PathFinder {
             if self.out_of_budget(query) {
                 return SetSearch::OutOfBudget;
             }
-            if check_undefined && pops > self.tuning.undefined_check_after_pops {
+            // A search that pops the target has its answer: it neither counts, gives up nor
+            // yields.
+            let at_target = edge == NO_EDGE && node == query.target;
+            if check_undefined && pops > self.tuning.undefined_check_after_pops && !at_target {
                 check_undefined = false;
                 if let Some(outcome) = self.undefined_floor(query, start, start_distance, key) {
                     return outcome;
                 }
             }
-            // A search that pops the target has its answer: it neither gives up nor yields.
-            let at_target = edge == NO_EDGE && node == query.target;
             if may_struggle && pops > self.tuning.node_search_pops && !at_target {
                 return SetSearch::Struggling;
             }
