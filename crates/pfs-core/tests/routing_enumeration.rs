@@ -7,6 +7,7 @@ mod common;
 
 use common::{answer_from_1_to_9, byte_channel as channel, node, nodes_of};
 use pfs_core::routing::{ChannelDescription, Routes, SearchMode, SearchTuning};
+use pfs_core::{FeeSchedule, U256};
 
 /// The node search's answer (see [`answer_from_1_to_9`]).
 fn answer(channels: &[ChannelDescription], tuning: SearchTuning, max_paths: usize) -> Routes {
@@ -89,4 +90,41 @@ fn a_set_without_a_path_to_the_target_is_dropped_after_a_reachability_check() {
         checked.queue_pops,
         unchecked.queue_pops
     );
+}
+
+/// Ten paths of five edges, 1 → 1x → 2 → 3 → 4 → 9, all end with 2 → 3 → 4 → 9, where node 4
+/// charges a flat fee of 5 towards 9: 15 must leave 3, which its channel from 2 (12) cannot
+/// bring in. The only valid path, 1 → 20 → 21 → 22 → 23 → 24 → 9, has six edges.
+fn ten_ways_into_one_failing_suffix() -> Vec<ChannelDescription> {
+    let mut channels: Vec<ChannelDescription> = (10u8..20)
+        .flat_map(|middle| {
+            let id = u64::from(middle) * 2;
+            [channel(id, 1, middle, 100, 100), channel(id + 1, middle, 2, 100, 100)]
+        })
+        .collect();
+    channels.push(channel(50, 2, 3, 12, 100));
+    channels.extend(chain(51, &[3, 4]));
+    channels.push(ChannelDescription {
+        fee_schedule1: FeeSchedule { flat: U256::from(5), ..FeeSchedule::default() },
+        ..channel(53, 4, 9, 100, 100)
+    });
+    channels.extend(chain(60, &[1, 20, 21, 22, 23, 24, 9]));
+    channels
+}
+
+#[test]
+fn a_candidate_whose_fee_fails_rules_out_every_path_that_ends_the_same_way() {
+    let expected = vec![[1, 20, 21, 22, 23, 24, 9].map(node).to_vec()];
+    let tuning = SearchTuning { mode: SearchMode::PairAware, ..SearchTuning::default() };
+    let learning = answer_from_1_to_9(&ten_ways_into_one_failing_suffix(), tuning, 1);
+    let not_learning = answer_from_1_to_9(
+        &ten_ways_into_one_failing_suffix(),
+        SearchTuning { learn_dead_ends: false, ..tuning },
+        1,
+    );
+    assert_eq!(nodes_of(&learning), expected);
+    assert_eq!(nodes_of(&not_learning), expected);
+    // One way into the suffix is examined, then the valid path.
+    assert_eq!(learning.candidates_examined, 2);
+    assert_eq!(not_learning.candidates_examined, 11);
 }

@@ -469,6 +469,9 @@ proptest! {
             // A node search that gives up after one pop switches the request in the middle of a
             // set.
             SearchTuning { node_search_pops: 1, ..SearchTuning::default() },
+            // Candidates found invalid teach nothing: every path ending in a failing suffix is
+            // examined.
+            SearchTuning { mode: SearchMode::PairAware, learn_dead_ends: false, ..SearchTuning::default() },
             // Every shortcut at once, so that small networks take them too.
             SearchTuning {
                 mode: SearchMode::Adaptive,
@@ -480,6 +483,7 @@ proptest! {
                 node_search_pops: 2,
                 yield_after_pops: 1,
                 entry_bound_scan_limit: 1,
+                learn_dead_ends: true,
             },
         ] {
             prop_assert_eq!(&engine(&scenario, &mut PathFinder::with_tuning(tuning)), &expected, "{:?}", tuning);

@@ -35,6 +35,7 @@ use std::collections::BinaryHeap;
 
 use super::super::graph::{EdgeIndex, NodeIndex};
 use super::super::mediation_range::{PairEstimates, PairRule, Slack, incoming_slack, outgoing_need};
+use super::dead_ends::{CLEAR, TrieState};
 use super::{
     Candidate, Distance, MAX_BOUND_STEP, NO_EDGE, PENALTY_NODE, PathFinder, Query, SetSearch, UNDEFINED_STEP,
     UNREACHED,
@@ -43,6 +44,10 @@ use super::{
 /// One entry state of the current run (valid when `stamp` is the run): the best distance of a
 /// path from the start that ends with this edge, and the entry state before it ([`NO_EDGE`] for
 /// the start).
+///
+/// Entry states are indexed by their edge, except the walks that follow two or more edges of a
+/// dead end (see [`super::dead_ends`]): those have states of their own after the network's
+/// edges, one per state of the dead-end automaton (see `PathFinder::entry_edge`).
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct EntryState {
     stamp: u32,
@@ -379,7 +384,8 @@ impl PathFinder {
     }
 
     /// A* over entry states from `start` (reached by `entry`, the root's last edge, at
-    /// `start_distance`) to the target, avoiding the nodes and edges blocked in the current run;
+    /// `start_distance`, the root's walk leaving the dead-end automaton in `start_state`) to the
+    /// target, avoiding the nodes and edges blocked in the current run and the known dead ends;
     /// ties keep the lexicographically smaller path.
     ///
     /// With `check_undefined`, a search that has not reached the target after
@@ -393,13 +399,15 @@ impl PathFinder {
         start: NodeIndex,
         entry: Option<EdgeIndex>,
         start_distance: Distance,
+        start_state: TrieState,
         check_undefined: bool,
     ) -> SetSearch {
         let run = self.run;
         let topology = &query.network.topology;
         let mut heap = std::mem::take(&mut self.entry_heap);
         heap.clear();
-        self.expand_entry(query, &mut heap, start, entry, NO_EDGE, start_distance, start, None);
+        let from_start = Reached { state: NO_EDGE, entry, trie: start_state, distance: start_distance };
+        self.expand_entry(query, &mut heap, start, from_start, start, None);
         let mut found: Option<EdgeIndex> = None;
         let mut pops = 0u64;
         let mut check_undefined = check_undefined;
@@ -413,7 +421,8 @@ impl PathFinder {
                 if self.entry_bounds_stale && pops > self.tuning.stale_bound_after_pops {
                     break 'search Some(SetSearch::StaleBound);
                 }
-                let at_target = !lazy && topology.target[edge as usize] == query.target;
+                let last_edge = self.entry_edge(query, edge);
+                let at_target = !lazy && topology.target[last_edge as usize] == query.target;
                 if let Some(last) = found {
                     // Other edges into the target may end paths of the same total (each is a
                     // state of its own): take the lexicographically smallest.
@@ -435,7 +444,7 @@ impl PathFinder {
                     continue;
                 }
                 if lazy {
-                    if let Some(weight) = self.weight(query, edge) {
+                    if let Some(weight) = self.weight(query, last_edge) {
                         self.relax_entry(query, &mut heap, edge, from, reached.plus(weight), start);
                     }
                     continue;
@@ -444,7 +453,7 @@ impl PathFinder {
                     continue;
                 }
                 self.entry_states[index].settled = run;
-                let head = topology.target[index];
+                let head = topology.target[last_edge as usize];
                 if head == query.target {
                     found = match found {
                         Some(last) if !self.entry_path_smaller(query, edge, last, start) => Some(last),
@@ -457,7 +466,9 @@ impl PathFinder {
                     Expansion::Only(out_edge) => Some(out_edge),
                     Expansion::Nothing => continue,
                 };
-                self.expand_entry(query, &mut heap, head, Some(edge), edge, reached, start, only);
+                let trie = self.entry_trie_state(query, edge);
+                let from = Reached { state: edge, entry: Some(last_edge), trie, distance: reached };
+                self.expand_entry(query, &mut heap, head, from, start, only);
             }
             None
         };
@@ -471,7 +482,7 @@ impl PathFinder {
         let mut edges = Vec::new();
         let mut edge = last;
         while edge != NO_EDGE {
-            edges.push(edge);
+            edges.push(self.entry_edge(query, edge));
             edge = self.entry_states[edge as usize].predecessor;
         }
         edges.reverse();
@@ -489,13 +500,21 @@ impl PathFinder {
     /// entry of its head expanded before reaches as cheaply all it could reach, which leaves
     /// only the edge that entry could not take (back along its own channel). Records the entry
     /// if it is the head's first.
-    fn entry_dominated(&mut self, query: &Query<'_>, edge: EdgeIndex, distance: Distance) -> Expansion {
+    ///
+    /// Only entries that follow no dead end take part: one that follows part of a dead end may
+    /// not take every edge the head's first entry could, so it expands everything and is not
+    /// recorded.
+    fn entry_dominated(&mut self, query: &Query<'_>, state: EdgeIndex, distance: Distance) -> Expansion {
         let network = query.network;
+        let edge = self.entry_edge(query, state);
         let head = network.topology.target[edge as usize];
         let backward = network.topology.reverse[edge as usize];
         // An entry that breaks every pair condition leads nowhere.
         if network.capacity(edge).is_zero() || !network.state(backward).penalty_covers_capacity {
             return Expansion::Nothing;
+        }
+        if self.entry_trie_state(query, state) != CLEAR {
+            return Expansion::All;
         }
         let (slack, cap_fees) = match network.penalty_free_cap_fees(head) {
             Some(cap_fees) => (Slack::Unlimited, cap_fees),
@@ -513,23 +532,21 @@ impl PathFinder {
         Expansion::All
     }
 
-    /// Queues the edges out of `node` (only `only`, if given), reached at `reached` by the entry
-    /// state `from` (entered by `entry`; both absent at the start).
-    #[allow(clippy::too_many_arguments)]
+    /// Queues the edges out of `node` (only `only`, if given), reached as `from` says, except
+    /// those that would complete a dead end.
     fn expand_entry(
         &mut self,
         query: &Query<'_>,
         heap: &mut BinaryHeap<EntryFrontier>,
         node: NodeIndex,
-        entry: Option<EdgeIndex>,
-        from: EdgeIndex,
-        reached: Distance,
+        from: Reached,
         start: NodeIndex,
         only: Option<EdgeIndex>,
     ) {
         let run = self.run;
         let network = query.network;
         let topology = &network.topology;
+        let Reached { state: from, entry, trie, distance: reached } = from;
         let pairs = PairRule::of(network, node, entry);
         // Going back along the entry's channel returns to the node before: no path does that.
         // A walk that did would not be a path, and the set would need the node search (on the
@@ -544,13 +561,23 @@ impl PathFinder {
             let head = topology.target[edge];
             if self.node_states[head as usize].blocked == run
                 || self.edge_blocked[edge] == run
-                || self.entry_states[edge].settled == run
                 || turn_back == Some(edge)
             {
                 continue;
             }
             let edge = edge as EdgeIndex;
-            if !pairs.allow(network, edge) {
+            let next = if self.dead_ends.is_empty() {
+                edge
+            } else {
+                match self.dead_ends.step(trie, edge) {
+                    None => continue,
+                    Some(next) if self.dead_ends.needs_own_entry(next) => {
+                        (topology.target.len() + usize::from(next)) as EdgeIndex
+                    }
+                    Some(_) => edge,
+                }
+            };
+            if self.entry_states[next as usize].settled == run || !pairs.allow(network, edge) {
                 continue;
             }
             let Some(heuristic) = self.entry_heuristic(network, edge) else {
@@ -560,12 +587,12 @@ impl PathFinder {
                 continue;
             };
             if exact {
-                self.relax_entry(query, heap, edge, from, reached.plus(bound), start);
+                self.relax_entry(query, heap, next, from, reached.plus(bound), start);
             } else {
                 heap.push(EntryFrontier {
                     key: reached.plus(bound).plus(heuristic),
                     reached,
-                    edge,
+                    edge: next,
                     from,
                     lazy: true,
                 });
@@ -594,7 +621,8 @@ impl PathFinder {
                 Ordering::Equal => self.entry_path_smaller(query, from, state.predecessor, start),
             }
         };
-        if improves && let Some(heuristic) = self.entry_heuristic(query.network, edge) {
+        let last_edge = self.entry_edge(query, edge);
+        if improves && let Some(heuristic) = self.entry_heuristic(query.network, last_edge) {
             self.entry_states[index] =
                 EntryState { stamp: self.run, settled: 0, predecessor: from, distance };
             heap.push(EntryFrontier {
@@ -636,10 +664,39 @@ impl PathFinder {
         into.clear();
         let mut edge = last;
         while edge != NO_EDGE {
-            into.push(query.network.topology.target[edge as usize]);
+            into.push(query.network.topology.target[self.entry_edge(query, edge) as usize]);
             edge = self.entry_states[edge as usize].predecessor;
         }
         into.push(start);
         into.reverse();
     }
+
+    /// The edge the entry state `state` ends with.
+    pub(super) fn entry_edge(&self, query: &Query<'_>, state: EdgeIndex) -> EdgeIndex {
+        let edges = query.network.topology.target.len();
+        match (state as usize).checked_sub(edges) {
+            Some(own) => self.dead_ends.last_edge(own as TrieState),
+            None => state,
+        }
+    }
+
+    /// The dead-end automaton's state of the walks that reach the entry state `state`.
+    fn entry_trie_state(&self, query: &Query<'_>, state: EdgeIndex) -> TrieState {
+        let edges = query.network.topology.target.len();
+        match (state as usize).checked_sub(edges) {
+            Some(own) => own as TrieState,
+            None => self.dead_ends.state_of_edge(state),
+        }
+    }
+}
+
+/// How the pair-aware A* reached a node it expands: by the entry state `state` ([`NO_EDGE`] at
+/// the start), whose edge is `entry` (the root's last edge at the start, if any), in the
+/// dead-end automaton's state `trie`, at `distance`.
+#[derive(Debug, Clone, Copy)]
+struct Reached {
+    state: EdgeIndex,
+    entry: Option<EdgeIndex>,
+    trie: TrieState,
+    distance: Distance,
 }
