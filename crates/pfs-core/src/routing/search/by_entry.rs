@@ -151,6 +151,8 @@ const NODE_ITEM: Item = 1 << 63;
 /// The work list of one bound computation.
 struct Dial {
     buckets: Vec<Vec<Item>>,
+    /// The dead-end automaton's states to settle, by their units (a ring like `buckets`).
+    state_buckets: Vec<Vec<TrieState>>,
     /// The layer running.
     layer: u32,
     /// Entries with an undefined fee weight found by this layer, with the bound after them:
@@ -167,6 +169,12 @@ impl Dial {
     fn push(&mut self, units: u32, item: Item) {
         let ring = self.buckets.len();
         self.buckets[units as usize % ring].push(item);
+        self.pending += 1;
+    }
+
+    fn push_state(&mut self, units: u32, state: TrieState) {
+        let ring = self.state_buckets.len();
+        self.state_buckets[units as usize % ring].push(state);
         self.pending += 1;
     }
 }
@@ -188,11 +196,20 @@ impl PathFinder {
     /// (`entry_bounds`, stored at the reverse edge), when an outgoing edge that their slack may
     /// cover is settled.
     ///
+    /// The dead ends the request has learnt (see [`super::dead_ends`]) take part: a walk that
+    /// follows part of one is a state of its own (`state_bounds`), labelled from the states it
+    /// may step to (with the exact pair rule; an edge with an undefined fee weight counts
+    /// [`MAX_BOUND_STEP`] units in the same layer, below any path through it), and an edge
+    /// that starts a dead end is offered to the entries before it with the label of its state,
+    /// not the label of its head. Without that, a path that must go round a dead end can lie
+    /// far above its bound, and the A* settles everything within that gap.
+    ///
     /// Stops when the frontier reaches the source's best bound in its layer, or after
     /// [`SearchTuning::entry_bound_scan_limit`](super::SearchTuning) edges (see
     /// `entry_heuristic` for what the bound of an edge not reached is then).
     pub(super) fn compute_entry_bounds(&mut self, query: &Query<'_>) {
         self.entry_bounds_stale = false;
+        self.prepare_state_bounds(query);
         self.bound_target = query.target;
         let topology = &query.network.topology;
         self.entry_bounds.fill(UNREACHED);
@@ -207,6 +224,7 @@ impl PathFinder {
         let ring = MAX_BOUND_STEP as usize + 1;
         let mut dial = Dial {
             buckets: std::mem::take(&mut self.entry_buckets),
+            state_buckets: std::mem::take(&mut self.state_buckets),
             layer: 0,
             seeds: std::mem::take(&mut self.entry_seeds),
             pending: 0,
@@ -218,6 +236,18 @@ impl PathFinder {
         }
         if dial.buckets.len() < ring {
             dial.buckets.resize_with(ring, Vec::new);
+        }
+        for bucket in &mut dial.state_buckets {
+            bucket.clear();
+        }
+        if dial.state_buckets.len() < ring {
+            dial.state_buckets.resize_with(ring, Vec::new);
+        }
+        // A walk in any state ends at the target.
+        for index in self.states_at_node(query.target) {
+            let state = self.states_at[index].1;
+            self.state_bounds[usize::from(state)] = label_of(0, 0);
+            dial.push_state(0, state);
         }
         dial.seeds.clear();
         let mut starts = std::mem::take(&mut self.entry_starts);
@@ -260,6 +290,10 @@ impl PathFinder {
                     dial.pending -= 1;
                     self.settle(query, item, distance, &mut dial);
                 }
+                while let Some(state) = dial.state_buckets[slot].pop() {
+                    dial.pending -= 1;
+                    self.settle_state(query, state, distance, &mut dial);
+                }
                 distance += 1;
             }
             if self.entry_cap.is_some() || dial.seeds.is_empty() || dial.layer == MAX_LAYER {
@@ -271,6 +305,7 @@ impl PathFinder {
             dial.layer += 1;
         }
         self.entry_buckets = dial.buckets;
+        self.state_buckets = dial.state_buckets;
         self.entry_seeds = dial.seeds;
         self.entry_starts = starts;
     }
@@ -334,7 +369,9 @@ impl PathFinder {
             let out_edges = topology.out_edges(node);
             dial.scanned += out_edges.len();
             for out_edge in out_edges {
-                self.offer(query, out_edge, units, false, dial);
+                if self.offer_to_states(query, out_edge, CLEAR, units, dial) {
+                    self.offer(query, out_edge, units, false, dial);
+                }
             }
             return;
         }
@@ -359,9 +396,102 @@ impl PathFinder {
             let mediator_side = network.state(entry_out_edge as EdgeIndex);
             if mediator_side.pair.entry_may_precede(mediator_side.penalty_covers_capacity, cap_fees, need) {
                 self.entry_bounds[entry_out_edge] = label_of(dial.layer, units);
-                self.offer(query, entry_out_edge, units, false, dial);
+                if self.offer_to_states(query, entry_out_edge, CLEAR, units, dial) {
+                    self.offer(query, entry_out_edge, units, false, dial);
+                }
             }
         }
+    }
+
+    /// Readies the labels of the dead-end automaton's states for a bound computation.
+    fn prepare_state_bounds(&mut self, query: &Query<'_>) {
+        let topology = &query.network.topology;
+        self.state_bounds_len = self.dead_ends.len();
+        self.state_bounds.clear();
+        self.state_bounds.resize(self.dead_ends.len(), UNREACHED);
+        self.states_at.clear();
+        let dead_ends = &self.dead_ends;
+        self.states_at.extend(
+            (1..dead_ends.len() as TrieState)
+                .map(|state| (topology.target[dead_ends.last_edge(state) as usize], state)),
+        );
+        self.states_at.sort_unstable();
+        self.start_reverses.clear();
+        self.start_reverses.extend(dead_ends.start_edges().map(|edge| topology.reverse[edge as usize]));
+        self.start_reverses.sort_unstable();
+    }
+
+    /// The indices in `states_at` of the dead-end automaton's states at `node`.
+    fn states_at_node(&self, node: NodeIndex) -> std::ops::Range<usize> {
+        let start = self.states_at.partition_point(|&(at, _)| at < node);
+        let end = start + self.states_at[start..].partition_point(|&(at, _)| at == node);
+        start..end
+    }
+
+    /// Settles the dead-end automaton's state `settled` at `units`: offers it to the walks
+    /// that step into it by its last edge, the entries of that edge's tail if it is the
+    /// state that edge alone gives, and the automaton's states at that tail.
+    fn settle_state(&mut self, query: &Query<'_>, settled: TrieState, units: u32, dial: &mut Dial) {
+        if self.state_bounds[usize::from(settled)] != label_of(dial.layer, units) {
+            return;
+        }
+        let edge = self.dead_ends.last_edge(settled);
+        let out_edge = query.network.topology.reverse[edge as usize] as usize;
+        dial.scanned += 1;
+        if self.offer_to_states(query, out_edge, settled, units, dial) {
+            self.offer(query, out_edge, units, false, dial);
+        }
+    }
+
+    /// Offers the state `reached` of the entry `x → m` (the reverse of `out_edge`), after which
+    /// `units` of bound follow in this layer, to the dead-end automaton's states at `x` that
+    /// step into it by that edge. Returns whether the entry's state is `reached` when no dead
+    /// end precedes it, that is whether the entries of `x` may be offered `units` too (an
+    /// entry that starts a dead end is offered by its own state instead).
+    #[inline]
+    fn offer_to_states(
+        &mut self,
+        query: &Query<'_>,
+        out_edge: usize,
+        reached: TrieState,
+        units: u32,
+        dial: &mut Dial,
+    ) -> bool {
+        if self.dead_ends.is_empty() {
+            return true;
+        }
+        let network = query.network;
+        // Whether the entry (the reverse of `out_edge`) starts a dead end, without looking at
+        // the entry (anywhere in memory) for the edges the bound scans by the thousand.
+        let plain = if reached == CLEAR {
+            self.start_reverses.binary_search(&(out_edge as EdgeIndex)).is_err()
+        } else {
+            self.dead_ends.state_of_edge(network.topology.reverse[out_edge]) == reached
+        };
+        let tail = network.topology.target[out_edge];
+        let states = self.states_at_node(tail);
+        if states.is_empty() || tail == query.target || !query.online.contains_node(tail) {
+            return plain;
+        }
+        let edge = network.topology.reverse[out_edge];
+        let step = match self.bound_steps[out_edge] {
+            0 => return plain,
+            UNDEFINED_STEP => MAX_BOUND_STEP,
+            step => u32::from(step),
+        };
+        let label = label_of(dial.layer, units + step);
+        for index in states {
+            let state = self.states_at[index].1;
+            if self.dead_ends.step(state, edge) != Some(reached)
+                || self.state_bounds[usize::from(state)] <= label
+                || !PairRule::of(network, tail, Some(self.dead_ends.last_edge(state))).allow(network, edge)
+            {
+                continue;
+            }
+            self.state_bounds[usize::from(state)] = label;
+            dial.push_state(units + step, state);
+        }
+        plain
     }
 
     /// The bound of the rest of a path after `edge`, or `None` if no path that passes every
@@ -377,6 +507,21 @@ impl PathFinder {
             label => label,
         };
         match (label, self.entry_cap) {
+            (UNREACHED, None) => None,
+            (label, None) => Some(distance_of(label)),
+            (label, Some(cap)) => Some(distance_of(label.min(cap))),
+        }
+    }
+
+    /// The bound of the rest of a path after an entry state whose edge is `edge` and whose walk
+    /// is in the dead-end automaton's state `trie` (see `entry_heuristic`; a walk that follows
+    /// part of a dead end has a bound of its own).
+    fn entry_state_heuristic(&self, query: &Query<'_>, trie: TrieState, edge: EdgeIndex) -> Option<Distance> {
+        let trie = self.dead_ends.known_by(trie, self.state_bounds_len);
+        if trie == CLEAR {
+            return self.entry_heuristic(query.network, edge);
+        }
+        match (self.state_bounds[usize::from(trie)], self.entry_cap) {
             (UNREACHED, None) => None,
             (label, None) => Some(distance_of(label)),
             (label, Some(cap)) => Some(distance_of(label.min(cap))),
@@ -445,7 +590,18 @@ impl PathFinder {
                 }
                 if lazy {
                     if let Some(weight) = self.weight(query, last_edge) {
-                        self.relax_entry(query, &mut heap, edge, from, reached.plus(weight), start);
+                        let trie = self.entry_trie_state(query, edge);
+                        if let Some(heuristic) = self.entry_state_heuristic(query, trie, last_edge) {
+                            self.relax_entry(
+                                query,
+                                &mut heap,
+                                edge,
+                                from,
+                                reached.plus(weight),
+                                start,
+                                heuristic,
+                            );
+                        }
                     }
                     continue;
                 }
@@ -566,28 +722,28 @@ impl PathFinder {
                 continue;
             }
             let edge = edge as EdgeIndex;
-            let next = if self.dead_ends.is_empty() {
-                edge
+            let (next, next_trie) = if self.dead_ends.is_empty() {
+                (edge, CLEAR)
             } else {
                 match self.dead_ends.step(trie, edge) {
                     None => continue,
                     Some(next) if self.dead_ends.needs_own_entry(next) => {
-                        (topology.target.len() + usize::from(next)) as EdgeIndex
+                        ((topology.target.len() + usize::from(next)) as EdgeIndex, next)
                     }
-                    Some(_) => edge,
+                    Some(next) => (edge, next),
                 }
             };
             if self.entry_states[next as usize].settled == run || !pairs.allow(network, edge) {
                 continue;
             }
-            let Some(heuristic) = self.entry_heuristic(network, edge) else {
+            let Some(heuristic) = self.entry_state_heuristic(query, next_trie, edge) else {
                 continue;
             };
             let Some((bound, exact)) = self.weight_bound(query, edge) else {
                 continue;
             };
             if exact {
-                self.relax_entry(query, heap, next, from, reached.plus(bound), start);
+                self.relax_entry(query, heap, next, from, reached.plus(bound), start, heuristic);
             } else {
                 heap.push(EntryFrontier {
                     key: reached.plus(bound).plus(heuristic),
@@ -600,7 +756,9 @@ impl PathFinder {
         }
     }
 
-    /// Offers `distance` by way of the entry state `from` to the entry state `edge`.
+    /// Offers `distance` by way of the entry state `from` to the entry state `edge`, whose
+    /// heuristic is `heuristic`.
+    #[allow(clippy::too_many_arguments)]
     fn relax_entry(
         &mut self,
         query: &Query<'_>,
@@ -609,6 +767,7 @@ impl PathFinder {
         from: EdgeIndex,
         distance: Distance,
         start: NodeIndex,
+        heuristic: Distance,
     ) {
         let index = edge as usize;
         let state = self.entry_states[index];
@@ -621,8 +780,7 @@ impl PathFinder {
                 Ordering::Equal => self.entry_path_smaller(query, from, state.predecessor, start),
             }
         };
-        let last_edge = self.entry_edge(query, edge);
-        if improves && let Some(heuristic) = self.entry_heuristic(query.network, last_edge) {
+        if improves {
             self.entry_states[index] =
                 EntryState { stamp: self.run, settled: 0, predecessor: from, distance };
             heap.push(EntryFrontier {

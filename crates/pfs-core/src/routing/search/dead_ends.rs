@@ -18,6 +18,11 @@
 //! ([`DeadEnds::state_of_edge`]), and only the entries that follow two or more edges of a
 //! pattern need states of their own, one per automaton state. That keeps the search's arrays
 //! indexed by edge, with a short tail for those states.
+//!
+//! The pair-aware bound labels the automaton's states too (`PathFinder::compute_entry_bounds`).
+//! States are only ever added within a request, so a bound computed before the latest dead
+//! ends stays consistent: a newer state counts as the longest of its fallbacks that the bound
+//! knew ([`DeadEnds::known_by`]).
 
 use super::super::graph::EdgeIndex;
 
@@ -61,23 +66,16 @@ struct Prefix {
 #[derive(Debug, Default)]
 pub(super) struct DeadEnds {
     prefixes: Vec<Prefix>,
-    /// Per edge: the request generation in which it starts a dead end, and the prefix it is.
-    starts: Vec<(u32, TrieState)>,
-    generation: u32,
+    /// The edges that start a dead end and the prefix each is, sorted by edge: few, so a
+    /// binary search here is cheaper than a lookup in an array over every edge (which would
+    /// miss the cache).
+    starts: Vec<(EdgeIndex, TrieState)>,
 }
 
 impl DeadEnds {
-    /// Forgets every dead end: a new request (`generation`, unique among the requests this is
-    /// used for) on a network of `edges` edges.
-    pub(super) fn clear(&mut self, generation: u32, edges: usize) {
-        if self.starts.len() < edges {
-            self.starts.resize(edges, (0, CLEAR));
-        }
-        if generation == 0 || generation < self.generation {
-            // The generations wrapped: no stamp may look current.
-            self.starts.fill((0, CLEAR));
-        }
-        self.generation = generation;
+    /// Forgets every dead end (a new request).
+    pub(super) fn clear(&mut self) {
+        self.starts.clear();
         self.prefixes.clear();
         self.prefixes.push(Prefix { edge: EdgeIndex::MAX, ..Prefix::default() });
     }
@@ -88,8 +86,8 @@ impl DeadEnds {
     }
 
     /// Learns that no valid path ends with `suffix` (edges, the last one into the target).
-    /// Returns whether it was learnt: it is not when it is longer than
-    /// [`MAX_DEAD_END_EDGES`] or the automaton would need more than [`MAX_STATES`] states.
+    /// Returns whether it was learnt: it is not when it was known, is longer than
+    /// [`MAX_DEAD_END_EDGES`], or the automaton would need more than [`MAX_STATES`] states.
     pub(super) fn learn(&mut self, suffix: &[EdgeIndex]) -> bool {
         if suffix.is_empty() || suffix.len() > MAX_DEAD_END_EDGES {
             return false;
@@ -105,6 +103,9 @@ impl DeadEnds {
                 }
             }
         }
+        if missing == 0 && self.prefixes[state as usize].whole {
+            return false;
+        }
         if self.prefixes.len() + missing > MAX_STATES {
             return false;
         }
@@ -116,7 +117,8 @@ impl DeadEnds {
                     let next = self.prefixes.len() as TrieState;
                     self.prefixes.push(Prefix { edge, depth: depth as u8 + 1, ..Prefix::default() });
                     if state == CLEAR {
-                        self.starts[edge as usize] = (self.generation, next);
+                        let at = self.starts.partition_point(|&(start, _)| start < edge);
+                        self.starts.insert(at, (edge, next));
                     }
                     self.prefixes[state as usize].children.push((edge, next));
                     next
@@ -131,10 +133,7 @@ impl DeadEnds {
     /// The automaton's state after a walk that followed no dead end takes `edge`: the prefix
     /// `edge` is if it starts a dead end, else [`CLEAR`].
     pub(super) fn state_of_edge(&self, edge: EdgeIndex) -> TrieState {
-        match self.starts[edge as usize] {
-            (generation, state) if generation == self.generation && !self.is_empty() => state,
-            _ => CLEAR,
-        }
+        self.child(CLEAR, edge).unwrap_or(CLEAR)
     }
 
     /// The state after `edge` is taken in `state`, or `None` if that completes a dead end.
@@ -167,10 +166,34 @@ impl DeadEnds {
         self.prefixes[state as usize].edge
     }
 
+    /// The edges that start a dead end, sorted.
+    pub(super) fn start_edges(&self) -> impl Iterator<Item = EdgeIndex> + '_ {
+        self.starts.iter().map(|&(edge, _)| edge)
+    }
+
+    /// The number of states, [`CLEAR`] included (the states are `0..len`).
+    pub(super) fn len(&self) -> usize {
+        self.prefixes.len()
+    }
+
+    /// The state `state` stands for in the automaton as it was when it had `len` states (a
+    /// bound computed then labels those only): the longest prefix that was known then among
+    /// `state` and its fallbacks. States are only ever added, so the earlier automaton's
+    /// prefixes are the first `len` states, and a walk's state in it is that one.
+    pub(super) fn known_by(&self, state: TrieState, len: usize) -> TrieState {
+        let mut state = state;
+        while usize::from(state) >= len {
+            state = self.prefixes[usize::from(state)].fallback;
+        }
+        state
+    }
+
     fn child(&self, state: TrieState, edge: EdgeIndex) -> Option<TrieState> {
         if state == CLEAR {
-            let (generation, next) = self.starts[edge as usize];
-            return (generation == self.generation && !self.is_empty() && next != CLEAR).then_some(next);
+            return match self.starts.binary_search_by_key(&edge, |&(start, _)| start) {
+                Ok(index) => Some(self.starts[index].1),
+                Err(_) => None,
+            };
         }
         let children = &self.prefixes[state as usize].children;
         children.iter().find(|(child_edge, _)| *child_edge == edge).map(|&(_, next)| next)
@@ -216,7 +239,7 @@ mod tests {
 
     fn learnt(suffixes: &[&[EdgeIndex]]) -> DeadEnds {
         let mut dead_ends = DeadEnds::default();
-        dead_ends.clear(1, 100);
+        dead_ends.clear();
         for suffix in suffixes {
             assert!(dead_ends.learn(suffix));
         }
@@ -262,10 +285,28 @@ mod tests {
     #[test]
     fn a_new_request_forgets_the_dead_ends_of_the_last() {
         let mut dead_ends = learnt(&[&[1, 2, 3]]);
-        dead_ends.clear(2, 100);
+        dead_ends.clear();
         assert!(dead_ends.is_empty());
         assert_eq!(dead_ends.state_of_edge(1), CLEAR);
         assert_eq!(dead_ends.state_after(&[1, 2, 3]), Some(CLEAR));
+    }
+
+    #[test]
+    fn a_state_added_later_stands_for_its_longest_fallback_known_before() {
+        let mut dead_ends = learnt(&[&[1, 2, 3]]);
+        let before = dead_ends.len();
+        assert!(dead_ends.learn(&[7, 1, 2, 9]));
+        let later = dead_ends.state_after(&[7, 1, 2]).unwrap();
+        assert!(usize::from(later) >= before);
+        assert_eq!(dead_ends.known_by(later, before), dead_ends.state_after(&[1, 2]).unwrap());
+        assert_eq!(dead_ends.known_by(dead_ends.state_of_edge(7), before), CLEAR);
+    }
+
+    #[test]
+    fn a_known_dead_end_is_not_learnt_again() {
+        let mut dead_ends = learnt(&[&[1, 2, 3]]);
+        assert!(!dead_ends.learn(&[1, 2, 3]));
+        assert!(dead_ends.learn(&[1, 2]));
     }
 
     #[test]

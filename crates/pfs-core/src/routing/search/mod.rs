@@ -95,8 +95,10 @@
 //!   backwards from the target). The request learns such suffixes as dead ends, and the
 //!   pair-aware search walks around them ([`dead_ends`]); without that, every new way into the
 //!   suffix was a candidate of its own (single requests on the generated 15k-node network
-//!   examined 300 to 500 candidates that failed at the same three or four edges). The bounds
-//!   do not know the dead ends; they stay lower bounds.
+//!   examined 300 to 500 candidates that failed at the same three or four edges). The
+//!   pair-aware bound knows the dead ends learnt before it was computed: once the cheap ways
+//!   to the target all end in a dead end, the paths left can lie far above a bound that does
+//!   not know it, and every set's search settles everything within that gap.
 //! * Edge weights are computed lazily: an edge enters the queue with its cheap lower bound and
 //!   gets its exact fee only when it reaches the front, once per request and edge (the fee part
 //!   does not change between the paths of one request; only the diversity part does), into
@@ -125,7 +127,7 @@ use alloy_primitives::{I256, U256};
 use crate::fees::get_amount_with_fees;
 
 use self::by_entry::{EntryFrontier, EntryState, Expanded, ScanMark};
-use self::dead_ends::DeadEnds;
+use self::dead_ends::{DeadEnds, TrieState};
 use self::edge_flags::{
     CARRIES, DIVERSE, EdgeFlags, MEDIATION_POSSIBLE, REVERSE_REFUNDABLE, REVERSE_USABLE,
     REVERSE_WEIGHT_MAY_BE_FINITE, USABLE, WEIGHT_MAY_BE_FINITE, bound_step,
@@ -331,6 +333,22 @@ pub struct PathFinder {
     /// `out_of_budget`).
     cut_by_budget: bool,
     entry_buckets: Vec<Vec<u64>>,
+    /// The pair-aware bound's ring of buckets for the dead-end automaton's states.
+    state_buckets: Vec<Vec<TrieState>>,
+    /// Per state of the dead-end automaton other than [`dead_ends::CLEAR`], the pair-aware
+    /// bound of the rest of a path after a walk in it (see `compute_entry_bounds`).
+    state_bounds: Vec<u32>,
+    /// How many states the dead-end automaton had when the pair-aware bound was computed (1,
+    /// [`dead_ends::CLEAR`] alone, if it had none or the bound predates the request's first
+    /// dead end): the bound labels those, and a state added later counts as the longest of its
+    /// fallbacks among them (see [`DeadEnds::known_by`]), which keeps the bound consistent.
+    state_bounds_len: usize,
+    /// The dead-end automaton's states other than [`dead_ends::CLEAR`] by the node they are at
+    /// (the head of their last edge), sorted.
+    states_at: Vec<(NodeIndex, TrieState)>,
+    /// The reverses of the edges that start a dead end, sorted (the bound scans edges
+    /// backwards).
+    start_reverses: Vec<EdgeIndex>,
     entry_seeds: Vec<(u32, EdgeIndex)>,
     entry_starts: Vec<(u32, EdgeIndex)>,
     /// Counts the pair-aware bound's runs (`scan_marks` is valid for the current one).
@@ -903,7 +921,8 @@ impl PathFinder {
         self.pair_aware = false;
         self.invalid_candidates = 0;
         self.cut_by_budget = false;
-        self.dead_ends.clear(self.request_generation, network.topology.target.len());
+        self.dead_ends.clear();
+        self.state_bounds_len = 1;
         if self.tuning.mode == SearchMode::PairAware {
             self.switch_to_pair_aware(query);
         } else {
@@ -1008,6 +1027,8 @@ impl PathFinder {
                 && mediator >= 2
                 && self.tuning.learn_dead_ends
             {
+                // The pair-aware bound stays a consistent lower bound: it learns the dead end
+                // when it is computed again.
                 self.dead_ends.learn(&candidate.edges[mediator - 1..]);
             }
             self.split(query, &candidate, epoch, queue)?;
