@@ -858,3 +858,103 @@ struct Reached {
     trie: TrieState,
     distance: Distance,
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::U256;
+
+    use super::super::super::graph::{ChannelDescription, ChannelGraph};
+    use super::super::super::online::OnlineSet;
+    use super::super::super::request::{SearchLimits, Unlimited};
+    use super::super::super::weight::refund_threshold;
+    use super::super::{Distance, PathFinder, Query};
+    use crate::{Address, ChannelId, FeeSchedule};
+
+    fn node(byte: u8) -> Address {
+        Address::from_bytes([byte; 20])
+    }
+
+    fn channel(id: u64, first: u8, second: u8, capacity1: u64) -> ChannelDescription {
+        ChannelDescription {
+            channel_id: ChannelId(U256::from(id)),
+            participant1: node(first),
+            participant2: node(second),
+            capacity1: U256::from(capacity1),
+            capacity2: U256::from(100),
+            fee_schedule1: FeeSchedule::default(),
+            fee_schedule2: FeeSchedule::default(),
+        }
+    }
+
+    /// 1 → 2 → 3 → 4 → 9 is the shortest way, but 4 charges 5 towards 9, which 2's channel to 3
+    /// (12) cannot bring in for a value of 10: its last three edges are a dead end. From 3 the
+    /// way round it is 3 → 5 → 6 → 9; 1 → 20 → 21 → 22 → 23 → 9 is another way (long enough for
+    /// the bound, which stops at the source's label, to reach 2 first).
+    fn a_dead_end_with_a_way_round() -> Vec<ChannelDescription> {
+        let mut channels = vec![
+            channel(1, 1, 2, 100),
+            channel(2, 2, 3, 12),
+            channel(3, 3, 4, 100),
+            ChannelDescription {
+                fee_schedule1: FeeSchedule { flat: U256::from(5), ..FeeSchedule::default() },
+                ..channel(4, 4, 9, 100)
+            },
+        ];
+        for (id, pair) in (5..).zip([[3, 5], [5, 6], [6, 9], [1, 20], [20, 21], [21, 22], [22, 23], [23, 9]])
+        {
+            channels.push(channel(id, pair[0], pair[1], 100));
+        }
+        channels
+    }
+
+    /// The pair-aware bound after the edge `from → to` (in the state its edge alone gives) once
+    /// the request knows `dead_ends` (runs of nodes).
+    fn bound_after(from: u8, to: u8, dead_ends: &[&[u8]]) -> Option<Distance> {
+        let channels = a_dead_end_with_a_way_round();
+        let network = ChannelGraph::build(Address::ZERO, &channels).expect("valid channels");
+        let everyone: Vec<Address> = channels.iter().flat_map(|c| [c.participant1, c.participant2]).collect();
+        let online = OnlineSet::from_addresses(&network, &everyone);
+        let index = |byte: u8| network.node_index(&node(byte)).expect("a node of the network");
+        let edge = |from: u8, to: u8| network.topology.find_edge(index(from), index(to)).expect("an edge");
+        let value = U256::from(10);
+        let query = Query {
+            network: &network,
+            online: &online,
+            value,
+            fee_penalty: 0.0,
+            diversity_penalty: 0.0,
+            refund_threshold: refund_threshold(value),
+            source: index(1),
+            target: index(9),
+            limits: &SearchLimits::default(),
+            budget: &Unlimited,
+        };
+        let mut finder = PathFinder::new();
+        finder.prepare(&network);
+        finder.compute_flags(&query);
+        finder.dead_ends.clear();
+        for nodes in dead_ends {
+            let edges: Vec<_> = nodes.windows(2).map(|pair| edge(pair[0], pair[1])).collect();
+            assert!(finder.dead_ends.learn(&edges));
+        }
+        finder.switch_to_pair_aware(&query);
+        let edge = edge(from, to);
+        finder.entry_state_heuristic(&query, finder.dead_ends.state_of_edge(edge), edge)
+    }
+
+    #[test]
+    fn the_bound_counts_the_way_round_a_dead_end() {
+        // Unaware: 2 → 3 → 4 → 9. Aware: 2 → 3 → 5 → 6 → 9.
+        assert_eq!(bound_after(1, 2, &[]), Some(Distance::of_hops(3)));
+        assert_eq!(bound_after(1, 2, &[&[2, 3, 4, 9]]), Some(Distance::of_hops(4)));
+    }
+
+    #[test]
+    fn an_edge_that_starts_a_dead_end_has_the_bound_of_its_state() {
+        // After 2 → 3 in the dead end's first state: 3 → 5 → 6 → 9, not 3 → 4 → 9.
+        assert_eq!(bound_after(2, 3, &[]), Some(Distance::of_hops(2)));
+        assert_eq!(bound_after(2, 3, &[&[2, 3, 4, 9]]), Some(Distance::of_hops(3)));
+        // Entered otherwise, 3 is as far from the target as before.
+        assert_eq!(bound_after(4, 3, &[&[2, 3, 4, 9]]), Some(Distance::of_hops(2)));
+    }
+}
