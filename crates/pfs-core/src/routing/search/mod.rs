@@ -355,7 +355,8 @@ pub struct PathFinder {
     dial: u32,
     /// Per node and `cap_fees`, how far the bound has labelled its entries.
     scan_marks: Vec<[ScanMark; 2]>,
-    /// Per edge, its entry state in the current pair-aware run.
+    /// Per edge, its entry state in the current pair-aware run; then one per state of the
+    /// dead-end automaton (see [`EntryState`]).
     entry_states: Vec<EntryState>,
     /// Per node and `cap_fees`, the first entry the pair-aware A* expanded it by.
     expanded: Vec<[Expanded; 2]>,
