@@ -457,10 +457,11 @@ impl PathFinder {
         units: u32,
         dial: &mut Dial,
     ) -> bool {
-        if self.dead_ends.is_empty() {
+        let network = query.network;
+        let tail = network.topology.target[out_edge];
+        if self.dead_ends.is_empty() || !self.near_dead_end(tail) {
             return true;
         }
-        let network = query.network;
         // Whether the entry (the reverse of `out_edge`) starts a dead end, without looking at
         // the entry (anywhere in memory) for the edges the bound scans by the thousand.
         let plain = if reached == CLEAR {
@@ -468,7 +469,6 @@ impl PathFinder {
         } else {
             self.dead_ends.state_of_edge(network.topology.reverse[out_edge]) == reached
         };
-        let tail = network.topology.target[out_edge];
         let states = self.states_at_node(tail);
         if states.is_empty() || tail == query.target || !query.online.contains_node(tail) {
             return plain;
@@ -704,6 +704,8 @@ impl PathFinder {
         let topology = &network.topology;
         let Reached { state: from, entry, trie, distance: reached } = from;
         let pairs = PairRule::of(network, node, entry);
+        // Out of a node off every dead end, in state CLEAR, every step stays in CLEAR.
+        let watch_dead_ends = !self.dead_ends.is_empty() && (trie != CLEAR || self.near_dead_end(node));
         // Going back along the entry's channel returns to the node before: no path does that.
         // A walk that did would not be a path, and the set would need the node search (on the
         // generated 15k-node network, a mediator that could not forward to the target by its
@@ -722,7 +724,7 @@ impl PathFinder {
                 continue;
             }
             let edge = edge as EdgeIndex;
-            let (next, next_trie) = if self.dead_ends.is_empty() {
+            let (next, next_trie) = if !watch_dead_ends {
                 (edge, CLEAR)
             } else {
                 match self.dead_ends.step(trie, edge) {
@@ -935,7 +937,8 @@ mod tests {
         finder.dead_ends.clear();
         for nodes in dead_ends {
             let edges: Vec<_> = nodes.windows(2).map(|pair| edge(pair[0], pair[1])).collect();
-            assert!(finder.dead_ends.learn(&edges));
+            let nodes: Vec<_> = nodes.iter().map(|&byte| index(byte)).collect();
+            finder.learn_dead_end(&nodes, &edges);
         }
         finder.switch_to_pair_aware(&query);
         let edge = edge(from, to);

@@ -376,6 +376,11 @@ pub struct PathFinder {
     reach_queue: std::collections::VecDeque<(NodeIndex, u32)>,
     /// The dead ends this request has learnt (see [`SearchTuning::learn_dead_ends`]).
     dead_ends: DeadEnds,
+    /// Per node, one bit: whether it lies on a dead end (so that the searches look at the
+    /// automaton only there; elsewhere every walk is in state [`dead_ends::CLEAR`]).
+    dead_end_nodes: Vec<u64>,
+    /// The nodes whose bit is set, to clear them for the next request.
+    dead_end_marked: Vec<NodeIndex>,
 }
 
 /// What a search for a set's best path found (see `PathFinder::best_of_set`).
@@ -760,6 +765,7 @@ impl PathFinder {
             self.node_bounds.resize(nodes, UNREACHED);
             self.node_bounds_start.resize(nodes, UNREACHED);
             self.node_reached.resize(nodes, (0, 0));
+            self.dead_end_nodes.resize(nodes.div_ceil(64), 0);
         }
         self.request_generation = self.request_generation.wrapping_add(1);
         if self.request_generation == 0 {
@@ -923,6 +929,9 @@ impl PathFinder {
         self.invalid_candidates = 0;
         self.cut_by_budget = false;
         self.dead_ends.clear();
+        for node in self.dead_end_marked.drain(..) {
+            self.dead_end_nodes[node as usize / 64] &= !(1 << (node % 64));
+        }
         self.state_bounds_len = 1;
         if self.tuning.mode == SearchMode::PairAware {
             self.switch_to_pair_aware(query);
@@ -1030,11 +1039,32 @@ impl PathFinder {
             {
                 // The pair-aware bound stays a consistent lower bound: it learns the dead end
                 // when it is computed again.
-                self.dead_ends.learn(&candidate.edges[mediator - 1..]);
+                self.learn_dead_end(&candidate.nodes[mediator - 1..], &candidate.edges[mediator - 1..]);
             }
             self.split(query, &candidate, epoch, queue)?;
         }
         Ok(None)
+    }
+
+    /// Learns that no valid path ends with `edges`, which join `nodes` (see
+    /// [`DeadEnds::learn`]), and marks the nodes (see `dead_end_nodes`).
+    fn learn_dead_end(&mut self, nodes: &[NodeIndex], edges: &[EdgeIndex]) {
+        if !self.dead_ends.learn(edges) {
+            return;
+        }
+        for &node in nodes {
+            let (word, bit) = (node as usize / 64, 1u64 << (node % 64));
+            if self.dead_end_nodes[word] & bit == 0 {
+                self.dead_end_nodes[word] |= bit;
+                self.dead_end_marked.push(node);
+            }
+        }
+    }
+
+    /// Whether `node` lies on a dead end the request has learnt. A walk through any other node
+    /// is in state [`dead_ends::CLEAR`] after it, and an edge out of it starts no dead end.
+    fn near_dead_end(&self, node: NodeIndex) -> bool {
+        self.dead_end_nodes[node as usize / 64] & (1 << (node % 64)) != 0
     }
 
     /// Whether the budget ran out, polled every [`BUDGET_POLL_POPS`] queue pops of a shortest-path
