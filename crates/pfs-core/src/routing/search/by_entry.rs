@@ -448,8 +448,24 @@ impl PathFinder {
     /// step into it by that edge. Returns whether the entry's state is `reached` when no dead
     /// end precedes it, that is whether the entries of `x` may be offered `units` too (an
     /// entry that starts a dead end is offered by its own state instead).
-    #[inline]
+    #[inline(always)]
     fn offer_to_states(
+        &mut self,
+        query: &Query<'_>,
+        out_edge: usize,
+        reached: TrieState,
+        units: u32,
+        dial: &mut Dial,
+    ) -> bool {
+        // The bound scans edges by the thousand; nearly all lead off every dead end.
+        if self.dead_ends.is_empty() || !self.near_dead_end(query.network.topology.target[out_edge]) {
+            return true;
+        }
+        self.offer_to_states_near(query, out_edge, reached, units, dial)
+    }
+
+    /// `offer_to_states` for an edge whose tail lies on a dead end.
+    fn offer_to_states_near(
         &mut self,
         query: &Query<'_>,
         out_edge: usize,
@@ -459,9 +475,6 @@ impl PathFinder {
     ) -> bool {
         let network = query.network;
         let tail = network.topology.target[out_edge];
-        if self.dead_ends.is_empty() || !self.near_dead_end(tail) {
-            return true;
-        }
         // Whether the entry (the reverse of `out_edge`) starts a dead end, without looking at
         // the entry (anywhere in memory) for the edges the bound scans by the thousand.
         let plain = if reached == CLEAR {
@@ -516,7 +529,11 @@ impl PathFinder {
     /// The bound of the rest of a path after an entry state whose edge is `edge` and whose walk
     /// is in the dead-end automaton's state `trie` (see `entry_heuristic`; a walk that follows
     /// part of a dead end has a bound of its own).
+    #[inline]
     fn entry_state_heuristic(&self, query: &Query<'_>, trie: TrieState, edge: EdgeIndex) -> Option<Distance> {
+        if trie == CLEAR {
+            return self.entry_heuristic(query.network, edge);
+        }
         let trie = self.dead_ends.known_by(trie, self.state_bounds_len);
         if trie == CLEAR {
             return self.entry_heuristic(query.network, edge);

@@ -1063,6 +1063,7 @@ impl PathFinder {
 
     /// Whether `node` lies on a dead end the request has learnt. A walk through any other node
     /// is in state [`dead_ends::CLEAR`] after it, and an edge out of it starts no dead end.
+    #[inline]
     fn near_dead_end(&self, node: NodeIndex) -> bool {
         self.dead_end_nodes[node as usize / 64] & (1 << (node % 64)) != 0
     }
