@@ -63,13 +63,21 @@ struct Prefix {
 /// The dead ends of one request and their automaton. Invariant: `prefixes[CLEAR]` is the empty
 /// prefix, every other prefix is a proper prefix or a whole dead end reachable from it by
 /// `children`, and the fallbacks and `dead` flags are current.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct DeadEnds {
     prefixes: Vec<Prefix>,
     /// The edges that start a dead end and the prefix each is, sorted by edge: few, so a
     /// binary search here is cheaper than a lookup in an array over every edge (which would
     /// miss the cache).
     starts: Vec<(EdgeIndex, TrieState)>,
+}
+
+impl Default for DeadEnds {
+    fn default() -> Self {
+        let mut dead_ends = DeadEnds { prefixes: Vec::new(), starts: Vec::new() };
+        dead_ends.clear();
+        dead_ends
+    }
 }
 
 impl DeadEnds {
@@ -239,7 +247,6 @@ mod tests {
 
     fn learnt(suffixes: &[&[EdgeIndex]]) -> DeadEnds {
         let mut dead_ends = DeadEnds::default();
-        dead_ends.clear();
         for suffix in suffixes {
             assert!(dead_ends.learn(suffix));
         }
