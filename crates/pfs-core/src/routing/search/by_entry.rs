@@ -416,9 +416,6 @@ impl PathFinder {
                 .map(|state| (topology.target[dead_ends.last_edge(state) as usize], state)),
         );
         self.states_at.sort_unstable();
-        self.start_reverses.clear();
-        self.start_reverses.extend(dead_ends.start_edges().map(|edge| topology.reverse[edge as usize]));
-        self.start_reverses.sort_unstable();
     }
 
     /// The indices in `states_at` of the dead-end automaton's states at `node`.
@@ -475,18 +472,12 @@ impl PathFinder {
     ) -> bool {
         let network = query.network;
         let tail = network.topology.target[out_edge];
-        // Whether the entry (the reverse of `out_edge`) starts a dead end, without looking at
-        // the entry (anywhere in memory) for the edges the bound scans by the thousand.
-        let plain = if reached == CLEAR {
-            self.start_reverses.binary_search(&(out_edge as EdgeIndex)).is_err()
-        } else {
-            self.dead_ends.state_of_edge(network.topology.reverse[out_edge]) == reached
-        };
+        let edge = network.topology.reverse[out_edge];
+        let plain = self.dead_ends.state_of_edge(edge) == reached;
         let states = self.states_at_node(tail);
         if states.is_empty() || tail == query.target || !query.online.contains_node(tail) {
             return plain;
         }
-        let edge = network.topology.reverse[out_edge];
         let step = match self.bound_steps[out_edge] {
             0 => return plain,
             UNDEFINED_STEP => MAX_BOUND_STEP,

@@ -174,11 +174,6 @@ impl DeadEnds {
         self.prefixes[state as usize].edge
     }
 
-    /// The edges that start a dead end, sorted.
-    pub(super) fn start_edges(&self) -> impl Iterator<Item = EdgeIndex> + '_ {
-        self.starts.iter().map(|&(edge, _)| edge)
-    }
-
     /// The number of states, [`CLEAR`] included (the states are `0..len`).
     pub(super) fn len(&self) -> usize {
         self.prefixes.len()

@@ -346,9 +346,6 @@ pub struct PathFinder {
     /// The dead-end automaton's states other than [`dead_ends::CLEAR`] by the node they are at
     /// (the head of their last edge), sorted.
     states_at: Vec<(NodeIndex, TrieState)>,
-    /// The reverses of the edges that start a dead end, sorted (the bound scans edges
-    /// backwards).
-    start_reverses: Vec<EdgeIndex>,
     entry_seeds: Vec<(u32, EdgeIndex)>,
     entry_starts: Vec<(u32, EdgeIndex)>,
     /// Counts the pair-aware bound's runs (`scan_marks` is valid for the current one).
