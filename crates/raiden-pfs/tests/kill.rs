@@ -1,6 +1,10 @@
 //! Crash safety of `raiden-pfs serve` as a process: while a load generator posts signed capacity
 //! updates, the process is killed with SIGKILL at seeded random moments and restarted on the same
 //! database; every update answered "accepted" must be in the state afterwards.
+//!
+//! The database is a SQLite file, or a fresh PostgreSQL database when
+//! `PFS_STORE_TEST_POSTGRES_URL` names a server (`scripts/with-postgres` starts one and sets it;
+//! `scripts/test` runs this test both ways).
 
 mod common;
 
@@ -55,7 +59,35 @@ fn free_port() -> u16 {
     listener.local_addr().expect("bound address").port()
 }
 
-fn spawn_serve(devnet: &Devnet, db: &Path, port: u16) -> Child {
+/// The variable naming a PostgreSQL server (`postgres://user@host:port`, no database) to run on.
+const POSTGRES_URL_VARIABLE: &str = "PFS_STORE_TEST_POSTGRES_URL";
+
+/// Where the service keeps its state: a SQLite file in `dir`, or a new database on the server
+/// named by [`POSTGRES_URL_VARIABLE`], named after `dir` so that concurrent runs do not meet.
+async fn fresh_database(dir: &Path) -> String {
+    let Ok(server) = std::env::var(POSTGRES_URL_VARIABLE) else {
+        return dir.join("pfs.db").to_str().expect("temporary paths are UTF-8").to_owned();
+    };
+    let suffix: String = dir
+        .file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or("x")
+        .chars()
+        .map(|character| if character.is_ascii_alphanumeric() { character.to_ascii_lowercase() } else { '_' })
+        .collect();
+    let name = format!("pfs_kill_test_{suffix}");
+    sqlx::any::install_default_drivers();
+    let mut connection = <sqlx::AnyConnection as sqlx::Connection>::connect(&format!("{server}/postgres"))
+        .await
+        .expect("the PostgreSQL server accepts connections");
+    sqlx::Executor::execute(&mut connection, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .expect("a fresh database");
+    eprintln!("running on PostgreSQL database {name}");
+    format!("{server}/{name}")
+}
+
+fn spawn_serve(devnet: &Devnet, db: &str, port: u16) -> Child {
     let deployment = devnet.deployment();
     Command::new(env!("CARGO_BIN_EXE_raiden-pfs"))
         .arg("serve")
@@ -140,7 +172,7 @@ async fn every_acknowledged_update_survives_sigkill() {
     let network = token_network(&devnet);
     let chain_id = devnet.chain().chain_id();
     let dir = tempfile::tempdir().expect("temporary folder");
-    let db = dir.path().join("pfs.db");
+    let db = fresh_database(dir.path()).await;
     let node_of = |address: alloy::primitives::Address| {
         devnet.nodes().iter().find(|node| node.address() == address).expect("a devnet node")
     };
@@ -167,7 +199,7 @@ async fn every_acknowledged_update_survives_sigkill() {
         let mut child = spawn_serve(&devnet, &db, port);
         wait_confirmed(&client, port, head).await;
         // The state after the previous round's kill holds every acknowledged update.
-        let stored = pfs_store::load_token_network(db.to_str().expect("utf-8"), &network)
+        let stored = pfs_store::load_token_network(&db, &network)
             .await
             .expect("the database reads")
             .expect("the token network is followed");
