@@ -15,6 +15,7 @@ use pfs_core::token_network::ChainEvent;
 use pfs_core::{Address, BlockNumber};
 use pfs_store::ChainCursor;
 
+use crate::deployment::DeploymentBlockError;
 use crate::events::{REGISTRY_TOPIC, TOKEN_NETWORK_TOPICS, decode_log};
 use crate::metrics::FollowerMetrics;
 use crate::range::{BlockRange, RangeLimits, is_range_limit};
@@ -27,9 +28,11 @@ pub const DEFAULT_CONFIRMATIONS: u64 = 5;
 pub struct FollowerConfig {
     /// The TokenNetworkRegistry contract.
     pub registry: Address,
-    /// The first block read when the state is empty (e.g. the registry's deployment block). Note
+    /// The first block read when the state is empty. `None`: the registry's deployment block,
+    /// found before the first read by bisecting `eth_getCode` (see
+    /// [`ChainFollower::deployment_block`]), or block 0 if the node keeps no state that old. Note
     /// the reference stores the deployment block as already processed and starts one later.
-    pub start_block: BlockNumber,
+    pub start_block: Option<BlockNumber>,
     /// Only blocks at or below `latest − confirmations` are processed; 0 processes the latest
     /// block.
     pub confirmations: u64,
@@ -50,12 +53,13 @@ pub struct FollowerConfig {
 }
 
 impl FollowerConfig {
+    /// Starting at `start_block` on an empty state (`None`: at the registry's deployment block).
     /// Defaults: 5 confirmations, the reference's range limits, 2 s polls, retries from 0.5 s up
     /// to 30 s, 128 recent blocks, 30 s per request.
-    pub fn new(registry: Address, start_block: BlockNumber) -> Self {
+    pub fn new(registry: Address, start_block: impl Into<Option<BlockNumber>>) -> Self {
         Self {
             registry,
-            start_block,
+            start_block: start_block.into(),
             confirmations: DEFAULT_CONFIRMATIONS,
             range: RangeLimits::default(),
             poll_interval: Duration::from_secs(2),
@@ -102,6 +106,15 @@ pub enum FollowerError {
         /// The oldest block whose hash was kept.
         oldest_kept: BlockNumber,
     },
+    /// The TokenNetworkRegistry has no code on this chain (found when looking for its deployment
+    /// block): a wrong address, or a node on another chain.
+    #[error("no TokenNetworkRegistry at {address} on this chain (no code at block {latest})")]
+    NoRegistry {
+        /// The configured registry.
+        address: Address,
+        /// The latest block when asked.
+        latest: BlockNumber,
+    },
 }
 
 /// A failure of one step.
@@ -113,6 +126,8 @@ enum StepError {
     /// The node's answers did not fit together (the chain moved during the step, or a log came
     /// without its block); retry after a backoff.
     Inconsistent(&'static str),
+    /// Finding the start block failed for want of an answer; retry after a backoff.
+    Deployment(DeploymentBlockError),
     /// Give up.
     Fatal(FollowerError),
 }
@@ -134,6 +149,8 @@ pub struct ChainFollower {
     recent: VecDeque<ChainCursor>,
     /// Followed token networks, with the block of their creation if this follower saw it.
     token_networks: BTreeMap<RpcAddress, Option<BlockNumber>>,
+    /// The start block once known: [`FollowerConfig::start_block`], or the one found for it.
+    start_block: Option<BlockNumber>,
     metrics: Arc<FollowerMetrics>,
 }
 
@@ -171,6 +188,7 @@ impl ChainFollower {
             range,
             recent: recent_blocks.into(),
             token_networks: token_networks.into_iter().map(|address| (address.into(), None)).collect(),
+            start_block: config.start_block,
             config,
             metrics,
         }
@@ -225,10 +243,27 @@ impl ChainFollower {
             StepError::Inconsistent(reason) => {
                 tracing::warn!(reason, retry_in = ?backoff, "inconsistent chain answers; retrying")
             }
+            StepError::Deployment(error) => {
+                tracing::warn!(%error, retry_in = ?backoff, "finding the registry's deployment block failed; retrying")
+            }
             StepError::Fatal(_) => {}
         }
         tokio::time::sleep(backoff).await;
         (backoff * 2).min(self.config.retry_max)
+    }
+
+    /// The block `contract` was deployed in, found by bisecting `eth_getCode` (about 25
+    /// requests on mainnet, each within [`FollowerConfig::request_timeout`], not retried): where
+    /// a new state starts reading when no start block is configured (the registry's, in
+    /// `raiden-pfs serve`).
+    ///
+    /// # Errors
+    /// [`DeploymentBlockError::NoCode`] if `contract` has no code at the latest block (a wrong
+    /// address or chain); [`DeploymentBlockError::HistoryUnavailable`] if the node keeps no state
+    /// for older blocks (then read from block 0); [`DeploymentBlockError::Rpc`] if the node did
+    /// not answer for the latest block.
+    pub async fn deployment_block(&self, contract: Address) -> Result<BlockNumber, DeploymentBlockError> {
+        crate::deployment::deployment_block(&self.provider, contract, self.config.request_timeout).await
     }
 
     /// The chain id the node reports (`eth_chainId`), retried like [`ChainFollower::next_batch`]
@@ -279,7 +314,10 @@ impl ChainFollower {
             }));
         }
         let confirmed = latest.saturating_sub(self.config.confirmations);
-        let from = self.cursor().map_or(self.config.start_block.0, |cursor| cursor.block_number.0 + 1);
+        let from = match self.cursor() {
+            Some(cursor) => cursor.block_number.0 + 1,
+            None => self.start_block().await?.0,
+        };
         if from > confirmed {
             return Ok(None);
         }
@@ -420,6 +458,36 @@ impl ChainFollower {
         Ok((events, blocks, created))
     }
 
+    /// The first block to read on an empty state: the configured one, or the registry's
+    /// deployment block, found once. Keeping what was found does not break cancel safety: asked
+    /// again, the node gives the same answer.
+    async fn start_block(&mut self) -> Result<BlockNumber, StepError> {
+        if let Some(start) = self.start_block {
+            return Ok(start);
+        }
+        let start = match self.deployment_block(self.config.registry).await {
+            Ok(block) => {
+                tracing::info!(block = block.0, "starting at the registry's deployment block");
+                block
+            }
+            Err(DeploymentBlockError::HistoryUnavailable { block, reason }) => {
+                tracing::warn!(
+                    block = block.0,
+                    reason,
+                    "the node keeps no state for old blocks, so the registry's deployment block is \
+                     unknown: starting at block 0 (set --start-block to skip the empty blocks)"
+                );
+                BlockNumber(0)
+            }
+            Err(DeploymentBlockError::NoCode { address, latest }) => {
+                return Err(StepError::Fatal(FollowerError::NoRegistry { address, latest }));
+            }
+            Err(error @ DeploymentBlockError::Rpc { .. }) => return Err(StepError::Deployment(error)),
+        };
+        self.start_block = Some(start);
+        Ok(start)
+    }
+
     /// Walks back through the kept hashes to the newest block still on the chain.
     async fn find_fork_point(&self) -> Result<ChainCursor, StepError> {
         for kept in self.recent.iter().rev().skip(1) {
@@ -427,7 +495,8 @@ impl ChainFollower {
                 return Ok(*kept);
             }
         }
-        let oldest_kept = self.recent.front().map_or(self.config.start_block, |block| block.block_number);
+        let oldest_kept =
+            self.recent.front().map_or(self.start_block.unwrap_or_default(), |block| block.block_number);
         Err(StepError::Fatal(FollowerError::ReorgBeyondKeptBlocks { oldest_kept }))
     }
 

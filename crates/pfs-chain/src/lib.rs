@@ -26,6 +26,8 @@
 //!
 //! # Confirmations, ranges, outages, reorganisations
 //!
+//! * An empty state starts at [`FollowerConfig::start_block`], by default the registry's
+//!   deployment block, found by bisecting `eth_getCode` ([`ChainFollower::deployment_block`]).
 //! * Only blocks at or below `latest − confirmations` are read (0 honoured).
 //! * One step reads one adaptive range ([`range`]) with two parallel `eth_getLogs` (registry, all
 //!   followed token networks) and, when the registry created token networks in the range, one more
@@ -79,6 +81,7 @@
 
 mod apply;
 pub mod claims;
+mod deployment;
 pub mod events;
 mod follower;
 mod metrics;
@@ -87,5 +90,6 @@ pub mod range;
 pub mod user_deposit;
 
 pub use apply::{AppliedBatch, ApplyError, UndoLog, apply_batch};
+pub use deployment::DeploymentBlockError;
 pub use follower::{ChainBatch, ChainFollower, DEFAULT_CONFIRMATIONS, FollowerConfig, FollowerError};
 pub use metrics::FollowerMetrics;

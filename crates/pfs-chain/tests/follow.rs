@@ -163,3 +163,61 @@ async fn small_ranges_give_the_same_state_as_one_large_range() {
     assert_eq!(small.follower.cursor(), large.follower.cursor());
     small.assert_store_matches().await;
 }
+
+/// Whether `contract` has code at `block`, asked of the node directly.
+async fn has_code(devnet: &devnet::Devnet, contract: alloy::primitives::Address, block: u64) -> bool {
+    use alloy::providers::Provider;
+    let provider: alloy::providers::RootProvider =
+        alloy::providers::RootProvider::new_http(devnet.eth_rpc().parse().expect("a URL"));
+    let code = provider
+        .get_code_at(contract)
+        .block_id(alloy::eips::BlockId::number(block))
+        .await
+        .expect("anvil keeps every block's state");
+    !code.is_empty()
+}
+
+#[tokio::test]
+async fn without_a_start_block_a_new_state_starts_at_the_registrys_deployment_block() {
+    let devnet = devnet(2).await;
+    let registry = devnet.deployment().token_network_registry;
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let mut start_unset = config(&devnet, 0);
+    start_unset.start_block = None;
+    // One block per step, so the first batch ends at the block the follower started at.
+    start_unset.range = pfs_chain::range::RangeLimits { initial: 1, min: 1, max: 1, ..start_unset.range };
+    let mut writer = Writer::open(&devnet, dir.path(), start_unset).await;
+
+    let found = writer.follower.deployment_block(registry.into()).await.expect("the registry is deployed");
+    assert!(has_code(&devnet, registry, found.0).await, "the registry has code at {found}");
+    assert!(!has_code(&devnet, registry, found.0 - 1).await, "the registry has no code before {found}");
+    let first = writer.step().await;
+    assert_eq!(first.blocks.last().map(|block| block.block_number), Some(found));
+
+    writer.sync(&devnet, 0).await;
+    let network: Address = devnet.deployment().token_network.into();
+    assert!(
+        writer.registry.token_network(&network).is_some(),
+        "the token network created after it is followed"
+    );
+    writer.assert_store_matches().await;
+}
+
+#[tokio::test]
+async fn a_registry_address_without_code_stops_the_follower_with_its_reason() {
+    let devnet = devnet(2).await;
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let mut wrong = config(&devnet, 0);
+    wrong.registry = Address::from_bytes([0x5a; 20]);
+    wrong.start_block = None;
+    let mut writer = Writer::open(&devnet, dir.path(), wrong).await;
+
+    let found = writer.follower.deployment_block(Address::from_bytes([0x5a; 20])).await;
+    assert!(matches!(found, Err(pfs_chain::DeploymentBlockError::NoCode { .. })), "{found:?}");
+    let stopped = writer.follower.next_batch().await;
+    assert!(
+        matches!(stopped, Err(pfs_chain::FollowerError::NoRegistry { address, .. }) if address == Address::from_bytes([0x5a; 20])),
+        "{stopped:?}"
+    );
+    assert_eq!(writer.follower.cursor(), None, "nothing was read");
+}

@@ -27,8 +27,9 @@ pub enum FollowError {
         /// `eth_chainId`.
         reported: u64,
     },
-    /// The follower cannot find a fork point among its kept blocks.
-    #[error("{0}; start again on a new database to resync from the start block")]
+    /// The follower cannot go on: no fork point among its kept blocks, or no registry contract
+    /// on the chain.
+    #[error("{0}{hint}", hint = resync_hint(.0))]
     Follower(#[from] FollowerError),
     /// The fork point is below the kept undo records.
     #[error("{0}; start again on a new database to resync from the start block")]
@@ -36,6 +37,17 @@ pub enum FollowError {
     /// The writer stopped (a failed commit or a shutdown).
     #[error("the state writer did not take a chain batch: {0}")]
     Writer(#[from] WriterError),
+}
+
+/// What to do about a follower error, for its message.
+fn resync_hint(error: &FollowerError) -> &'static str {
+    match error {
+        FollowerError::ReorgBeyondKeptBlocks { .. } => {
+            "; start again on a new database to resync from the start block"
+        }
+        FollowerError::NoRegistry { .. } => "; check --token-network-registry-address and --eth-rpc",
+        FollowerError::BadUrl(_) => "",
+    }
 }
 
 /// Follows the chain into `service` until an unrecoverable error (see [`FollowError`]).

@@ -1,6 +1,6 @@
 //! `raiden-pfs serve` as a process: it serves /info on 127.0.0.1 while the Ethereum node is
 //! unreachable, stops cleanly on SIGTERM, takes its key from a keystore, and refuses a node on
-//! another chain.
+//! another chain and a registry address without a contract.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -111,31 +111,43 @@ async fn serve_rejects_an_unknown_config_key() {
     assert!(stderr.contains("unknown field `eth_rcp`"), "{stderr}");
 }
 
-#[tokio::test]
-async fn serve_exits_when_the_node_is_on_another_chain() {
-    let devnet = devnet::Devnet::builder().nodes(1).start().await.expect("the devnet starts");
+/// Runs `serve` on `devnet` with `registry` and `chain_id` (`None`: asked of the node) until it
+/// exits by itself (30 s at most); returns whether it succeeded and its standard error.
+async fn serve_until_it_exits(
+    devnet: &devnet::Devnet,
+    registry: &str,
+    chain_id: Option<&str>,
+) -> (bool, String) {
     let directory = tempfile::tempdir().expect("temporary directory");
-    let deployment = devnet.deployment();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_raiden-pfs"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_raiden-pfs"));
+    command
         .arg("serve")
         .env("PFS_ETH_RPC", devnet.eth_rpc())
-        .env("PFS_CHAIN_ID", "1")
-        .env("PFS_TOKEN_NETWORK_REGISTRY_ADDRESS", deployment.token_network_registry.to_string())
-        .env("PFS_USER_DEPOSIT_ADDRESS", deployment.user_deposit.to_string())
+        .env("PFS_TOKEN_NETWORK_REGISTRY_ADDRESS", registry)
+        .env("PFS_USER_DEPOSIT_ADDRESS", devnet.deployment().user_deposit.to_string())
         .env("PFS_PRIVATE_KEY", "0x0101010101010101010101010101010101010101010101010101010101010101")
         .env("PFS_DB", directory.path().join("pfs.db"))
         .env("PFS_PORT", free_port().to_string())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("raiden-pfs starts");
+        .stderr(Stdio::piped());
+    if let Some(chain_id) = chain_id {
+        command.env("PFS_CHAIN_ID", chain_id);
+    }
+    let mut child = command.spawn().expect("raiden-pfs starts");
     let deadline = Instant::now() + Duration::from_secs(30);
     while child.try_wait().expect("waitable").is_none() {
         assert!(Instant::now() < deadline, "serve did not exit within 30 s");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let output = child.wait_with_output().expect("output read");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[tokio::test]
+async fn serve_exits_when_the_node_is_on_another_chain() {
+    let devnet = devnet::Devnet::builder().nodes(1).start().await.expect("the devnet starts");
+    let registry = devnet.deployment().token_network_registry.to_string();
+    let (success, stderr) = serve_until_it_exits(&devnet, &registry, Some("1")).await;
+    assert!(!success);
     assert!(
         stderr.contains(&format!(
             "the Ethereum node is on chain {}, but the service follows chain 1",
@@ -143,4 +155,15 @@ async fn serve_exits_when_the_node_is_on_another_chain() {
         )),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn serve_exits_when_the_registry_address_has_no_contract() {
+    let devnet = devnet::Devnet::builder().nodes(1).start().await.expect("the devnet starts");
+    let wrong = "0x5A5a5A5a5A5a5A5a5A5a5A5a5A5a5A5a5A5a5A5a";
+    let (success, stderr) = serve_until_it_exits(&devnet, wrong, None).await;
+    assert!(!success);
+    let expected = format!("no TokenNetworkRegistry at {wrong} on this chain").to_lowercase();
+    assert!(stderr.to_lowercase().contains(&expected), "{stderr}");
+    assert!(stderr.contains("check --token-network-registry-address and --eth-rpc"), "{stderr}");
 }

@@ -7,7 +7,8 @@
 //! listens at once and the follower checks the node's chain when it answers.
 //!
 //! The chain follower resumes from the cursor in the database (on an empty one, from
-//! `--start-block`), applies only blocks `--confirmations` deep, and commits every batch's
+//! `--start-block`, by default the registry's deployment block, which it finds on the node;
+//! a registry address without code there stops the process), applies only blocks `--confirmations` deep, and commits every batch's
 //! state, cursor and undo records in one transaction through the service's writer (see
 //! [`raiden_pfs::follow`]). `/api/v1/info` reports the last confirmed block processed;
 //! `/metrics` has the chain head (`pfs_chain_head_block`) and the confirmed block
@@ -62,7 +63,7 @@ fn init_logging() {
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let key = config.key.load()?;
     let mut follower_config =
-        FollowerConfig::new(config.token_network_registry, BlockNumber(config.start_block));
+        FollowerConfig::new(config.token_network_registry, config.start_block.map(BlockNumber));
     follower_config.confirmations = config.confirmations;
     follower_config.poll_interval = config.poll_interval;
     follower_config.recent_blocks = RECENT_BLOCKS;

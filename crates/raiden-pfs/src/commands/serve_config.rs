@@ -60,7 +60,8 @@ pub struct ServeArgs {
     /// The service token (UserDeposit.token()) [default: the zero address].
     #[arg(long, env = "PFS_SERVICE_TOKEN_ADDRESS")]
     pub service_token_address: Option<String>,
-    /// First block read on an empty database (e.g. the registry's deployment block) [default: 0].
+    /// First block read on an empty database [default: the registry's deployment block, found on
+    /// the node by bisecting eth_getCode; 0 if the node keeps no state for old blocks].
     #[arg(long, env = "PFS_START_BLOCK")]
     pub start_block: Option<u64>,
     /// Blocks to wait before a block's events count as confirmed; 0 allowed [default: 5].
@@ -164,8 +165,8 @@ pub struct ServeConfig {
     pub one_to_n_address: Option<Address>,
     /// The service token.
     pub service_token: Address,
-    /// First block read on an empty database.
-    pub start_block: u64,
+    /// First block read on an empty database (`None`: the registry's deployment block).
+    pub start_block: Option<u64>,
     /// Confirmation depth.
     pub confirmations: u64,
     /// Chain poll interval.
@@ -292,7 +293,7 @@ impl ServeArgs {
                 Some(text) => address("service-token-address", text)?,
                 None => Address::from_bytes([0; 20]),
             },
-            start_block: self.start_block.unwrap_or(0),
+            start_block: self.start_block,
             confirmations: self.confirmations.unwrap_or(pfs_chain::DEFAULT_CONFIRMATIONS),
             poll_interval: Duration::from_millis(self.poll_interval_ms.unwrap_or(DEFAULT_POLL_INTERVAL_MS)),
             key,
@@ -415,7 +416,7 @@ mod tests {
         assert_eq!(config.host, DEFAULT_HOST);
         assert_eq!(config.db, DEFAULT_DB);
         assert_eq!(config.confirmations, 5);
-        assert_eq!(config.start_block, 0);
+        assert_eq!(config.start_block, None);
         assert_eq!(config.chain_id, None);
         assert_eq!(config.one_to_n_address, None);
         assert!(!config.enable_debug);
@@ -463,7 +464,7 @@ mod tests {
         );
         let config = file(&text).checked().expect("valid");
         assert_eq!(config.chain_id, Some(5));
-        assert_eq!(config.start_block, 9);
+        assert_eq!(config.start_block, Some(9));
         assert_eq!(config.service_fee, U256::from(7));
         assert_eq!(config.search_budget, Duration::from_millis(3));
         assert_eq!(config.poll_interval, Duration::from_millis(10));
