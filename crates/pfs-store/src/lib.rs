@@ -93,6 +93,8 @@ mod matrix;
 mod state;
 mod stats;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod undo;
 
 pub use error::{CorruptReason, StoreError};

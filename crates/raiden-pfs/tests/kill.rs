@@ -3,13 +3,12 @@
 //! database; every update answered "accepted" must be in the state afterwards.
 //!
 //! The database is a SQLite file, or a fresh PostgreSQL database when
-//! `PFS_STORE_TEST_POSTGRES_URL` names a server (`scripts/with-postgres` starts one and sets it;
-//! `scripts/test` runs this test both ways).
+//! `PFS_STORE_TEST_POSTGRES_URL` names a server (see `pfs_store::testing`; `scripts/test` runs
+//! this test both ways).
 
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -57,34 +56,6 @@ fn capacity_for(nonce: u64) -> U256 {
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     listener.local_addr().expect("bound address").port()
-}
-
-/// The variable naming a PostgreSQL server (`postgres://user@host:port`, no database) to run on.
-const POSTGRES_URL_VARIABLE: &str = "PFS_STORE_TEST_POSTGRES_URL";
-
-/// Where the service keeps its state: a SQLite file in `dir`, or a new database on the server
-/// named by [`POSTGRES_URL_VARIABLE`], named after `dir` so that concurrent runs do not meet.
-async fn fresh_database(dir: &Path) -> String {
-    let Ok(server) = std::env::var(POSTGRES_URL_VARIABLE) else {
-        return dir.join("pfs.db").to_str().expect("temporary paths are UTF-8").to_owned();
-    };
-    let suffix: String = dir
-        .file_name()
-        .and_then(|name| name.to_str())
-        .unwrap_or("x")
-        .chars()
-        .map(|character| if character.is_ascii_alphanumeric() { character.to_ascii_lowercase() } else { '_' })
-        .collect();
-    let name = format!("pfs_kill_test_{suffix}");
-    sqlx::any::install_default_drivers();
-    let mut connection = <sqlx::AnyConnection as sqlx::Connection>::connect(&format!("{server}/postgres"))
-        .await
-        .expect("the PostgreSQL server accepts connections");
-    sqlx::Executor::execute(&mut connection, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .expect("a fresh database");
-    eprintln!("running on PostgreSQL database {name}");
-    format!("{server}/{name}")
 }
 
 fn spawn_serve(devnet: &Devnet, db: &str, port: u16) -> Child {
@@ -171,8 +142,8 @@ async fn every_acknowledged_update_survives_sigkill() {
         Devnet::builder().nodes(12).channels(Topology::default()).start().await.expect("the devnet starts");
     let network = token_network(&devnet);
     let chain_id = devnet.chain().chain_id();
-    let dir = tempfile::tempdir().expect("temporary folder");
-    let db = fresh_database(dir.path()).await;
+    let database = pfs_store::testing::TestDatabase::new().await;
+    let db = database.location();
     let node_of = |address: alloy::primitives::Address| {
         devnet.nodes().iter().find(|node| node.address() == address).expect("a devnet node")
     };

@@ -1,7 +1,7 @@
 //! Fixtures shared by the store tests: a deployment, keys, signed updates, a store in a temporary
 //! directory.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use pfs_core::messages::{CanonicalIdentifier, UnsignedCapacityUpdate, UnsignedFeeUpdate};
 use pfs_core::token_network::VerifiedUpdate;
@@ -9,6 +9,7 @@ use pfs_core::{
     Address, BlockTimeout, ChainId, ChannelId, FeeSchedule, ImbalancePenalty, Message, NaiveTimestamp, Nonce,
     PrivateKey, U256,
 };
+use pfs_store::testing::TestDatabase;
 use pfs_store::{Deployment, Store, StoreConfig};
 
 pub const CHAIN: ChainId = ChainId(1337);
@@ -22,58 +23,26 @@ pub fn deployment() -> Deployment {
     }
 }
 
-/// Set to a PostgreSQL server URL (e.g. `postgres://pfs@127.0.0.1:5432`) to run the
-/// backend-independent tests on it, each in a fresh database, instead of on SQLite files.
-pub const POSTGRES_URL_VARIABLE: &str = "PFS_STORE_TEST_POSTGRES_URL";
-
-/// A fresh database for one test: a file in a temporary directory (removed on drop), or a new
-/// database on the server named by [`POSTGRES_URL_VARIABLE`].
-pub struct TempDatabase {
-    _directory: tempfile::TempDir,
-    pub path: PathBuf,
-    postgres: Option<String>,
-}
+/// A fresh database for one test, on the configured backend (see [`TestDatabase`]).
+pub struct TempDatabase(TestDatabase);
 
 impl TempDatabase {
     /// A database on the configured backend.
     pub async fn new() -> Self {
-        let mut database = Self::sqlite();
-        if let Ok(server) = std::env::var(POSTGRES_URL_VARIABLE) {
-            let directory =
-                database._directory.path().file_name().and_then(|name| name.to_str()).unwrap_or("x");
-            let name: String = format!("pfs_store_test_{directory}")
-                .chars()
-                .map(
-                    |character| {
-                        if character.is_ascii_alphanumeric() { character.to_ascii_lowercase() } else { '_' }
-                    },
-                )
-                .collect();
-            sqlx::any::install_default_drivers();
-            let mut connection =
-                <sqlx::AnyConnection as sqlx::Connection>::connect(&format!("{server}/postgres"))
-                    .await
-                    .expect("the PostgreSQL server accepts connections");
-            sqlx::Executor::execute(&mut connection, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .await
-                .expect("a fresh database");
-            database.postgres = Some(format!("{server}/{name}"));
-        }
-        database
+        Self(TestDatabase::new().await)
     }
 
     /// A SQLite file, for tests of SQLite itself.
     pub fn sqlite() -> Self {
-        let directory = tempfile::tempdir().expect("a temporary directory");
-        let path = directory.path().join("pfs.db");
-        Self { _directory: directory, path, postgres: None }
+        Self(TestDatabase::sqlite())
     }
 
     pub fn location(&self) -> String {
-        match &self.postgres {
-            Some(url) => url.clone(),
-            None => self.path.to_str().expect("temporary paths are UTF-8").to_owned(),
-        }
+        self.0.location()
+    }
+
+    pub fn path(&self) -> &Path {
+        self.0.path()
     }
 
     pub async fn open(&self) -> Store {

@@ -78,7 +78,7 @@ async fn read_only_opening_never_creates_a_database() {
     let database = TempDatabase::sqlite();
     let error = Store::open_read_only(&database.location()).await.unwrap_err();
     assert!(matches!(error, StoreError::Connect { .. }), "{error}");
-    assert!(!database.path.exists());
+    assert!(!database.path().exists());
 }
 
 #[tokio::test]
