@@ -11,6 +11,8 @@
 
 mod common;
 
+use common::free_port;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -36,11 +38,6 @@ const RUNS: usize = 3;
 
 fn service_key() -> PrivateKey {
     PrivateKey::from_bytes([0x42; 32]).expect("a valid key")
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    listener.local_addr().expect("bound address").port()
 }
 
 /// The chain side of a `serve` process.

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{address_of, capacity_update, key_of, token_network};
+use common::{address_of, capacity_update, free_port, key_of, token_network};
 use devnet::{Devnet, Topology};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -51,11 +51,6 @@ struct Sender {
 /// The capacity an update with `nonce` announces, so the stored capacity tells the nonce apart.
 fn capacity_for(nonce: u64) -> U256 {
     U256::from(1_000 + nonce * 3)
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    listener.local_addr().expect("bound address").port()
 }
 
 fn spawn_serve(devnet: &Devnet, db: &str, port: u16) -> Child {

@@ -8,11 +8,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-/// A free loopback port (bound and released; the race with other processes is acceptable here).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    listener.local_addr().expect("bound address").port()
-}
+mod common;
+
+use common::free_port;
 
 /// `/api/v1/info` of the service on `port`, once it answers (20 s at most).
 async fn wait_for_info(port: u16) -> serde_json::Value {

@@ -6,6 +6,13 @@
 
 #![allow(dead_code)]
 
+/// A free loopback port (bound and released: another process could take it in between, which
+/// is rare enough for tests on one machine).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    listener.local_addr().expect("bound address").port()
+}
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
