@@ -6,16 +6,17 @@
 //!   weight, then address list; the first valid one not taken yet, `max_paths` times, with the
 //!   diversity penalty in between), so every returned path is simple, online, within capacity,
 //!   has the independently recomputed fee, and the first one is a shortest valid path;
-//! * results are deterministic, with a fresh or a reused [`PathFinder`].
+//! * results are deterministic, with a fresh or a reused [`PathFinder`];
+//! * with routing feedback, the same holds with each hop's penalty added to its weight.
 
 use alloy_primitives::{I256, U256};
 use pfs_core::fee_schedule::ImbalancePenalty;
 use pfs_core::fees::{ScheduleTerms, get_amount_with_fees, get_amount_with_fees_general};
 use pfs_core::routing::{
-    Budget, ChannelDescription, ChannelGraph, OnlineSet, PathError, PathFinder, PathRequest, Routes,
-    SearchLimits, SearchMode, SearchTuning, Unlimited, find_paths,
+    Budget, ChannelDescription, ChannelGraph, FeedbackPenalties, OnlineSet, PathError, PathFinder,
+    PathRequest, Routes, SearchLimits, SearchMode, SearchTuning, Unlimited, find_paths,
 };
-use pfs_core::{Address, ChannelId, FeeSchedule};
+use pfs_core::{Address, ChannelId, FeeSchedule, NaiveTimestamp};
 use proptest::prelude::*;
 
 fn penalty_strategy(scale: u64) -> impl Strategy<Value = Option<Vec<(u64, u64)>>> {
@@ -219,8 +220,9 @@ mod oracle {
         u64::try_from(value).expect("test amounts are small")
     }
 
-    /// `ChannelGraph.edge_weight`, written out again from §2.6.
-    pub fn weight(edge: &Edge<'_>, diversity: f64, amount: U256, fee_penalty: f64) -> f64 {
+    /// `ChannelGraph.edge_weight`, written out again from §2.6, plus the routing feedback's
+    /// `penalty` (added last, only when positive).
+    pub fn weight(edge: &Edge<'_>, diversity: f64, amount: U256, fee_penalty: f64, penalty: f64) -> f64 {
         let schedule_in = ScheduleTerms::of(edge.receiver).with_cap_fees(true);
         let schedule_out = ScheduleTerms::of(edge.sender).with_cap_fees(true);
         let Ok(with_fees) = get_amount_with_fees_general(
@@ -237,7 +239,8 @@ mod oracle {
         let fee_weight = fee / 1e18 * fee_penalty;
         let threshold = (small(amount) as f64 * 1.1) as u64;
         let no_refund = if small(edge.capacity_partner) < threshold { 1.0 } else { 0.0 };
-        1.0 + diversity + fee_weight + no_refund
+        let weight = 1.0 + diversity + fee_weight + no_refund;
+        if penalty > 0.0 { weight + penalty } else { weight }
     }
 
     /// `Path._calculate_fees` after the capacity check; `None` if invalid.
@@ -313,6 +316,14 @@ mod oracle {
     }
 
     pub fn find_paths(scenario: &Scenario) -> Result<Vec<(Vec<Address>, I256)>, PathError> {
+        find_paths_penalised(scenario, &|_, _| 0.0)
+    }
+
+    /// [`find_paths`] with `penalty(from, to)` added to each hop's weight.
+    pub fn find_paths_penalised(
+        scenario: &Scenario,
+        penalty: &dyn Fn(Address, Address) -> f64,
+    ) -> Result<Vec<(Vec<Address>, I256)>, PathError> {
         let Scenario { addresses, channels, online, request } = scenario;
         let is_online = |address: &Address| {
             addresses.iter().position(|candidate| candidate == address).is_some_and(|index| online[index])
@@ -385,7 +396,13 @@ mod oracle {
                 .map(|path| {
                     let total = path.windows(2).fold((0u32, 0u128), |(undefined, units), pair| {
                         let edge = edge(channels, pair[0], pair[1]).unwrap();
-                        let weight = weight(&edge, visited[edge.channel], request.value, request.fee_penalty);
+                        let weight = weight(
+                            &edge,
+                            visited[edge.channel],
+                            request.value,
+                            request.fee_penalty,
+                            penalty(pair[0], pair[1]),
+                        );
                         if weight.is_infinite() {
                             (undefined + 1, units)
                         } else {
@@ -510,6 +527,42 @@ proptest! {
         let fresh = find_paths(&network, &online, &scenario.request, &SearchLimits::default(), &Unlimited)
             .map(|routes| routes.paths.into_iter().map(|p| (p.nodes, p.estimated_fee)).collect::<Vec<_>>());
         prop_assert_eq!(&fresh, &result);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// Routing feedback adds each hop's penalty to its weight, in every search mode, and the
+    /// search stays exact (reports on random routes, failed or successful, at one moment).
+    #[test]
+    fn feedback_penalties_weigh_as_in_the_brute_force_reference(
+        scenario in scenario_strategy(),
+        reports in prop::collection::vec((prop::collection::vec(0usize..7, 2..5), any::<bool>()), 0..6),
+    ) {
+        let now = NaiveTimestamp::from_unix_micros(1_800_000_000_000_000).unwrap();
+        let mut penalties = FeedbackPenalties::new();
+        for (route, successful) in &reports {
+            let route: Vec<Address> =
+                route.iter().map(|index| scenario.addresses[index % scenario.addresses.len()]).collect();
+            penalties.record(&route, *successful, now);
+        }
+        let network = ChannelGraph::build(Address::ZERO, &scenario.channels).expect("valid scenario");
+        let online_addresses: Vec<&Address> =
+            scenario.addresses.iter().zip(&scenario.online).filter(|(_, o)| **o).map(|(a, _)| a).collect();
+        let online = OnlineSet::from_addresses(&network, online_addresses);
+        let edge_penalties = penalties.edge_penalties(&network, now);
+        let expected = oracle::find_paths_penalised(&scenario, &|from, to| penalties.penalty(&from, &to, now));
+        for tuning in [
+            SearchTuning::default(),
+            SearchTuning { mode: SearchMode::PairAware, ..SearchTuning::default() },
+            SearchTuning { mode: SearchMode::Nodes, ..SearchTuning::default() },
+        ] {
+            let found = PathFinder::with_tuning(tuning)
+                .find_paths_with_feedback(&network, &online, &edge_penalties, &scenario.request, &SearchLimits::default(), &Unlimited)
+                .map(|routes| routes.paths.into_iter().map(|path| (path.nodes, path.estimated_fee)).collect::<Vec<_>>());
+            prop_assert_eq!(&found, &expected, "{:?}", tuning);
+        }
     }
 }
 

@@ -51,7 +51,11 @@
 //!   which can take minutes; here [`SearchLimits`] and the [`Budget`] cut the search and the
 //!   answer is the paths found so far.
 //! * Negative or non-finite penalties (which break the reference's search) count as 0.
+//! * **Routing feedback is used.** Hops of routes that clients report as failed weigh more for
+//!   a while ([`FeedbackPenalties`], passed to [`PathFinder::find_paths_with_feedback`]); without
+//!   reports the weights are the reference's.
 
+mod feedback;
 mod graph;
 mod mediation_range;
 mod online;
@@ -59,6 +63,10 @@ mod request;
 mod search;
 mod weight;
 
+pub use feedback::{
+    EdgePenalties, FAILURE_PENALTY, FEEDBACK_HALF_LIFE_SECONDS, FORGOTTEN_BELOW, FeedbackPenalties,
+    MAX_FEEDBACK_PENALTY, MAX_PENALISED_HOPS,
+};
 pub use graph::{
     ChannelDescription, ChannelGraph, ChannelUpdate, ChannelView, EdgeIndex, GraphError, MAX_CHANNELS,
     NodeIndex,
@@ -69,5 +77,7 @@ pub use request::{
     MAX_PATHS_PER_REQUEST, NO_ROUTE_FOUND, Path, PathError, PathRequest, Routes, SearchLimits, Truncation,
     Unlimited,
 };
-pub use search::{PathFinder, SearchMode, SearchTuning, check_path_request, find_paths};
+pub use search::{
+    PathFinder, SearchMode, SearchTuning, check_path_request, find_paths, find_paths_with_feedback,
+};
 pub use weight::edge_weight;

@@ -873,6 +873,7 @@ struct Reached {
 mod tests {
     use alloy_primitives::U256;
 
+    use super::super::super::feedback::EdgePenalties;
     use super::super::super::graph::{ChannelDescription, ChannelGraph};
     use super::super::super::online::OnlineSet;
     use super::super::super::request::{SearchLimits, Unlimited};
@@ -930,6 +931,7 @@ mod tests {
         let query = Query {
             network: &network,
             online: &online,
+            feedback: &EdgePenalties::none(),
             value,
             fee_penalty: 0.0,
             diversity_penalty: 0.0,

@@ -132,6 +132,7 @@ use self::edge_flags::{
     CARRIES, DIVERSE, EdgeFlags, MEDIATION_POSSIBLE, REVERSE_REFUNDABLE, REVERSE_USABLE,
     REVERSE_WEIGHT_MAY_BE_FINITE, USABLE, WEIGHT_MAY_BE_FINITE, bound_step,
 };
+use super::feedback::EdgePenalties;
 use super::graph::{ChannelGraph, EdgeIndex, NodeIndex};
 use super::mediation_range::{MediatorRange, PairRule, outgoing_need, pair_defined};
 use super::online::OnlineSet;
@@ -432,6 +433,8 @@ struct EdgeWeight {
     usable: bool,
     fee_weight: f64,
     no_refund: f64,
+    /// The routing feedback's extra weight (see [`EdgePenalties`]).
+    feedback: f64,
 }
 
 /// A path length: edges with undefined fee first, then the exact sum of the finite weights in
@@ -598,6 +601,7 @@ impl PartialOrd for Candidate {
 struct Query<'a> {
     network: &'a ChannelGraph,
     online: &'a OnlineSet,
+    feedback: &'a EdgePenalties,
     value: U256,
     fee_penalty: f64,
     diversity_penalty: f64,
@@ -667,6 +671,22 @@ pub fn find_paths(
     PathFinder::default().find_paths(network, online, request, limits, budget)
 }
 
+/// [`find_paths`] with the routing feedback's extra weights (see
+/// [`PathFinder::find_paths_with_feedback`]).
+///
+/// # Errors
+/// As [`find_paths`].
+pub fn find_paths_with_feedback(
+    network: &ChannelGraph,
+    online: &OnlineSet,
+    feedback: &EdgePenalties,
+    request: &PathRequest,
+    limits: &SearchLimits,
+    budget: &dyn Budget,
+) -> Result<Routes, PathError> {
+    PathFinder::default().find_paths_with_feedback(network, online, feedback, request, limits, budget)
+}
+
 impl PathFinder {
     /// A finder with empty buffers (they grow to the largest network searched) and the default
     /// [`SearchTuning`].
@@ -695,11 +715,31 @@ impl PathFinder {
         limits: &SearchLimits,
         budget: &dyn Budget,
     ) -> Result<Routes, PathError> {
+        self.find_paths_with_feedback(network, online, &EdgePenalties::none(), request, limits, budget)
+    }
+
+    /// [`PathFinder::find_paths`] with `feedback`'s extra weight added to each edge's (§2.6
+    /// weight plus [`EdgePenalties::of`]), for the routing feedback (see
+    /// [`super::FeedbackPenalties`]). `feedback` must belong to `network`'s snapshot (it is
+    /// indexed by its edges); with [`EdgePenalties::none`] the answer is the reference's.
+    ///
+    /// # Errors
+    /// As [`PathFinder::find_paths`].
+    pub fn find_paths_with_feedback(
+        &mut self,
+        network: &ChannelGraph,
+        online: &OnlineSet,
+        feedback: &EdgePenalties,
+        request: &PathRequest,
+        limits: &SearchLimits,
+        budget: &dyn Budget,
+    ) -> Result<Routes, PathError> {
         let (source, target) = check_path_request(network, online, request)?;
         let sanitize = |penalty: f64| if penalty.is_finite() && penalty >= 0.0 { penalty } else { 0.0 };
         let query = Query {
             network,
             online,
+            feedback,
             value: request.value,
             fee_penalty: sanitize(request.fee_penalty),
             diversity_penalty: sanitize(request.diversity_penalty),
@@ -844,16 +884,20 @@ impl PathFinder {
                 let backward = network.topology.reverse[index];
                 self.edge_weights[index].no_refund =
                     no_refund_weight(network.capacity(backward), query.refund_threshold);
+                self.edge_weights[index].feedback = query.feedback.of(edge);
             }
         }
-        let EdgeWeight { usable, fee_weight: fee, no_refund, .. } = self.edge_weights[index];
+        let EdgeWeight { usable, fee_weight: fee, no_refund, feedback, .. } = self.edge_weights[index];
         if !usable {
             return None;
         }
         if fee == f64::INFINITY {
             return Some(Distance::of_weight(f64::INFINITY));
         }
-        Some(Distance::of_weight(1.0 + self.diversity(query.network, edge) + fee + no_refund))
+        let weight = 1.0 + self.diversity(query.network, edge) + fee + no_refund;
+        // Added last, and only when there is some: without feedback the weight is the
+        // reference's bit for bit.
+        Some(Distance::of_weight(if feedback > 0.0 { weight + feedback } else { weight }))
     }
 
     /// Whether `edge` passes the amount-independent conditions of the mediators at its ends
