@@ -1,4 +1,5 @@
-//! `POST /api/v1/<token_network>/feedback` (§1.4.3): a client's report on a returned route.
+//! `POST /api/v1/<token_network>/feedback` (§1.4.3): a client's report on a returned route,
+//! stored and applied to the routing penalties (see `pfs_service::Service::record_feedback`).
 //! Unknown or expired tokens answer a deliberately uninformative 400 `{}`.
 
 use std::time::SystemTime;
@@ -54,7 +55,6 @@ pub(crate) async fn post_feedback(
     };
     let outcome = state
         .service
-        .store()
         .record_feedback(token, &token_network, &path, success, SystemTime::now())
         .await
         .map_err(|error| {

@@ -43,6 +43,7 @@ pub(crate) struct Metrics {
     truncated_searches: Counter,
     confirmed_block: Gauge,
     online_addresses: Gauge,
+    penalised_hops: Family<Labels, Gauge>,
     chain: ChainMetrics,
     rate_limited: Family<Labels, Counter>,
     ious: Family<Labels, Gauge>,
@@ -127,6 +128,7 @@ impl Metrics {
         let truncated_searches = Counter::default();
         let confirmed_block = Gauge::default();
         let online_addresses = Gauge::default();
+        let penalised_hops = Family::<Labels, Gauge>::default();
         let rate_limited = Family::<Labels, Counter>::default();
         let ious = Family::<Labels, Gauge>::default();
         let iou_amount = Family::<Labels, Gauge<f64, AtomicU64>>::default();
@@ -159,6 +161,11 @@ impl Metrics {
             confirmed_block.clone(),
         );
         registry.register("pfs_online_addresses", "Addresses currently reachable", online_addresses.clone());
+        registry.register(
+            "pfs_routing_penalised_hops",
+            "Hops weighed more because routes over them were reported as failed, by token network",
+            penalised_hops.clone(),
+        );
         let chain = ChainMetrics::default();
         chain.register(&mut registry);
         registry.register(
@@ -196,6 +203,7 @@ impl Metrics {
             truncated_searches,
             confirmed_block,
             online_addresses,
+            penalised_hops,
             rate_limited,
             ious,
             iou_amount,
@@ -263,6 +271,13 @@ pub(crate) async fn metrics(Extract(state): Extract<Arc<AppState>>) -> Response 
     }
     let online = service.snapshot().presence.reachable_addresses().len();
     metrics.online_addresses.set(i64::try_from(online).unwrap_or(i64::MAX));
+    for token_network in service.snapshot().networks.keys() {
+        let labels = vec![("token_network", token_network.to_checksum())];
+        metrics
+            .penalised_hops
+            .get_or_create(&labels)
+            .set(gauge_value(service.penalised_hops(token_network) as u64));
+    }
     if let Some(chain) = &state.options.chain {
         metrics.chain.read(chain);
     }

@@ -419,6 +419,52 @@ async fn online_addresses_lists_reachable_nodes_checksummed() {
     running.stop().await;
 }
 
+/// The routes from 0 to 2 around the ring 0 – 1 – 2 – 3 – 0 (two equal ways), best first, with
+/// the feedback token they came with.
+async fn routes_round_the_ring(running: &Running) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let body =
+        json!({"from": node(0).to_checksum(), "to": node(2).to_checksum(), "value": 10, "max_paths": 2});
+    let (status, paths) = running.post_json(&paths_url(), &body.to_string()).await;
+    assert_eq!(status, 200, "{paths}");
+    let routes =
+        paths["result"].as_array().expect("routes").iter().map(|route| route["path"].clone()).collect();
+    (routes, paths["feedback_token"].clone())
+}
+
+#[tokio::test]
+async fn a_route_reported_as_failed_is_returned_after_its_equal_alternative_also_after_a_restart() {
+    let (directory, running) = started().await;
+    let ring = [0, 1, 2, 3, 0];
+    running.open_line(&ring, 1000).await;
+    running.set_online(&[0, 1, 2, 3]).await;
+    report_line(&running, &ring, 1000).await;
+    let (before, token) = routes_round_the_ring(&running).await;
+    assert_eq!(before.len(), 2);
+    assert_eq!(running.service.penalised_hops(&token_network()), 0);
+
+    let feedback_url = format!("/api/v1/{}/feedback", token_network().to_checksum());
+    let report = json!({"token": token, "success": false, "path": before[0]});
+    assert_eq!(running.post_json(&feedback_url, &report.to_string()).await, (200, json!({})));
+    assert_eq!(running.service.penalised_hops(&token_network()), 2);
+    let metrics = running.client.get(running.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let gauge =
+        format!("pfs_routing_penalised_hops{{token_network=\"{}\"}} 2", token_network().to_checksum());
+    assert!(metrics.contains(&gauge), "{metrics}");
+    let (after, _) = routes_round_the_ring(&running).await;
+    assert_eq!(after, vec![before[1].clone(), before[0].clone()]);
+    // A second report on the same route is answered as before, and the order stays.
+    assert_eq!(running.post_json(&feedback_url, &report.to_string()).await, (200, json!({})));
+    assert_eq!(routes_round_the_ring(&running).await.0, after);
+
+    // The penalties are rebuilt from the stored reports.
+    running.stop().await;
+    let running = Running::start(&directory.path().join("pfs.db"), api_config()).await;
+    running.set_online(&[0, 1, 2, 3]).await;
+    assert_eq!(running.service.penalised_hops(&token_network()), 2);
+    assert_eq!(routes_round_the_ring(&running).await.0, after);
+    running.stop().await;
+}
+
 #[tokio::test]
 async fn feedback_for_a_returned_route_is_200_and_for_an_unknown_token_400_empty() {
     let (_directory, running) = line().await;

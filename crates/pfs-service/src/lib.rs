@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 mod counters;
+mod feedback;
 mod partners;
 mod query;
 mod routes_recorder;
@@ -46,6 +47,7 @@ use tokio::task::JoinHandle;
 pub use counters::{
     ServiceCounters, UpdateSource, drop_reason, outcome_reason, rejection_reason, to_device_rejection_reason,
 };
+pub use feedback::FEEDBACK_RESTORE_WINDOW;
 pub use partners::{MAX_SUGGESTIONS, PartnerSuggestion, closeness_centrality, suggest_partners};
 pub use query::{FoundPath, PathQueryError, PathsAnswer};
 pub use routes_recorder::{MAX_ROUTE_SETS_PER_COMMIT, RecordError};
@@ -101,6 +103,7 @@ pub struct Service {
     counters: Arc<QueryCounters>,
     service_counters: Arc<ServiceCounters>,
     routes_recorder: routes_recorder::RoutesRecorder,
+    feedback: feedback::RoutingFeedback,
     writer: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
@@ -111,12 +114,15 @@ impl Service {
     /// [`StoreError`] if the state cannot be loaded.
     pub async fn start(store: Store, config: ServiceConfig) -> Result<Self, StoreError> {
         let loaded = store.load_state().await?;
-        Ok(Self::start_loaded(store, loaded, config))
+        let service = Self::start_loaded(store, loaded, config);
+        service.restore_feedback(SystemTime::now()).await?;
+        Ok(service)
     }
 
     /// As [`Service::start`], with the state already loaded from `store` (the chain follower
     /// needs the loaded cursor, recent blocks and undo records too, and 50,000 channels are not
-    /// worth loading twice). Must be called within a tokio runtime.
+    /// worth loading twice), except that the routing penalties start empty: call
+    /// [`Service::restore_feedback`] next. Must be called within a tokio runtime.
     pub fn start_loaded(store: Store, loaded: LoadedState, config: ServiceConfig) -> Self {
         let presence = PresenceBook::new(SystemTime::now());
         let confirmed_block = loaded.cursor.map(|cursor| cursor.block_number);
@@ -139,6 +145,7 @@ impl Service {
             counters: Arc::default(),
             service_counters,
             routes_recorder,
+            feedback: feedback::RoutingFeedback::default(),
             writer: Arc::new(Mutex::new(Some(task))),
         }
     }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use pfs_core::presence::AddressMetadata;
-use pfs_core::routing::{Path, PathError, PathFinder, PathRequest, Routes, SearchLimits, Truncation};
+use pfs_core::routing::{
+    EdgePenalties, Path, PathError, PathFinder, PathRequest, Routes, SearchLimits, Truncation,
+};
 use pfs_core::{Address, BlockNumber};
 use pfs_store::{FeedbackToken, ReturnedRoute, ReturnedRouteSet, StoreError};
 
@@ -20,10 +22,11 @@ thread_local! {
     static FINDER: RefCell<PathFinder> = RefCell::new(PathFinder::new());
 }
 
-/// One search of `request` on `network` with `budget` of wall-clock time (at most the
-/// configured one), with this thread's [`PathFinder`].
+/// One search of `request` on `network` with the routing feedback's `penalties` and `budget` of
+/// wall-clock time (at most the configured one), with this thread's [`PathFinder`].
 fn search(
     network: &NetworkSnapshot,
+    penalties: &EdgePenalties,
     request: &PathRequest,
     limits: &SearchLimits,
     budget: Duration,
@@ -31,7 +34,14 @@ fn search(
     let deadline = Instant::now() + budget.min(limits.time_budget);
     let exhausted = move || Instant::now() >= deadline;
     FINDER.with_borrow_mut(|finder| {
-        finder.find_paths(&network.graph, &network.online, request, limits, &exhausted)
+        finder.find_paths_with_feedback(
+            &network.graph,
+            &network.online,
+            penalties,
+            request,
+            limits,
+            &exhausted,
+        )
     })
 }
 
@@ -103,18 +113,22 @@ impl Service {
         let confirmed_block = snapshot.confirmed_block.unwrap_or(BlockNumber(0));
         let config = self.config();
         let limits = config.search_limits;
+        let penalties = self.feedback.edge_penalties(&token_network, &network.graph, SystemTime::now());
         let small = network.graph.channel_count() <= config.inline_search_max_channels;
-        let inline = small.then(|| search(&network, &request, &limits, config.inline_search_budget));
+        let inline =
+            small.then(|| search(&network, &penalties, &request, &limits, config.inline_search_budget));
         let routes = match inline {
             Some(Ok(routes)) if routes.truncated != Some(Truncation::Deadline) => routes,
             Some(Err(error)) => return Err(PathQueryError::PreCheck { error, confirmed_block }),
             // Cut by the inline budget (or a large network): the whole search again, off the
             // async threads (see `ServiceConfig::inline_search_budget`). Searches are
             // deterministic, so the answer is the one a single search with the full budget gives.
-            _ => tokio::task::spawn_blocking(move || search(&network, &request, &limits, limits.time_budget))
-                .await
-                .map_err(|error| PathQueryError::SearchFailed(error.to_string()))?
-                .map_err(|error| PathQueryError::PreCheck { error, confirmed_block })?,
+            _ => tokio::task::spawn_blocking(move || {
+                search(&network, &penalties, &request, &limits, limits.time_budget)
+            })
+            .await
+            .map_err(|error| PathQueryError::SearchFailed(error.to_string()))?
+            .map_err(|error| PathQueryError::PreCheck { error, confirmed_block })?,
         };
         let paths: Vec<FoundPath> = routes
             .paths

@@ -23,6 +23,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use anyhow::{Context, bail};
 use pfs_api::{ApiConfig, ApiOptions};
@@ -109,6 +110,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         ..ServiceConfig::default()
     };
     let service = Service::start_loaded(store.clone(), loaded, service_config);
+    service.restore_feedback(SystemTime::now()).await.context("cannot restore the routing feedback")?;
     let mut api_config = ApiConfig {
         token_network_registry: deployment.token_network_registry,
         user_deposit: deployment.user_deposit,

@@ -16,7 +16,7 @@ pub fn free_port() -> u16 {
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use devnet::{Devnet, NodeAccount};
 use pfs_api::ApiConfig;
@@ -104,6 +104,7 @@ impl Pfs {
                 .expect("a valid RPC URL");
         let chain_metrics = follower.metrics();
         let service = Service::start_loaded(store, loaded, ServiceConfig::default());
+        service.restore_feedback(SystemTime::now()).await.expect("the stored feedback reads");
         let follower = tokio::spawn(follow(service.clone(), follower, undo_log));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let address = listener.local_addr().expect("bound address");

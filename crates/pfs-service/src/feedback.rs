@@ -1,0 +1,110 @@
+//! Routing feedback: clients' reports on returned routes are stored (as the reference does) and
+//! also turned into the search's penalties (`pfs_core::routing::FeedbackPenalties`), one set per
+//! token network, so that hops of failed routes weigh more for a while.
+//!
+//! The penalties live in memory beside the snapshots, not in them: a report changes no channel,
+//! and publishing a snapshot per report would copy graphs for nothing. A query takes the
+//! penalties of its token network at its moment ([`RoutingFeedback::edge_penalties`]) under a
+//! short lock. What a restart would lose is rebuilt from the stored reports of the last
+//! [`FEEDBACK_RESTORE_WINDOW`] ([`Service::restore_feedback`]): older ones have decayed to nothing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pfs_core::routing::{ChannelGraph, EdgePenalties, FeedbackPenalties};
+use pfs_core::{Address, NaiveTimestamp};
+use pfs_store::{FeedbackOutcome, FeedbackToken, StoreError};
+
+use crate::Service;
+
+/// How far back [`Service::restore_feedback`] reads the stored reports: a capped penalty decays
+/// below `pfs_core::routing::FORGOTTEN_BELOW` in about 90 minutes.
+pub const FEEDBACK_RESTORE_WINDOW: Duration = Duration::from_secs(2 * 60 * 60);
+
+/// The routing penalties of every token network (see the module docs); cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RoutingFeedback {
+    networks: Arc<Mutex<HashMap<Address, FeedbackPenalties>>>,
+}
+
+impl RoutingFeedback {
+    /// Applies a report on `route` in `token_network` received at `at`.
+    fn record(&self, token_network: Address, route: &[Address], successful: bool, at: SystemTime) {
+        let mut networks = self.networks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        networks.entry(token_network).or_default().record(route, successful, timestamp(at));
+    }
+
+    /// The penalties of `token_network`'s edges in `network` at `now`.
+    pub(crate) fn edge_penalties(
+        &self,
+        token_network: &Address,
+        network: &ChannelGraph,
+        now: SystemTime,
+    ) -> EdgePenalties {
+        let networks = self.networks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        networks
+            .get(token_network)
+            .map_or_else(EdgePenalties::none, |penalties| penalties.edge_penalties(network, timestamp(now)))
+    }
+
+    /// How many hops of `token_network` carry a penalty (decayed ones until forgotten).
+    fn penalised_hops(&self, token_network: &Address) -> usize {
+        let networks = self.networks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        networks.get(token_network).map_or(0, FeedbackPenalties::len)
+    }
+}
+
+/// `at` as the core's timestamp (the epoch for a time before it, the far future saturating).
+fn timestamp(at: SystemTime) -> NaiveTimestamp {
+    let micros =
+        at.duration_since(UNIX_EPOCH).map_or(0, |since| i64::try_from(since.as_micros()).unwrap_or(i64::MAX));
+    NaiveTimestamp::from_unix_micros(micros)
+        .or_else(|| NaiveTimestamp::from_unix_micros(0))
+        // Invariant: the epoch is a valid timestamp.
+        .expect("the epoch is in range")
+}
+
+impl Service {
+    /// Records a client's report on a route returned with `token` (`POST .../feedback`): stored
+    /// if it matches a returned route (see `pfs_store::Store::record_feedback`), and then, the
+    /// first time, applied to the routing penalties of `token_network`.
+    ///
+    /// # Errors
+    /// [`StoreError`] if the report cannot be stored.
+    pub async fn record_feedback(
+        &self,
+        token: FeedbackToken,
+        token_network: &Address,
+        path: &[Address],
+        successful: bool,
+        now: SystemTime,
+    ) -> Result<FeedbackOutcome, StoreError> {
+        let outcome = self.store().record_feedback(token, token_network, path, successful, now).await?;
+        if outcome == FeedbackOutcome::Recorded {
+            self.feedback.record(*token_network, path, successful, now);
+        }
+        Ok(outcome)
+    }
+
+    /// Rebuilds the routing penalties from the reports stored in the [`FEEDBACK_RESTORE_WINDOW`]
+    /// before `now`, for every followed token network; call once after a start.
+    ///
+    /// # Errors
+    /// [`StoreError`] if the reports cannot be read.
+    pub async fn restore_feedback(&self, now: SystemTime) -> Result<(), StoreError> {
+        let since = now.checked_sub(FEEDBACK_RESTORE_WINDOW).unwrap_or(UNIX_EPOCH);
+        let networks: Vec<Address> = self.snapshot().networks.keys().copied().collect();
+        for token_network in networks {
+            for report in self.store().feedback_since(&token_network, since).await? {
+                self.feedback.record(token_network, &report.path, report.successful, report.feedback_time);
+            }
+        }
+        Ok(())
+    }
+
+    /// How many hops of `token_network` carry a routing penalty.
+    pub fn penalised_hops(&self, token_network: &Address) -> usize {
+        self.feedback.penalised_hops(token_network)
+    }
+}
