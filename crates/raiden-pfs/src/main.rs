@@ -41,7 +41,9 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("raiden-pfs: {error:#}");
+            if error.downcast_ref::<commands::AlreadyLogged>().is_none() {
+                eprintln!("raiden-pfs: {error:#}");
+            }
             ExitCode::FAILURE
         }
     }

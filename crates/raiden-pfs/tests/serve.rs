@@ -109,12 +109,14 @@ async fn serve_rejects_an_unknown_config_key() {
     assert!(stderr.contains("unknown field `eth_rcp`"), "{stderr}");
 }
 
-/// Runs `serve` on `devnet` with `registry` and `chain_id` (`None`: asked of the node) until it
-/// exits by itself (30 s at most); returns whether it succeeded and its standard error.
+/// Runs `serve` on `devnet` with `registry`, `chain_id` (`None`: asked of the node) and the
+/// `environment` until it exits by itself (30 s at most); returns whether it succeeded and its
+/// standard error.
 async fn serve_until_it_exits(
     devnet: &devnet::Devnet,
     registry: &str,
     chain_id: Option<&str>,
+    environment: &[(&str, &str)],
 ) -> (bool, String) {
     let directory = tempfile::tempdir().expect("temporary directory");
     let mut command = Command::new(env!("CARGO_BIN_EXE_raiden-pfs"));
@@ -130,6 +132,7 @@ async fn serve_until_it_exits(
     if let Some(chain_id) = chain_id {
         command.env("PFS_CHAIN_ID", chain_id);
     }
+    command.envs(environment.iter().copied());
     let mut child = command.spawn().expect("raiden-pfs starts");
     let deadline = Instant::now() + Duration::from_secs(30);
     while child.try_wait().expect("waitable").is_none() {
@@ -144,7 +147,7 @@ async fn serve_until_it_exits(
 async fn serve_exits_when_the_node_is_on_another_chain() {
     let devnet = devnet::Devnet::builder().nodes(1).start().await.expect("the devnet starts");
     let registry = devnet.deployment().token_network_registry.to_string();
-    let (success, stderr) = serve_until_it_exits(&devnet, &registry, Some("1")).await;
+    let (success, stderr) = serve_until_it_exits(&devnet, &registry, Some("1"), &[]).await;
     assert!(!success);
     assert!(
         stderr.contains(&format!(
@@ -159,9 +162,33 @@ async fn serve_exits_when_the_node_is_on_another_chain() {
 async fn serve_exits_when_the_registry_address_has_no_contract() {
     let devnet = devnet::Devnet::builder().nodes(1).start().await.expect("the devnet starts");
     let wrong = "0x5A5a5A5a5A5a5A5a5A5a5A5a5A5a5A5a5A5a5A5a";
-    let (success, stderr) = serve_until_it_exits(&devnet, wrong, None).await;
+    let (success, stderr) = serve_until_it_exits(&devnet, wrong, None, &[]).await;
     assert!(!success);
     let expected = format!("no TokenNetworkRegistry at {wrong} on this chain").to_lowercase();
     assert!(stderr.to_lowercase().contains(&expected), "{stderr}");
     assert!(stderr.contains("check --token-network-registry-address and --eth-rpc"), "{stderr}");
+}
+
+/// The JSON objects of a JSON log, one per line; fails on a line that is not one.
+fn json_lines(log: &str) -> Vec<serde_json::Value> {
+    log.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}\n{log}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_json_log_holds_nothing_but_json_lines_up_to_the_reason_it_stopped() {
+    let devnet = devnet::Devnet::builder().nodes(1).start().await.expect("the devnet starts");
+    let wrong = "0x5A5a5A5a5A5a5A5a5A5a5A5a5A5a5A5a5A5a5A5a";
+    let (success, stderr) = serve_until_it_exits(&devnet, wrong, None, &[("PFS_LOG_FORMAT", "json")]).await;
+    assert!(!success);
+    let lines = json_lines(&stderr);
+    let message =
+        |line: &serde_json::Value| line["fields"]["message"].as_str().unwrap_or_default().to_owned();
+    assert!(lines.iter().any(|line| message(line).starts_with("serving on http://127.0.0.1:")), "{stderr}");
+    let last = lines.last().expect("a log");
+    assert_eq!(last["level"], "ERROR", "{stderr}");
+    assert_eq!(message(last), "raiden-pfs stopped");
+    let reason = last["fields"]["error"].as_str().expect("the reason").to_lowercase();
+    assert!(reason.contains("no tokennetworkregistry"), "{reason}");
 }

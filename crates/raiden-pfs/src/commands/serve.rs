@@ -34,8 +34,9 @@ use pfs_matrix::{HomeserverAddress, MatrixClient, MatrixConfig};
 use pfs_service::{Service, ServiceConfig};
 use pfs_store::{Deployment, Store, StoreConfig};
 
+use super::AlreadyLogged;
 pub use super::serve_config::ServeArgs;
-use super::serve_config::ServeConfig;
+use super::serve_config::{LogFormat, ServeConfig};
 
 /// Blocks whose hashes and undo records are kept for reorganisations, in memory and in the
 /// database alike (so a reorganisation crossing a restart is reverted like any other).
@@ -48,17 +49,39 @@ const RECENT_BLOCKS: u64 = 128;
 /// login, a port in use, or a chain follower that cannot go on.
 pub fn run(arguments: &ServeArgs) -> anyhow::Result<()> {
     let config = arguments.resolve()?;
-    init_logging();
+    let format = config.log_format;
+    init_logging(format);
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("tokio runtime")?;
-    runtime.block_on(serve(config))
+    let outcome = runtime.block_on(serve(config));
+    match outcome {
+        Err(error) if format == LogFormat::Json => {
+            tracing::error!(error = format!("{error:#}"), "raiden-pfs stopped");
+            Err(AlreadyLogged.into())
+        }
+        outcome => outcome,
+    }
 }
 
-/// Logs to standard error; `PFS_LOG` (e.g. `debug`, `pfs_chain=debug`) sets the filter.
-fn init_logging() {
+/// Logs to standard error in `format`; `PFS_LOG` (e.g. `debug`, `pfs_chain=debug`) sets the
+/// filter.
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PFS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let subscriber = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => subscriber.try_init(),
+        LogFormat::Json => subscriber.json().try_init(),
+    };
+}
+
+/// Tells the operator what the service does: a line `raiden-pfs: …` in text, or an `info`
+/// event in JSON, so that a JSON log holds nothing but JSON.
+fn announce(format: LogFormat, message: std::fmt::Arguments<'_>) {
+    match format {
+        LogFormat::Text => eprintln!("raiden-pfs: {message}"),
+        LogFormat::Json => tracing::info!("{message}"),
+    }
 }
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
@@ -71,7 +94,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let chain_id = match config.chain_id {
         Some(chain_id) => chain_id,
         None => {
-            eprintln!("raiden-pfs: asking {} for the chain id", config.eth_rpc);
+            announce(config.log_format, format_args!("asking {} for the chain id", config.eth_rpc));
             ChainFollower::connect(&config.eth_rpc, follower_config.clone(), Vec::new(), [])
                 .context("--eth-rpc")?
                 .chain_id()
@@ -140,12 +163,15 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr().unwrap_or(listen);
-    eprintln!(
-        "raiden-pfs: serving on http://{local} (chain {chain_id}, {} confirmations, eth rpc {}, matrix {}, one-to-n {})",
-        config.confirmations,
-        config.eth_rpc,
-        api_config.matrix_server.as_deref().unwrap_or("off"),
-        config.one_to_n_address.map_or_else(|| "unset".to_owned(), |address| address.to_checksum()),
+    announce(
+        config.log_format,
+        format_args!(
+            "serving on http://{local} (chain {chain_id}, {} confirmations, eth rpc {}, matrix {}, one-to-n {})",
+            config.confirmations,
+            config.eth_rpc,
+            api_config.matrix_server.as_deref().unwrap_or("off"),
+            config.one_to_n_address.map_or_else(|| "unset".to_owned(), |address| address.to_checksum()),
+        ),
     );
     let failure: Arc<Mutex<Option<String>>> = Arc::default();
     let (failed, mut on_failure) = tokio::sync::oneshot::channel::<String>();
@@ -196,7 +222,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if let Some(message) = failure {
         bail!("chain follower stopped: {message}");
     }
-    eprintln!("raiden-pfs: stopped");
+    announce(config.log_format, format_args!("stopped"));
     Ok(())
 }
 

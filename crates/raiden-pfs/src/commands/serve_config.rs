@@ -123,6 +123,10 @@ pub struct ServeArgs {
     /// Updates per second per signer on `POST /api/v1/updates`; 0 = no limit [default: 20].
     #[arg(long, env = "PFS_RATE_LIMIT_PER_SIGNER")]
     pub rate_limit_per_signer: Option<u32>,
+    /// Log format on standard error: `text` for people, or `json` (one object per line, every
+    /// message included, for log collectors; the reference's `--log-json`) [default: text].
+    #[arg(long, env = "PFS_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
     /// Updates a signer may send at once [default: 500].
     #[arg(long, env = "PFS_RATE_LIMIT_PER_SIGNER_BURST")]
     pub rate_limit_per_signer_burst: Option<u32>,
@@ -132,6 +136,17 @@ pub struct ServeArgs {
     /// Path requests an IOU sender may make at once [default: 50].
     #[arg(long, env = "PFS_RATE_LIMIT_PER_IOU_SENDER_BURST")]
     pub rate_limit_per_iou_sender_burst: Option<u32>,
+}
+
+/// How `serve` writes its log (see [`ServeArgs::log_format`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Where the service's key comes from.
@@ -195,6 +210,8 @@ pub struct ServeConfig {
     pub search_budget: Duration,
     /// The HTTP API's rate limits (a rate or burst of 0 switches that limit off).
     pub rate_limits: RateLimits,
+    /// The log format.
+    pub log_format: LogFormat,
 }
 
 const KEY_FIELDS: [&str; 4] = ["private_key", "private_key_file", "keystore_file", "password_file"];
@@ -307,6 +324,7 @@ impl ServeArgs {
             matrix_server: self.matrix_server,
             matrix_server_name: self.matrix_server_name,
             enable_debug: self.enable_debug.unwrap_or(false),
+            log_format: self.log_format.unwrap_or_default(),
             search_budget: self
                 .search_budget_ms
                 .map_or(SearchLimits::default().time_budget, Duration::from_millis),
@@ -460,10 +478,11 @@ mod tests {
              service_token_address = \"{USER_DEPOSIT}\"\nstart_block = 9\nconfirmations = 2\npoll_interval_ms = 10\n\
              private_key = \"{KEY}\"\ndb = \"x.db\"\nhost = \"127.0.0.2\"\nport = 1\nservice_fee = \"7\"\n\
              operator = \"o\"\ninfo_message = \"m\"\nmatrix_server = \"http://127.0.0.1:2\"\nenable_debug = true\n\
-             search_budget_ms = 3\n"
+             search_budget_ms = 3\nlog_format = \"json\"\n"
         );
         let config = file(&text).checked().expect("valid");
         assert_eq!(config.chain_id, Some(5));
+        assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.start_block, Some(9));
         assert_eq!(config.service_fee, U256::from(7));
         assert_eq!(config.search_budget, Duration::from_millis(3));
