@@ -4,54 +4,95 @@
 //!
 //! The penalties live in memory beside the snapshots, not in them: a report changes no channel,
 //! and publishing a snapshot per report would copy graphs for nothing. A query takes the
-//! penalties of its token network at its moment ([`RoutingFeedback::edge_penalties`]) under a
-//! short lock. What a restart would lose is rebuilt from the stored reports of the last
-//! [`FEEDBACK_RESTORE_WINDOW`] ([`Service::restore_feedback`]): older ones have decayed to nothing.
+//! penalties of its token network's edges ([`RoutingFeedback::edge_penalties`]), worked out
+//! again only when a report arrived, the network's snapshot changed or [`PENALTIES_REFRESH`]
+//! passed (in a second a penalty decays by a thousandth), so that queries do not each look up
+//! every penalised hop under the lock. What a restart would lose is rebuilt from the stored
+//! reports of the last [`FEEDBACK_RESTORE_WINDOW`] ([`Service::restore_feedback`]): older ones
+//! have decayed to nothing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use pfs_core::routing::{ChannelGraph, EdgePenalties, FeedbackPenalties};
+use pfs_core::routing::{EdgePenalties, FeedbackPenalties};
 use pfs_core::{Address, NaiveTimestamp};
 use pfs_store::{FeedbackOutcome, FeedbackToken, StoreError};
 
 use crate::Service;
+use crate::snapshot::NetworkSnapshot;
 
 /// How far back [`Service::restore_feedback`] reads the stored reports: a capped penalty decays
 /// below `pfs_core::routing::FORGOTTEN_BELOW` in about 90 minutes.
 pub const FEEDBACK_RESTORE_WINDOW: Duration = Duration::from_secs(2 * 60 * 60);
 
+/// How long a token network's edge penalties serve queries before they are worked out again
+/// (unless a report arrives or the snapshot changes first).
+pub const PENALTIES_REFRESH: Duration = Duration::from_secs(1);
+
 /// The routing penalties of every token network (see the module docs); cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RoutingFeedback {
-    networks: Arc<Mutex<HashMap<Address, FeedbackPenalties>>>,
+    networks: Arc<Mutex<HashMap<Address, NetworkFeedback>>>,
+}
+
+/// One token network's penalties, and their edges as last worked out.
+#[derive(Debug, Default)]
+struct NetworkFeedback {
+    penalties: FeedbackPenalties,
+    edges: Option<WorkedOut>,
+}
+
+/// Edge penalties worked out for one snapshot at one moment. The snapshot is kept (not only
+/// its address) so that it cannot be freed and another one take its place.
+#[derive(Debug)]
+struct WorkedOut {
+    snapshot: Arc<NetworkSnapshot>,
+    at: SystemTime,
+    edges: Arc<EdgePenalties>,
 }
 
 impl RoutingFeedback {
-    /// Applies a report on `route` in `token_network` received at `at`.
-    fn record(&self, token_network: Address, route: &[Address], successful: bool, at: SystemTime) {
-        let mut networks = self.networks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        networks.entry(token_network).or_default().record(route, successful, timestamp(at));
+    fn networks(&self) -> std::sync::MutexGuard<'_, HashMap<Address, NetworkFeedback>> {
+        // A panic while the lock was held leaves at worst one report applied to some of its
+        // hops only: go on with that.
+        self.networks.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The penalties of `token_network`'s edges in `network` at `now`.
+    /// Applies a report on `route` in `token_network` received at `at`.
+    fn record(&self, token_network: Address, route: &[Address], successful: bool, at: SystemTime) {
+        let mut networks = self.networks();
+        let network = networks.entry(token_network).or_default();
+        network.penalties.record(route, successful, timestamp(at));
+        network.edges = None;
+    }
+
+    /// The penalties of `token_network`'s edges in `snapshot` at `now` (see the module docs).
     pub(crate) fn edge_penalties(
         &self,
         token_network: &Address,
-        network: &ChannelGraph,
+        snapshot: &Arc<NetworkSnapshot>,
         now: SystemTime,
-    ) -> EdgePenalties {
-        let networks = self.networks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        networks
-            .get(token_network)
-            .map_or_else(EdgePenalties::none, |penalties| penalties.edge_penalties(network, timestamp(now)))
+    ) -> Arc<EdgePenalties> {
+        let mut networks = self.networks();
+        let Some(network) = networks.get_mut(token_network) else {
+            return Arc::new(EdgePenalties::none());
+        };
+        if let Some(worked_out) = &network.edges
+            && Arc::ptr_eq(&worked_out.snapshot, snapshot)
+            && now.duration_since(worked_out.at).is_ok_and(|age| age < PENALTIES_REFRESH)
+        {
+            return Arc::clone(&worked_out.edges);
+        }
+        let edges = Arc::new(network.penalties.edge_penalties(&snapshot.graph, timestamp(now)));
+        network.edges =
+            Some(WorkedOut { snapshot: Arc::clone(snapshot), at: now, edges: Arc::clone(&edges) });
+        edges
     }
 
     /// How many hops of `token_network` carry a penalty (decayed ones until forgotten).
     fn penalised_hops(&self, token_network: &Address) -> usize {
-        let networks = self.networks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        networks.get(token_network).map_or(0, FeedbackPenalties::len)
+        self.networks().get(token_network).map_or(0, |network| network.penalties.len())
     }
 }
 

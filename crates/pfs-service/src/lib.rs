@@ -47,7 +47,7 @@ use tokio::task::JoinHandle;
 pub use counters::{
     ServiceCounters, UpdateSource, drop_reason, outcome_reason, rejection_reason, to_device_rejection_reason,
 };
-pub use feedback::FEEDBACK_RESTORE_WINDOW;
+pub use feedback::{FEEDBACK_RESTORE_WINDOW, PENALTIES_REFRESH};
 pub use partners::{MAX_SUGGESTIONS, PartnerSuggestion, closeness_centrality, suggest_partners};
 pub use query::{FoundPath, PathQueryError, PathsAnswer};
 pub use routes_recorder::{MAX_ROUTE_SETS_PER_COMMIT, RecordError};

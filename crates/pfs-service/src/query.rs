@@ -113,7 +113,7 @@ impl Service {
         let confirmed_block = snapshot.confirmed_block.unwrap_or(BlockNumber(0));
         let config = self.config();
         let limits = config.search_limits;
-        let penalties = self.feedback.edge_penalties(&token_network, &network.graph, SystemTime::now());
+        let penalties = self.feedback.edge_penalties(&token_network, &network, SystemTime::now());
         let small = network.graph.channel_count() <= config.inline_search_max_channels;
         let inline =
             small.then(|| search(&network, &penalties, &request, &limits, config.inline_search_budget));
