@@ -10,7 +10,9 @@
 //!
 //! A node that keeps no state for old blocks (a non-archive node answers `eth_getCode` only for
 //! recent ones) cannot answer the bisection: [`DeploymentBlockError::HistoryUnavailable`] says so,
-//! and the caller falls back to block 0.
+//! and the caller falls back to block 0. This relies on such a node answering with an error, as
+//! geth does ("missing trie node"): one that answered pruned state with empty code would move the
+//! start past the deployment. Give such a node an explicit start block.
 
 use std::time::Duration;
 

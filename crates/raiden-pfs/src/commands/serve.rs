@@ -7,9 +7,10 @@
 //! listens at once and the follower checks the node's chain when it answers.
 //!
 //! The chain follower resumes from the cursor in the database (on an empty one, from
-//! `--start-block`, by default the registry's deployment block, which it finds on the node;
-//! a registry address without code there stops the process), applies only blocks `--confirmations` deep, and commits every batch's
-//! state, cursor and undo records in one transaction through the service's writer (see
+//! `--start-block`, by default the registry's deployment block, which it finds on the node; a
+//! registry address without code there stops the process), applies only blocks
+//! `--confirmations` deep, and commits every batch's state, cursor and undo records in one
+//! transaction through the service's writer (see
 //! [`raiden_pfs::follow`]). `/api/v1/info` reports the last confirmed block processed;
 //! `/metrics` has the chain head (`pfs_chain_head_block`) and the confirmed block
 //! (`pfs_confirmed_block`). RPC outages are retried forever (logged, `pfs_chain_rpc_errors`).
