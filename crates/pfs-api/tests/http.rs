@@ -3,8 +3,8 @@
 mod common;
 
 use common::{
-    Running, api_config, capacity_update, capacity_update_on, node, paths_body, paths_url, report_line,
-    token_network,
+    Running, api_config, capacity_update, capacity_update_on, node, open_channel_of, paths_body, paths_url,
+    report_line, token_network,
 };
 use pfs_core::{Address, ChainId};
 use serde_json::json;
@@ -454,6 +454,12 @@ async fn a_route_reported_as_failed_is_returned_after_its_equal_alternative_also
     assert_eq!(after, vec![before[1].clone(), before[0].clone()]);
     // A second report on the same route is answered as before, and the order stays.
     assert_eq!(running.post_json(&feedback_url, &report.to_string()).await, (200, json!({})));
+    assert_eq!(routes_round_the_ring(&running).await.0, after);
+    // A node whose address sorts first joins: every edge of the new snapshot has another index,
+    // and the penalties follow the hops, not the old indices.
+    let first =
+        (4..40).find(|&index| (0..4).all(|ring| node(index) < node(ring))).expect("a smaller address");
+    open_channel_of(&running.service, 5, [first, 0], 1000, 11).await;
     assert_eq!(routes_round_the_ring(&running).await.0, after);
 
     // The penalties are rebuilt from the stored reports.

@@ -216,6 +216,34 @@ pub fn paths_url() -> String {
     format!("/api/v1/{}/paths", token_network().to_checksum())
 }
 
+/// One more channel `channel_id` between `first` and `second` in the token network of
+/// [`open_line_of`], each side depositing `deposit`, confirmed at `block` (after 10).
+pub async fn open_channel_of(
+    service: &Service,
+    channel_id: u64,
+    [first, second]: [u8; 2],
+    deposit: u64,
+    block: u64,
+) {
+    let (token_network, channel_id) = (token_network(), ChannelId(U256::from(channel_id)));
+    let mut events = vec![ChainEvent::ChannelOpened {
+        token_network,
+        channel_id,
+        participant1: node(first),
+        participant2: node(second),
+    }];
+    for participant in [first, second] {
+        events.push(ChainEvent::Deposit {
+            token_network,
+            channel_id,
+            participant: node(participant),
+            total_deposit: U256::from(deposit),
+        });
+    }
+    let cursor = ChainCursor { block_number: BlockNumber(block), block_hash: [8; 32].into() };
+    service.apply_chain_batch(Vec::new(), events, cursor).await.expect("chain batch committed");
+}
+
 /// A token network with channels along `nodes` (node i – node i+1, channel ids from 1), each
 /// side depositing `deposit`, confirmed at block 10: through the writer's chain-event path.
 pub async fn open_line_of(service: &Service, nodes: &[u8], deposit: u64) {
