@@ -40,6 +40,7 @@
 mod body;
 mod cors;
 mod debug;
+mod deposits;
 mod error;
 mod feedback;
 mod info;

@@ -44,6 +44,7 @@ pub(crate) struct Metrics {
     confirmed_block: Gauge,
     online_addresses: Gauge,
     penalised_hops: Family<Labels, Gauge>,
+    deposit_reads: Family<Labels, Counter>,
     chain: ChainMetrics,
     rate_limited: Family<Labels, Counter>,
     ious: Family<Labels, Gauge>,
@@ -129,6 +130,7 @@ impl Metrics {
         let confirmed_block = Gauge::default();
         let online_addresses = Gauge::default();
         let penalised_hops = Family::<Labels, Gauge>::default();
+        let deposit_reads = Family::<Labels, Counter>::default();
         let rate_limited = Family::<Labels, Counter>::default();
         let ious = Family::<Labels, Gauge>::default();
         let iou_amount = Family::<Labels, Gauge<f64, AtomicU64>>::default();
@@ -161,6 +163,11 @@ impl Metrics {
             confirmed_block.clone(),
         );
         registry.register("pfs_online_addresses", "Addresses currently reachable", online_addresses.clone());
+        registry.register(
+            "pfs_deposit_reads",
+            "UserDeposit balances of paid requests by source (chain: read from the node, cache: kept from an earlier read at the same height)",
+            deposit_reads.clone(),
+        );
         registry.register(
             "pfs_routing_penalised_hops",
             "Hops weighed more because routes over them were reported as failed, by token network",
@@ -204,6 +211,7 @@ impl Metrics {
             confirmed_block,
             online_addresses,
             penalised_hops,
+            deposit_reads,
             rate_limited,
             ious,
             iou_amount,
@@ -271,6 +279,13 @@ pub(crate) async fn metrics(Extract(state): Extract<Arc<AppState>>) -> Response 
     }
     let online = service.snapshot().presence.reachable_addresses().len();
     metrics.online_addresses.set(i64::try_from(online).unwrap_or(i64::MAX));
+    let deposits = &state.payments.deposits;
+    for (source, total) in [("chain", &deposits.chain_reads), ("cache", &deposits.cache_reads)] {
+        catch_up(
+            &metrics.deposit_reads.get_or_create(&vec![("source", source.to_owned())]),
+            total.load(Ordering::Relaxed),
+        );
+    }
     for token_network in service.snapshot().networks.keys() {
         let labels = vec![("token_network", token_network.to_checksum())];
         metrics

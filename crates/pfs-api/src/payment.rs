@@ -6,7 +6,8 @@
 //!
 //! 1. [`Payments::precheck`], before the path search: the stateless checks (2101, 2102, 2005,
 //!    2108, 2001), the session rules on a plain read of the ledger (2106, 2105, 2103, 2104) and
-//!    the UserDeposit balance at the two confirmed heights (2107). A bad IOU is refused here, in
+//!    the UserDeposit balance at the two confirmed heights (2107; cached by height, see
+//!    [`crate::deposits`]). A bad IOU is refused here, in
 //!    the reference's order and before any route is computed.
 //! 2. The path search.
 //! 3. [`Payments::charge`], only when routes were found: the session rules and the deposit
@@ -39,6 +40,7 @@ use pfs_store::IouSessions;
 use serde_json::{Map, Value};
 
 use crate::body::Fields;
+use crate::deposits::DepositCache;
 use crate::error::{ApiError, codes};
 use crate::{AppState, State};
 
@@ -59,6 +61,8 @@ pub struct PaymentConfig {
 pub(crate) struct Payments {
     terms: Option<PaymentTerms>,
     config: Option<PaymentConfig>,
+    /// The balances read for the deposit check.
+    pub(crate) deposits: DepositCache,
 }
 
 /// An IOU that passed [`Payments::precheck`], with the balances seen for it.
@@ -83,7 +87,11 @@ impl Payments {
             one_to_n: config.one_to_n,
             service_fee,
         });
-        Self { terms: if service_fee.is_zero() { None } else { terms }, config }
+        Self {
+            terms: if service_fee.is_zero() { None } else { terms },
+            config,
+            deposits: DepositCache::default(),
+        }
     }
 
     /// Step 1 (see the module docs); `None` when requests are free. `signer` is what the IOU's
@@ -112,10 +120,14 @@ impl Payments {
             })?;
         let expected =
             terms.expected_amount(iou, sender_sessions(&sessions), now_seconds()).map_err(payment_error)?;
-        let confirmed_block = state.service.confirmed_block();
+        let snapshot = state.service.snapshot();
+        let confirmed_block = snapshot.confirmed_block.unwrap_or(BlockNumber(0));
         let blocks = deposit_check_blocks(confirmed_block, config.deposit_confirmations);
-        let balances =
-            config.user_deposit.effective_balances(fields.sender, blocks).await.map_err(|error| {
+        let balances = self
+            .deposits
+            .effective_balances(&config.user_deposit, fields.sender, blocks, snapshot.chain_rollbacks)
+            .await
+            .map_err(|error| {
                 tracing::error!(%error, "cannot read the UserDeposit balance");
                 ApiError::internal()
             })?;

@@ -46,6 +46,49 @@ async fn increments_of_the_fee_are_accepted_and_over_payment_becomes_the_base() 
     }
 }
 
+/// The `pfs_deposit_reads` counter of `source` (`chain` or `cache`).
+async fn deposit_reads(pfs: &PaidPfs, source: &str) -> u64 {
+    let metrics =
+        pfs.running.client.get(pfs.running.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let prefix = format!("pfs_deposit_reads_total{{source=\"{source}\"}} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .map_or(0, |count| count.parse().expect("a count"))
+}
+
+#[tokio::test]
+async fn a_senders_deposit_is_read_from_the_node_once_per_height_until_the_chain_rolls_back() {
+    let mut pfs = PaidPfs::start(FEE).await;
+    let sender = pfs.node_key(0);
+    let claimable_until = now_seconds() + 30 * DAY;
+    assert_eq!(pfs.pay(&sender, pfs.iou(&sender, FEE, claimable_until)).await.0, 200);
+    assert_eq!(pfs.pay(&sender, pfs.iou(&sender, 2 * FEE, claimable_until)).await.0, 200);
+    // Two heights, read once each; the second request's from the cache.
+    assert_eq!((deposit_reads(&pfs, "chain").await, deposit_reads(&pfs, "cache").await), (2, 2));
+    // A new block: two new heights.
+    pfs.mine(1).await;
+    assert_eq!(pfs.pay(&sender, pfs.iou(&sender, 3 * FEE, claimable_until)).await.0, 200);
+    assert_eq!((deposit_reads(&pfs, "chain").await, deposit_reads(&pfs, "cache").await), (4, 2));
+    // The service rolls back to the block before (as after a reorganisation): the same heights
+    // are read from the node again.
+    let cursor = pfs.running.service.confirmed_block();
+    let back = pfs_store::ChainCursor {
+        block_number: pfs_core::BlockNumber(cursor.0 - 1),
+        block_hash: [9; 32].into(),
+    };
+    pfs.running.service.apply_chain_blocks(Vec::new(), Vec::new(), vec![back]).await.expect("rolled back");
+    let forward = pfs_store::ChainCursor { block_number: cursor, block_hash: [10; 32].into() };
+    pfs.running
+        .service
+        .apply_chain_blocks(Vec::new(), Vec::new(), vec![forward])
+        .await
+        .expect("forward again");
+    assert_eq!(pfs.running.service.snapshot().chain_rollbacks, 1);
+    assert_eq!(pfs.pay(&sender, pfs.iou(&sender, 4 * FEE, claimable_until)).await.0, 200);
+    assert_eq!((deposit_reads(&pfs, "chain").await, deposit_reads(&pfs, "cache").await), (6, 2));
+}
+
 #[tokio::test]
 async fn replaying_the_stored_iou_or_paying_too_little_is_2104() {
     let pfs = PaidPfs::start(FEE).await;

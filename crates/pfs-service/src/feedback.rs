@@ -15,12 +15,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use pfs_core::Address;
 use pfs_core::routing::{EdgePenalties, FeedbackPenalties};
-use pfs_core::{Address, NaiveTimestamp};
 use pfs_store::{FeedbackOutcome, FeedbackToken, StoreError};
 
 use crate::Service;
 use crate::snapshot::NetworkSnapshot;
+use crate::writer::naive_now;
 
 /// How far back [`Service::restore_feedback`] reads the stored reports: a capped penalty decays
 /// below `pfs_core::routing::FORGOTTEN_BELOW` in about 90 minutes.
@@ -63,7 +64,7 @@ impl RoutingFeedback {
     fn record(&self, token_network: Address, route: &[Address], successful: bool, at: SystemTime) {
         let mut networks = self.networks();
         let network = networks.entry(token_network).or_default();
-        network.penalties.record(route, successful, timestamp(at));
+        network.penalties.record(route, successful, naive_now(at));
         network.edges = None;
     }
 
@@ -84,7 +85,7 @@ impl RoutingFeedback {
         {
             return Arc::clone(&worked_out.edges);
         }
-        let edges = Arc::new(network.penalties.edge_penalties(&snapshot.graph, timestamp(now)));
+        let edges = Arc::new(network.penalties.edge_penalties(&snapshot.graph, naive_now(now)));
         network.edges =
             Some(WorkedOut { snapshot: Arc::clone(snapshot), at: now, edges: Arc::clone(&edges) });
         edges
@@ -94,16 +95,6 @@ impl RoutingFeedback {
     fn penalised_hops(&self, token_network: &Address) -> usize {
         self.networks().get(token_network).map_or(0, |network| network.penalties.len())
     }
-}
-
-/// `at` as the core's timestamp (the epoch for a time before it, the far future saturating).
-fn timestamp(at: SystemTime) -> NaiveTimestamp {
-    let micros =
-        at.duration_since(UNIX_EPOCH).map_or(0, |since| i64::try_from(since.as_micros()).unwrap_or(i64::MAX));
-    NaiveTimestamp::from_unix_micros(micros)
-        .or_else(|| NaiveTimestamp::from_unix_micros(0))
-        // Invariant: the epoch is a valid timestamp.
-        .expect("the epoch is in range")
 }
 
 impl Service {

@@ -88,4 +88,8 @@ pub struct ServiceSnapshot {
     pub presence: Arc<PresenceBook>,
     /// The last block whose events are applied; `None` before the first.
     pub confirmed_block: Option<BlockNumber>,
+    /// How many times the chain was rolled back since the service started (a processed block
+    /// left the chain, so the cursor went back): what was read from the chain at a fixed height
+    /// stays true only while this stays the same.
+    pub chain_rollbacks: u64,
 }

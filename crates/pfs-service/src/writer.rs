@@ -103,12 +103,14 @@ pub(crate) struct Writer {
     changes: StateChanges,
     dirty: Dirty,
     confirmed_block: Option<BlockNumber>,
+    /// See [`ServiceSnapshot::chain_rollbacks`].
+    chain_rollbacks: u64,
     publisher: watch::Sender<Arc<ServiceSnapshot>>,
     counters: Arc<ServiceCounters>,
 }
 
-/// Current UTC time as the core's timestamp type.
-fn naive_now(now: SystemTime) -> NaiveTimestamp {
+/// `now` as the core's timestamp type.
+pub(crate) fn naive_now(now: SystemTime) -> NaiveTimestamp {
     let micros = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_micros());
     // Invariant: the system clock is far below i64::MAX microseconds (year 294,000).
     NaiveTimestamp::from_unix_micros(i64::try_from(micros).unwrap_or(i64::MAX))
@@ -128,6 +130,7 @@ impl Writer {
             networks: BTreeMap::new(),
             presence: Arc::new(presence.clone()),
             confirmed_block,
+            chain_rollbacks: 0,
         };
         let (publisher, receiver) = watch::channel(Arc::new(initial));
         let mut writer = Self {
@@ -137,6 +140,7 @@ impl Writer {
             changes: StateChanges::new(),
             dirty: Dirty::default(),
             confirmed_block,
+            chain_rollbacks: 0,
             publisher,
             counters,
         };
@@ -296,6 +300,9 @@ impl Writer {
             self.changes.record_block(*block);
         }
         if let Some(cursor) = blocks.last() {
+            if self.confirmed_block.is_some_and(|confirmed| cursor.block_number < confirmed) {
+                self.chain_rollbacks += 1;
+            }
             self.confirmed_block = Some(cursor.block_number);
         }
         undos
@@ -383,6 +390,7 @@ impl Writer {
             networks,
             presence,
             confirmed_block: self.confirmed_block,
+            chain_rollbacks: self.chain_rollbacks,
         }));
     }
 }
