@@ -216,31 +216,30 @@ pub fn paths_url() -> String {
     format!("/api/v1/{}/paths", token_network().to_checksum())
 }
 
-/// One more channel `channel_id` between `first` and `second` in the token network of
-/// [`open_line_of`], each side depositing `deposit`, confirmed at `block` (after 10).
-pub async fn open_channel_of(
-    service: &Service,
-    channel_id: u64,
-    [first, second]: [u8; 2],
-    deposit: u64,
-    block: u64,
-) {
+/// The events that open channel `channel_id` between `first` and `second` in the token network
+/// of [`open_line_of`], each side depositing `deposit`.
+fn channel_opened(channel_id: u64, [first, second]: [u8; 2], deposit: u64) -> Vec<ChainEvent> {
     let (token_network, channel_id) = (token_network(), ChannelId(U256::from(channel_id)));
-    let mut events = vec![ChainEvent::ChannelOpened {
+    let opened = ChainEvent::ChannelOpened {
         token_network,
         channel_id,
         participant1: node(first),
         participant2: node(second),
-    }];
-    for participant in [first, second] {
-        events.push(ChainEvent::Deposit {
-            token_network,
-            channel_id,
-            participant: node(participant),
-            total_deposit: U256::from(deposit),
-        });
-    }
+    };
+    let deposit = |participant: u8| ChainEvent::Deposit {
+        token_network,
+        channel_id,
+        participant: node(participant),
+        total_deposit: U256::from(deposit),
+    };
+    vec![opened, deposit(first), deposit(second)]
+}
+
+/// One more channel `channel_id` between `first` and `second` in the token network of
+/// [`open_line_of`], each side depositing `deposit`, confirmed at `block` (after 10).
+pub async fn open_channel_of(service: &Service, channel_id: u64, pair: [u8; 2], deposit: u64, block: u64) {
     let cursor = ChainCursor { block_number: BlockNumber(block), block_hash: [8; 32].into() };
+    let events = channel_opened(channel_id, pair, deposit);
     service.apply_chain_batch(Vec::new(), events, cursor).await.expect("chain batch committed");
 }
 
@@ -253,22 +252,8 @@ pub async fn open_line_of(service: &Service, nodes: &[u8], deposit: u64) {
         token: Address::from_bytes([0x55; 20]),
         settle_timeout: BlockTimeout(U256::from(500)),
     }];
-    for (index, pair) in nodes.windows(2).enumerate() {
-        let channel_id = ChannelId(U256::from(index + 1));
-        events.push(ChainEvent::ChannelOpened {
-            token_network,
-            channel_id,
-            participant1: node(pair[0]),
-            participant2: node(pair[1]),
-        });
-        for participant in pair {
-            events.push(ChainEvent::Deposit {
-                token_network,
-                channel_id,
-                participant: node(*participant),
-                total_deposit: U256::from(deposit),
-            });
-        }
+    for (channel_id, pair) in (1..).zip(nodes.windows(2)) {
+        events.extend(channel_opened(channel_id, [pair[0], pair[1]], deposit));
     }
     let cursor = ChainCursor { block_number: BlockNumber(10), block_hash: [7; 32].into() };
     service.apply_chain_batch(Vec::new(), events, cursor).await.expect("chain batch committed");
