@@ -19,6 +19,11 @@
 //! search on a small network is first tried inline under a short budget
 //! ([`ServiceConfig::inline_search_budget`]), since most take less than a thread hand-off.
 //!
+//! Clients' reports on returned routes ([`Service::record_feedback`]) also become routing
+//! penalties: hops of failed routes weigh more in later searches for a while. They are kept in
+//! memory beside the snapshots and rebuilt from the stored reports after a restart
+//! ([`Service::restore_feedback`]).
+//!
 //! This crate is separate from the binary so that the HTTP API (`pfs-api`) and in-process
 //! integration tests run exactly the service the binary runs.
 #![deny(missing_docs)]
