@@ -85,21 +85,6 @@ impl UserDepositReader {
         self.call(UserDeposit::effectiveBalanceCall { owner: owner.into() }, block).await
     }
 
-    /// `effectiveBalance(owner)` at both `blocks` (the payment check's two heights), read
-    /// concurrently.
-    ///
-    /// # Errors
-    /// As [`UserDepositReader::effective_balance`].
-    pub async fn effective_balances(
-        &self,
-        owner: Address,
-        blocks: [BlockNumber; 2],
-    ) -> Result<[U256; 2], ChainReadError> {
-        let (first, second) =
-            tokio::join!(self.effective_balance(owner, blocks[0]), self.effective_balance(owner, blocks[1]));
-        Ok([first?, second?])
-    }
-
     async fn call<C: SolCall>(&self, call: C, block: BlockNumber) -> Result<C::Return, ChainReadError> {
         let request = TransactionRequest::default().to(self.contract.into()).with_input(call.abi_encode());
         let answer = tokio::time::timeout(READ_TIMEOUT, self.provider.call(request).block(block.0.into()))
