@@ -277,7 +277,8 @@ pub(crate) async fn metrics(Extract(state): Extract<Arc<AppState>>) -> Response 
         }
         Err(error) => tracing::warn!(%error, "IOU totals not read for /metrics"),
     }
-    let online = service.snapshot().presence.reachable_addresses().len();
+    let snapshot = service.snapshot();
+    let online = snapshot.presence.reachable_addresses().len();
     metrics.online_addresses.set(i64::try_from(online).unwrap_or(i64::MAX));
     let deposits = &state.payments.deposits;
     for (source, total) in [("chain", &deposits.chain_reads), ("cache", &deposits.cache_reads)] {
@@ -286,7 +287,7 @@ pub(crate) async fn metrics(Extract(state): Extract<Arc<AppState>>) -> Response 
             total.load(Ordering::Relaxed),
         );
     }
-    for token_network in service.snapshot().networks.keys() {
+    for token_network in snapshot.networks.keys() {
         let labels = vec![("token_network", token_network.to_checksum())];
         metrics
             .penalised_hops

@@ -7,8 +7,8 @@
 //! 1. [`Payments::precheck`], before the path search: the stateless checks (2101, 2102, 2005,
 //!    2108, 2001), the session rules on a plain read of the ledger (2106, 2105, 2103, 2104) and
 //!    the UserDeposit balance at the two confirmed heights (2107; cached by height, see
-//!    [`crate::deposits`]). A bad IOU is refused here, in
-//!    the reference's order and before any route is computed.
+//!    [`crate::deposits`]). A bad IOU is refused here, in the reference's order and before any
+//!    route is computed.
 //! 2. The path search.
 //! 3. [`Payments::charge`], only when routes were found: the session rules and the deposit
 //!    margin are decided again inside the store's write transaction that stores the IOU

@@ -32,19 +32,20 @@ pub enum FollowError {
     #[error("{0}{hint}", hint = resync_hint(.0))]
     Follower(#[from] FollowerError),
     /// The fork point is below the kept undo records.
-    #[error("{0}; start again on a new database to resync from the start block")]
+    #[error("{0}{RESYNC}")]
     Rollback(#[from] ApplyError),
     /// The writer stopped (a failed commit or a shutdown).
     #[error("the state writer did not take a chain batch: {0}")]
     Writer(#[from] WriterError),
 }
 
+/// What to do when the state cannot follow the chain back.
+const RESYNC: &str = "; start again on a new database to resync from the start block";
+
 /// What to do about a follower error, for its message.
 fn resync_hint(error: &FollowerError) -> &'static str {
     match error {
-        FollowerError::ReorgBeyondKeptBlocks { .. } => {
-            "; start again on a new database to resync from the start block"
-        }
+        FollowerError::ReorgBeyondKeptBlocks { .. } => RESYNC,
         FollowerError::NoRegistry { .. } => "; check --token-network-registry-address and --eth-rpc",
         FollowerError::BadUrl(_) => "",
     }
@@ -93,4 +94,47 @@ async fn apply(service: &Service, batch: &ChainBatch, undo_log: &mut UndoLog) ->
         tracing::info!(events = batch.events.len(), confirmed = cursor.0, "chain events applied");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use pfs_core::{Address, BlockNumber};
+
+    use super::*;
+
+    #[test]
+    fn a_reorganisation_beyond_the_kept_blocks_says_to_resync() {
+        let error = FollowError::from(FollowerError::ReorgBeyondKeptBlocks { oldest_kept: BlockNumber(7) });
+        assert_eq!(
+            error.to_string(),
+            "reorganisation deeper than the kept blocks (oldest kept: block 7); start again on a new \
+             database to resync from the start block"
+        );
+    }
+
+    #[test]
+    fn a_rollback_below_the_kept_undos_says_to_resync() {
+        let error = FollowError::from(ApplyError::RollbackBeyondUndoLog {
+            rollback_to: BlockNumber(3),
+            covers_above: BlockNumber(5),
+        });
+        assert_eq!(
+            error.to_string(),
+            "cannot roll back to block 3: undos are kept only above block 5; start again on a new \
+             database to resync from the start block"
+        );
+    }
+
+    #[test]
+    fn a_registry_without_code_says_which_settings_to_check() {
+        let address = Address::from_bytes([0x5a; 20]);
+        let error = FollowError::from(FollowerError::NoRegistry { address, latest: BlockNumber(11) });
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "no TokenNetworkRegistry at {address} on this chain (no code at block 11); check \
+                 --token-network-registry-address and --eth-rpc"
+            )
+        );
+    }
 }
