@@ -42,8 +42,14 @@ pub const FEEDBACK_HALF_LIFE_SECONDS: f64 = 600.0;
 pub const FORGOTTEN_BELOW: f64 = 0.01;
 
 /// The most hops kept; beyond it, [`FeedbackPenalties::record`] forgets the decayed ones first
-/// and then ignores new hops, so memory stays bounded whatever clients report.
+/// (looking at most once per [`SWEEP_INTERVAL_SECONDS`]) and then ignores new hops, so memory
+/// stays bounded whatever clients report.
 pub const MAX_PENALISED_HOPS: usize = 100_000;
+
+/// How often, at most, a full [`FeedbackPenalties`] looks through all its hops for decayed ones.
+/// A penalty takes an hour or more to be forgotten, so looking more often finds nothing new, and
+/// a look at every new hop of every report would cost each a pass over all hops.
+pub const SWEEP_INTERVAL_SECONDS: i64 = 60;
 
 /// A hop's penalty when last changed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,6 +71,8 @@ impl Score {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeedbackPenalties {
     hops: HashMap<(Address, Address), Score>,
+    /// When a full set last looked for decayed hops (unix microseconds).
+    swept_at_micros: Option<i64>,
 }
 
 impl FeedbackPenalties {
@@ -103,7 +111,13 @@ impl FeedbackPenalties {
                 continue;
             }
             if !self.hops.contains_key(&key) && self.hops.len() >= MAX_PENALISED_HOPS {
-                self.forget_decayed(at);
+                let sweep_due = self
+                    .swept_at_micros
+                    .is_none_or(|swept| now.saturating_sub(swept) >= SWEEP_INTERVAL_SECONDS * 1_000_000);
+                if sweep_due {
+                    self.forget_decayed(at);
+                    self.swept_at_micros = Some(now);
+                }
                 if self.hops.len() >= MAX_PENALISED_HOPS {
                     continue;
                 }
@@ -290,8 +304,14 @@ mod tests {
             penalties.record(&[address(index), address(index + 1)], false, at_seconds(0));
         }
         assert_eq!(penalties.len(), MAX_PENALISED_HOPS);
-        // Once the old ones have decayed, new hops are kept again.
-        let later = at_seconds(10 * FEEDBACK_HALF_LIFE_SECONDS as i64);
+        // Full, and all decayed, but the last look was less than a minute ago: not kept yet.
+        let decayed = at_seconds(10 * FEEDBACK_HALF_LIFE_SECONDS as i64);
+        penalties.swept_at_micros = Some(decayed.unix_micros() - 1_000_000);
+        penalties.record(&[node(3), node(4)], false, decayed);
+        assert_eq!(penalties.penalty(&node(3), &node(4), decayed), 0.0);
+        assert_eq!(penalties.len(), MAX_PENALISED_HOPS);
+        // Once the old ones have decayed and a minute has passed, new hops are kept again.
+        let later = at_seconds(10 * FEEDBACK_HALF_LIFE_SECONDS as i64 + SWEEP_INTERVAL_SECONDS);
         penalties.record(&[node(1), node(2)], false, later);
         assert_eq!(penalties.penalty(&node(1), &node(2), later), FAILURE_PENALTY);
         assert_eq!(penalties.len(), 1);

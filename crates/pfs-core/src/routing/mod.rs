@@ -65,7 +65,7 @@ mod weight;
 
 pub use feedback::{
     EdgePenalties, FAILURE_PENALTY, FEEDBACK_HALF_LIFE_SECONDS, FORGOTTEN_BELOW, FeedbackPenalties,
-    MAX_FEEDBACK_PENALTY, MAX_PENALISED_HOPS,
+    MAX_FEEDBACK_PENALTY, MAX_PENALISED_HOPS, SWEEP_INTERVAL_SECONDS,
 };
 pub use graph::{
     ChannelDescription, ChannelGraph, ChannelUpdate, ChannelView, EdgeIndex, GraphError, MAX_CHANNELS,
