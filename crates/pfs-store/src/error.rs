@@ -72,6 +72,22 @@ pub enum StoreError {
         /// The value configured now.
         configured: String,
     },
+    /// Another raiden-pfs service holds the database's service lease (see
+    /// [`Store::take_service_lease`](crate::Store::take_service_lease)): two services on one
+    /// database would overwrite each other's state.
+    #[error("another raiden-pfs service is using the database {location}; run one service per database")]
+    ServiceLeaseHeld {
+        /// The location (a URL's password is not shown).
+        location: String,
+    },
+    /// The lock file of a SQLite database's service lease cannot be opened or locked.
+    #[error("cannot lock {path}: {source}")]
+    LeaseFile {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// A statement failed.
     #[error("database error while trying to {operation}: {source}")]
     Database {

@@ -12,7 +12,9 @@
 //!   ([`Store::check_and_store_iou`]);
 //! * feedback tokens and the reports on their routes ([`Store::save_returned_routes`],
 //!   [`Store::record_feedback`]);
-//! * the Matrix transport's known users, sync token and offline times.
+//! * the Matrix transport's known users, sync token and offline times;
+//! * the service lease, which keeps a second service off a database in use
+//!   ([`Store::take_service_lease`]).
 //!
 //! # Design: current rows, one transaction per batch
 //!
@@ -89,6 +91,7 @@ mod codec;
 mod error;
 mod feedback;
 mod iou;
+mod lease;
 mod matrix;
 mod state;
 mod stats;
@@ -103,6 +106,7 @@ pub use feedback::{
     MAX_FEEDBACK_ROUTE_LENGTH, ReturnedRoute, ReturnedRouteSet, RouteFeedback,
 };
 pub use iou::{IouSessions, StoredIou};
+pub use lease::{LEASE_WAIT, ServiceLease};
 pub use matrix::{MAX_DISPLAYNAME_BYTES, MAX_SYNC_TOKEN_BYTES, MAX_USER_ID_BYTES, MatrixUser, TooLong};
 pub use state::{ChainCursor, LoadedState, StateChanges, load_token_network};
 pub use stats::{DebugRoutes, IouTotals, MAX_DEBUG_ROUTES};

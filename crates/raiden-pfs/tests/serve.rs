@@ -1,8 +1,10 @@
 //! `raiden-pfs serve` as a process: it serves /info on 127.0.0.1 while the Ethereum node is
-//! unreachable, stops cleanly on SIGTERM, takes its key from a keystore, and refuses a node on
-//! another chain and a registry address without a contract.
+//! unreachable, stops cleanly on SIGTERM, keeps a second service off its database, takes its key
+//! from a keystore, and refuses a node on another chain and a registry address without a
+//! contract.
 
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -26,20 +28,36 @@ async fn wait_for_info(port: u16) -> serde_json::Value {
     }
 }
 
-#[tokio::test]
-async fn serve_answers_info_and_stops_on_sigterm() {
-    let directory = tempfile::tempdir().expect("temporary directory");
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_raiden-pfs"))
+/// `serve` on the database `db` and `port`, with its chain id given and no Ethereum node
+/// listening: it serves `/info` at once.
+fn serve_without_node(db: &Path, port: u16) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_raiden-pfs"));
+    command
         .arg("serve")
         .env("PFS_ETH_RPC", format!("http://127.0.0.1:{}", free_port()))
         .env("PFS_CHAIN_ID", "1337")
         .env("PFS_TOKEN_NETWORK_REGISTRY_ADDRESS", "0x0101010101010101010101010101010101010101")
         .env("PFS_USER_DEPOSIT_ADDRESS", "0x0202020202020202020202020202020202020202")
         .env("PFS_PRIVATE_KEY", "0x0101010101010101010101010101010101010101010101010101010101010101")
-        .env("PFS_DB", directory.path().join("pfs.db"))
+        .env("PFS_DB", db)
         .env("PFS_PORT", port.to_string())
-        .env("PFS_OPERATOR", "Operator")
+        .env("PFS_OPERATOR", "Operator");
+    command
+}
+
+/// Sends SIGTERM to `child` and asserts that it stops cleanly.
+fn stop(mut child: Child) {
+    let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid fits i32"));
+    kill(pid, Signal::SIGTERM).expect("signal sent");
+    let status = child.wait().expect("child exits");
+    assert!(status.success(), "exit status {status}");
+}
+
+#[tokio::test]
+async fn serve_answers_info_and_stops_on_sigterm() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let port = free_port();
+    let child = serve_without_node(&directory.path().join("pfs.db"), port)
         .stderr(Stdio::null())
         .spawn()
         .expect("raiden-pfs starts");
@@ -47,10 +65,26 @@ async fn serve_answers_info_and_stops_on_sigterm() {
     assert_eq!(info["network_info"]["chain_id"], serde_json::json!(1337));
     assert_eq!(info["operator"], serde_json::json!("Operator"));
     assert_eq!(info["matrix_user_id"], serde_json::json!(null));
-    let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid fits i32"));
-    kill(pid, Signal::SIGTERM).expect("signal sent");
-    let status = child.wait().expect("child exits");
-    assert!(status.success(), "exit status {status}");
+    stop(child);
+}
+
+#[tokio::test]
+async fn a_second_serve_on_the_same_database_is_refused_while_the_first_runs() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let db = directory.path().join("pfs.db");
+    let port = free_port();
+    let first = serve_without_node(&db, port).stderr(Stdio::null()).spawn().expect("raiden-pfs starts");
+    wait_for_info(port).await;
+    let second = serve_without_node(&db, free_port()).output().expect("raiden-pfs runs");
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("another raiden-pfs service is using the database"), "{stderr}");
+    wait_for_info(port).await;
+    stop(first);
+    let port = free_port();
+    let third = serve_without_node(&db, port).stderr(Stdio::null()).spawn().expect("raiden-pfs starts");
+    wait_for_info(port).await;
+    stop(third);
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@ mod common;
 mod crash;
 mod feedback;
 mod iou;
+mod lease;
 mod matrix;
 mod open;
 mod state;

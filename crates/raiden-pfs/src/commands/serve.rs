@@ -6,6 +6,10 @@
 //! while it is unreachable) and opens the database and listens only then; with it, `serve`
 //! listens at once and the follower checks the node's chain when it answers.
 //!
+//! One service per database: `serve` takes the store's service lease before it loads the state
+//! and exits with "another raiden-pfs service is using the database" while another `serve` holds
+//! it (after waiting 5 s for one that was just stopped or killed to let go).
+//!
 //! The chain follower resumes from the cursor in the database (on an empty one, from
 //! `--start-block`, by default the registry's deployment block, which it finds on the node; a
 //! registry address without code there stops the process), applies only blocks
@@ -33,7 +37,7 @@ use pfs_core::routing::SearchLimits;
 use pfs_core::{Address, BlockNumber, ChainId};
 use pfs_matrix::{HomeserverAddress, MatrixClient, MatrixConfig};
 use pfs_service::{Service, ServiceConfig};
-use pfs_store::{Deployment, Store, StoreConfig};
+use pfs_store::{Deployment, LEASE_WAIT, Store, StoreConfig};
 
 use super::AlreadyLogged;
 pub use super::serve_config::ServeArgs;
@@ -113,6 +117,8 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let store = Store::open(&store_config, &deployment)
         .await
         .with_context(|| format!("cannot open the database {}", config.db))?;
+    // Held until the end: a second service on this database would overwrite this one's state.
+    let lease = store.take_service_lease(LEASE_WAIT).await.context("cannot start")?;
     let loaded = store.load_state().await.context("cannot load the state")?;
     let token_networks: Vec<Address> =
         loaded.registry.token_networks().map(|network| network.address).collect();
@@ -219,6 +225,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
     service.shutdown().await;
     store.close().await;
+    lease.release().await;
     let failure = failure.lock().ok().and_then(|mut slot| slot.take());
     if let Some(message) = failure {
         bail!("chain follower stopped: {message}");
