@@ -66,7 +66,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::ServiceLeaseHeld`] if another service still holds it after that;
-    /// [`StoreError::LeaseFile`] if the SQLite lock file cannot be opened;
+    /// [`StoreError::LeaseFile`] if the SQLite lock file cannot be opened or locked;
     /// [`StoreError::Database`] if PostgreSQL does not answer.
     pub async fn take_service_lease(&self, wait: Duration) -> Result<ServiceLease, StoreError> {
         let mut waited = Duration::ZERO;
@@ -135,12 +135,18 @@ impl Holder {
 
 impl ServiceLease {
     /// Ends the lease now. Dropping it ends it too, but on PostgreSQL only once the server has
-    /// noticed the closed connection; this waits until the lock is released.
+    /// noticed the closed connection; this returns once the lock is released.
     pub async fn release(self) {
         match self.holder {
-            Holder::Session(connection) => {
-                // Closing ends the session, which releases its advisory locks; an error means
-                // the session is gone already.
+            Holder::Session(mut connection) => {
+                // Unlocked before the session ends, so that the next holder need not wait for
+                // the server to notice the closed connection. An error means the session is gone
+                // already, and its locks with it.
+                let _ = sqlx::query("SELECT pg_advisory_unlock($1, $2)")
+                    .bind(ADVISORY_LOCK.0)
+                    .bind(ADVISORY_LOCK.1)
+                    .execute(&mut connection)
+                    .await;
                 let _ = connection.close().await;
             }
             Holder::LockFile { file, .. } => drop(file),
