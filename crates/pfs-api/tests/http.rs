@@ -468,6 +468,14 @@ async fn a_route_reported_as_failed_is_returned_after_its_equal_alternative_also
     running.set_online(&[0, 1, 2, 3]).await;
     assert_eq!(running.service.penalised_hops(&token_network()), 2);
     assert_eq!(routes_round_the_ring(&running).await.0, after);
+
+    // A report right after a query updates the penalties that query worked out: the next query
+    // sees both routes failed once, and the first comes back first.
+    let (current, token) = routes_round_the_ring(&running).await;
+    let report = json!({"token": token, "success": false, "path": current[0]});
+    assert_eq!(running.post_json(&feedback_url, &report.to_string()).await, (200, json!({})));
+    assert_eq!(running.service.penalised_hops(&token_network()), 4);
+    assert_eq!(routes_round_the_ring(&running).await.0, before);
     running.stop().await;
 }
 

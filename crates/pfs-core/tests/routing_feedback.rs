@@ -78,3 +78,19 @@ fn a_failure_in_the_other_direction_does_not_count() {
         [1, 2, 9].map(node)
     );
 }
+
+#[test]
+fn updating_the_hops_of_a_report_gives_the_edge_penalties_worked_out_afresh() {
+    let network = two_equal_routes();
+    let mut penalties = FeedbackPenalties::new();
+    penalties.record(&[1, 2, 9].map(node), false, at_seconds(0.0));
+    let mut edges = penalties.edge_penalties(&network, at_seconds(0.0));
+    let reports: [(&[u8], bool); 4] =
+        [(&[1, 3, 9], false), (&[1, 2, 9], true), (&[1, 2, 9], true), (&[9, 3, 1, 7], false)];
+    for (route, successful) in reports {
+        let route: Vec<Address> = route.iter().map(|&byte| node(byte)).collect();
+        penalties.record(&route, successful, at_seconds(0.0));
+        penalties.update_route(&mut edges, &network, &route, at_seconds(0.0));
+        assert_eq!(edges, penalties.edge_penalties(&network, at_seconds(0.0)), "after {route:?}");
+    }
+}

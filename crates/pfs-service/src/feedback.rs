@@ -5,9 +5,9 @@
 //! The penalties live in memory beside the snapshots, not in them: a report changes no channel,
 //! and publishing a snapshot per report would copy graphs for nothing. A query takes the
 //! penalties of its token network's edges ([`RoutingFeedback::edge_penalties`]), worked out
-//! again only when a report arrived, the network's snapshot changed or [`PENALTIES_REFRESH`]
-//! passed (in a second a penalty decays by a thousandth), so that queries do not each look up
-//! every penalised hop under the lock. What a restart would lose is rebuilt from the stored
+//! again only when the network's snapshot changed or [`PENALTIES_REFRESH`] passed (in a second
+//! a penalty decays by a thousandth), so that queries do not each look up every penalised hop
+//! under the lock; a report updates the hops of its route in them. What a restart would lose is rebuilt from the stored
 //! reports of the last [`FEEDBACK_RESTORE_WINDOW`] ([`Service::restore_feedback`]): older ones
 //! have decayed to nothing.
 
@@ -60,12 +60,17 @@ impl RoutingFeedback {
         self.networks.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Applies a report on `route` in `token_network` received at `at`.
+    /// Applies a report on `route` in `token_network` received at `at`, and to the edge
+    /// penalties last worked out, if any: only the route's hops change, so they are updated in
+    /// place (copied first if a query still reads them) instead of worked out again.
     fn record(&self, token_network: Address, route: &[Address], successful: bool, at: SystemTime) {
         let mut networks = self.networks();
         let network = networks.entry(token_network).or_default();
         network.penalties.record(route, successful, naive_now(at));
-        network.edges = None;
+        if let Some(worked_out) = &mut network.edges {
+            let edges = Arc::make_mut(&mut worked_out.edges);
+            network.penalties.update_route(edges, &worked_out.snapshot.graph, route, naive_now(at));
+        }
     }
 
     /// The penalties of `token_network`'s edges in `snapshot` at `now` (see the module docs).

@@ -1,5 +1,6 @@
 //! Routing benchmarks on generated networks of realistic shape (see `raiden_pfs::generate`):
-//! graph build, publishing a batch of updates, and path queries with `max_paths` 1, 5 and 25.
+//! graph build, publishing a batch of updates, path queries with `max_paths` 1, 5 and 25, and
+//! what a feedback report costs the next query when the penalties are at their bound.
 //! Per-request medians and p99 over many distinct requests come from `raiden-pfs replay
 //! --summary` on generated files; these measure the mean over a rotating request set.
 
@@ -7,10 +8,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use pfs_core::U256;
 use pfs_core::routing::{
-    ChannelDescription, ChannelGraph, ChannelUpdate, OnlineSet, PathFinder, SearchLimits,
+    ChannelDescription, ChannelGraph, ChannelUpdate, FeedbackPenalties, MAX_PENALISED_HOPS, OnlineSet,
+    PathFinder, SearchLimits, Unlimited,
 };
+use pfs_core::{Address, NaiveTimestamp, U256};
 use raiden_pfs::generate::{NetworkShape, generate_network, generate_requests};
 
 fn bench_size(criterion: &mut Criterion, label: &str, nodes: usize, channels: usize) {
@@ -66,5 +68,61 @@ fn routing(criterion: &mut Criterion) {
     bench_size(criterion, "15k nodes 52k channels", 15_000, 52_000);
 }
 
-criterion_group!(benches, routing);
+/// A report on a returned route when [`MAX_PENALISED_HOPS`] hops of the 15k-node network carry a
+/// penalty: the edge penalties the next query reads, worked out afresh or updated in place (and
+/// updated in a copy, as when a query still reads the old ones).
+fn feedback(criterion: &mut Criterion) {
+    let snapshot = generate_network(&NetworkShape::new(15_000, 52_000), 1);
+    let descriptions: Vec<ChannelDescription> = snapshot.channels.iter().cloned().map(Into::into).collect();
+    let network = ChannelGraph::build(snapshot.token_network_address, &descriptions).unwrap();
+    let online = OnlineSet::from_addresses(&network, &snapshot.online);
+    let now = NaiveTimestamp::from_unix_micros(1_800_000_000_000_000).unwrap();
+    let mut penalties = FeedbackPenalties::new();
+    for channel in &descriptions {
+        for hop in
+            [[channel.participant1, channel.participant2], [channel.participant2, channel.participant1]]
+        {
+            penalties.record(&hop, false, now);
+        }
+    }
+    assert_eq!(penalties.len(), MAX_PENALISED_HOPS);
+    let route: Vec<Address> = generate_requests(&snapshot, 50, 1, 3)
+        .iter()
+        .filter_map(|record| {
+            let request = record.to_path_request().ok()?;
+            let routes = PathFinder::new()
+                .find_paths(&network, &online, &request, &SearchLimits::default(), &Unlimited)
+                .ok()?;
+            routes.paths.into_iter().map(|path| path.nodes).find(|nodes| nodes.len() >= 4)
+        })
+        .next()
+        .expect("a generated request has a route of three hops or more");
+
+    let mut group = criterion.benchmark_group("15k nodes 52k channels");
+    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
+    group.bench_function("feedback report, edge penalties worked out afresh", |bencher| {
+        bencher.iter_with_large_drop(|| {
+            penalties.record(black_box(&route), false, now);
+            penalties.edge_penalties(&network, now)
+        })
+    });
+    let mut edges = penalties.edge_penalties(&network, now);
+    group.bench_function("feedback report, edge penalties updated", |bencher| {
+        bencher.iter(|| {
+            penalties.record(black_box(&route), false, now);
+            penalties.update_route(&mut edges, &network, &route, now);
+        })
+    });
+    group.bench_function("feedback report, edge penalties updated in a copy", |bencher| {
+        bencher.iter_with_large_drop(|| {
+            penalties.record(black_box(&route), false, now);
+            let mut copy = edges.clone();
+            penalties.update_route(&mut copy, &network, &route, now);
+            copy
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, routing, feedback);
 criterion_main!(benches);

@@ -166,6 +166,26 @@ impl FeedbackPenalties {
         edges.sort_unstable_by_key(|&(edge, _)| edge);
         EdgePenalties { edges }
     }
+
+    /// Brings the hops of `route` in `edges` (worked out by [`Self::edge_penalties`] for
+    /// `network`) up to date at `now`, after [`Self::record`] changed them: a report costs a
+    /// lookup per hop instead of a new pass over every penalised hop. The other edges keep the
+    /// values of the moment they were worked out.
+    pub fn update_route(
+        &self,
+        edges: &mut EdgePenalties,
+        network: &ChannelGraph,
+        route: &[Address],
+        now: NaiveTimestamp,
+    ) {
+        for hop in route.windows(2) {
+            let (Some(from), Some(to)) = (network.node_index(&hop[0]), network.node_index(&hop[1])) else {
+                continue;
+            };
+            let Some(edge) = network.topology.find_edge(from, to) else { continue };
+            edges.set(edge, self.penalty(&hop[0], &hop[1], now));
+        }
+    }
 }
 
 /// Extra weights of some edges of one graph snapshot, for one search (see
@@ -188,6 +208,19 @@ impl EdgePenalties {
             return 0.0;
         }
         self.edges.binary_search_by_key(&edge, |&(edge, _)| edge).map_or(0.0, |index| self.edges[index].1)
+    }
+
+    /// Sets the extra weight of `edge`; a weight that is not positive and finite removes it.
+    pub fn set(&mut self, edge: EdgeIndex, weight: f64) {
+        let position = self.edges.binary_search_by_key(&edge, |&(edge, _)| edge);
+        match (position, weight.is_finite() && weight > 0.0) {
+            (Ok(index), true) => self.edges[index].1 = weight,
+            (Ok(index), false) => {
+                self.edges.remove(index);
+            }
+            (Err(index), true) => self.edges.insert(index, (edge, weight)),
+            (Err(_), false) => {}
+        }
     }
 
     /// How many edges carry extra weight.
@@ -315,6 +348,17 @@ mod tests {
         penalties.record(&[node(1), node(2)], false, later);
         assert_eq!(penalties.penalty(&node(1), &node(2), later), FAILURE_PENALTY);
         assert_eq!(penalties.len(), 1);
+    }
+
+    #[test]
+    fn setting_an_edge_penalty_keeps_the_edges_sorted_and_drops_weights_that_are_not_positive() {
+        let mut penalties = EdgePenalties { edges: vec![(3, 1.5), (7, 2.0)] };
+        penalties.set(5, 1.0);
+        penalties.set(1, 0.5);
+        penalties.set(7, 4.0);
+        penalties.set(3, 0.0);
+        penalties.set(9, f64::NAN);
+        assert_eq!(penalties.edges, vec![(1, 0.5), (5, 1.0), (7, 4.0)]);
     }
 
     #[test]
