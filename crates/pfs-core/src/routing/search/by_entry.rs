@@ -35,11 +35,12 @@ use std::collections::BinaryHeap;
 
 use super::super::graph::{EdgeIndex, NodeIndex};
 use super::super::mediation_range::{PairEstimates, PairRule, Slack, incoming_slack, outgoing_need};
+use super::bounds::{MAX_BOUND_STEP, PENALTY_NODE, UNDEFINED_STEP, UNREACHED};
+use super::candidate::{Candidate, SetSearch};
 use super::dead_ends::{CLEAR, TrieState};
-use super::{
-    Candidate, Distance, MAX_BOUND_STEP, NO_EDGE, PENALTY_NODE, PathFinder, Query, SetSearch, UNDEFINED_STEP,
-    UNREACHED,
-};
+use super::distance::Distance;
+use super::node_search::NO_EDGE;
+use super::{PathFinder, Query};
 
 /// One entry state of the current run (valid when `stamp` is the run): the best distance of a
 /// path from the start that ends with this edge, and the entry state before it ([`NO_EDGE`] for

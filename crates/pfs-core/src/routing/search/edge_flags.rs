@@ -9,7 +9,9 @@
 //! faster than the pass, which reads the graph's [`SearchKey`]s in order.
 
 use super::super::graph::{EdgeIndex, NodeIndex, SearchKey, WeightAmounts, amount_key, weight_window};
-use super::{MAX_BOUND_STEP, PathFinder, Query, UNDEFINED_STEP, at_least};
+use super::bounds::{MAX_BOUND_STEP, UNDEFINED_STEP};
+use super::validity::at_least;
+use super::{PathFinder, Query};
 
 /// Per-edge bits of one request (`PathFinder::edge_flags`). The reverse edge's bits are copied
 /// into each edge so that the searches read only the edge they walk (sequential in memory)

@@ -1,0 +1,334 @@
+//! The node search: an A* over nodes from a set's spur node to the target, with lazily weighed
+//! edges and the lexicographic tie-break of "Order" (see the `search` module docs), exact for
+//! paths; and the checks by which a set's search gives up or gives its set back.
+
+use std::cmp::Ordering;
+
+use super::super::graph::{EdgeIndex, NodeIndex};
+use super::candidate::{Candidate, SetSearch};
+use super::distance::Distance;
+use super::edge_flags::{USABLE, WEIGHT_MAY_BE_FINITE};
+use super::{PathFinder, Query, SearchMode};
+
+/// An entry of the A* frontier: a node reached with exact distance `reached`, or an edge whose
+/// exact weight is not computed yet (`edge != NO_EDGE`; `reached` is then its tail's distance).
+/// Min-heap by estimated total `key`, then `reached`, then node, then edge: among equal keys the
+/// entry closer to the start comes first, so every predecessor of a node on an equally long path
+/// is relaxed before the node is settled (which the lexicographic tie-break relies on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Frontier {
+    key: Distance,
+    reached: Distance,
+    node: NodeIndex,
+    edge: EdgeIndex,
+}
+
+pub(super) const NO_EDGE: EdgeIndex = EdgeIndex::MAX;
+
+impl Ord for Frontier {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.key, other.reached, other.node, other.edge).cmp(&(
+            self.key,
+            self.reached,
+            self.node,
+            self.edge,
+        ))
+    }
+}
+
+impl PartialOrd for Frontier {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PathFinder {
+    /// Relaxes `edge` (tail at exact distance `reached`, exact `weight`).
+    fn relax(
+        &mut self,
+        topology: &super::super::graph::Topology,
+        edge: EdgeIndex,
+        reached: Distance,
+        weight: Distance,
+        start: NodeIndex,
+    ) {
+        let run = self.run;
+        let tail = topology.source(edge);
+        let head = topology.target[edge as usize];
+        let candidate = reached.plus(weight);
+        let improves = if self.node_states[head as usize].stamp != run {
+            true
+        } else {
+            match candidate.cmp(&self.node_states[head as usize].distance) {
+                Ordering::Less => true,
+                Ordering::Greater => false,
+                Ordering::Equal => self.lexicographically_smaller(topology, tail, head, start),
+            }
+        };
+        if improves && let Some(heuristic) = self.heuristic(head) {
+            self.node_states[head as usize].stamp = run;
+            self.node_states[head as usize].distance = candidate;
+            self.node_states[head as usize].predecessor = edge;
+            self.heap.push(Frontier {
+                key: candidate.plus(heuristic),
+                reached: candidate,
+                node: head,
+                edge: NO_EDGE,
+            });
+        }
+    }
+
+    /// A* from `start` (whose distance is `start_distance`, the root's weight) to the target,
+    /// avoiding nodes and edges blocked in the current run; ties keep the lexicographically
+    /// smaller path. Edge weights are computed only when an edge's lower-bound entry reaches the
+    /// front of the queue, so most edges of a hub are never weighed.
+    ///
+    /// With `check_undefined`, a search that has not reached the target after
+    /// [`SearchTuning::undefined_check_after_pops`] queue pops counts the edges with an undefined
+    /// fee weight that a path of the set needs (see `PathFinder::undefined_floor`). In a request
+    /// of [`SearchMode::Adaptive`] that has not switched yet, the search gives up after
+    /// [`SearchTuning::node_search_pops`] with [`SetSearch::Struggling`]. It may give its set
+    /// back to the queue (see `PathFinder::yield_to_queue`).
+    ///
+    /// [`SearchTuning::undefined_check_after_pops`]: super::SearchTuning::undefined_check_after_pops
+    /// [`SearchTuning::node_search_pops`]: super::SearchTuning::node_search_pops
+    pub(super) fn shortest_path(
+        &mut self,
+        query: &Query<'_>,
+        start: NodeIndex,
+        start_distance: Distance,
+        check_undefined: bool,
+    ) -> SetSearch {
+        let run = self.run;
+        let topology = &query.network.topology;
+        self.heap.clear();
+        let Some(heuristic) = self.heuristic(start) else {
+            return SetSearch::NoPath;
+        };
+        let may_struggle = self.tuning.mode == SearchMode::Adaptive && !self.pair_aware;
+        let mut check_undefined = check_undefined;
+        let mut pops = 0u64;
+        self.node_states[start as usize].stamp = run;
+        self.node_states[start as usize].distance = start_distance;
+        self.node_states[start as usize].predecessor = EdgeIndex::MAX;
+        self.heap.push(Frontier {
+            key: start_distance.plus(heuristic),
+            reached: start_distance,
+            node: start,
+            edge: NO_EDGE,
+        });
+        let mut found = false;
+        while let Some(Frontier { key, reached, node, edge }) = self.heap.pop() {
+            self.queue_pops += 1;
+            pops += 1;
+            if self.out_of_budget(query) {
+                return SetSearch::OutOfBudget;
+            }
+            // A search that pops the target has its answer: it neither counts, gives up nor
+            // yields.
+            let at_target = edge == NO_EDGE && node == query.target;
+            if check_undefined && pops > self.tuning.undefined_check_after_pops && !at_target {
+                check_undefined = false;
+                if let Some(outcome) = self.undefined_floor(query, start, start_distance, key) {
+                    return outcome;
+                }
+            }
+            if may_struggle && pops > self.tuning.node_search_pops && !at_target {
+                return SetSearch::Struggling;
+            }
+            if !at_target && let Some(outcome) = self.yield_to_queue(pops, key) {
+                return outcome;
+            }
+            if edge != NO_EDGE {
+                // A lazily weighed edge: compute its exact weight now and relax it.
+                let head = topology.target[edge as usize];
+                if self.node_states[head as usize].settled == run {
+                    continue;
+                }
+                if let Some(weight) = self.weight(query, edge) {
+                    self.relax(topology, edge, reached, weight, start);
+                }
+                continue;
+            }
+            if self.node_states[node as usize].settled == run
+                || reached != self.node_states[node as usize].distance
+            {
+                continue;
+            }
+            self.node_states[node as usize].settled = run;
+            if node == query.target {
+                found = true;
+                break;
+            }
+            for edge in topology.out_edges(node) {
+                let head = topology.target[edge];
+                if self.node_states[head as usize].blocked == run
+                    || self.node_states[head as usize].settled == run
+                    || self.edge_blocked[edge] == run
+                {
+                    continue;
+                }
+                let Some(head_heuristic) = self.heuristic(head) else {
+                    continue;
+                };
+                let Some((bound, exact)) = self.weight_bound(query, edge as EdgeIndex) else {
+                    continue;
+                };
+                if exact {
+                    self.relax(topology, edge as EdgeIndex, reached, bound, start);
+                } else {
+                    self.heap.push(Frontier {
+                        key: reached.plus(bound).plus(head_heuristic),
+                        reached,
+                        node,
+                        edge: edge as EdgeIndex,
+                    });
+                }
+            }
+        }
+        if !found {
+            return SetSearch::NoPath;
+        }
+        let mut nodes = vec![query.target];
+        let mut edges = Vec::new();
+        let mut node = query.target;
+        while node != start {
+            let edge = self.node_states[node as usize].predecessor;
+            edges.push(edge);
+            node = topology.source(edge);
+            nodes.push(node);
+        }
+        nodes.reverse();
+        edges.reverse();
+        SetSearch::Found(Candidate::found(self.node_states[query.target as usize].distance, nodes, edges))
+    }
+
+    /// Whether a set's search that has taken `pops` queue pops and pops `key` now should give
+    /// its set back to the queue (see [`SearchTuning::yield_after_pops`]).
+    ///
+    /// [`SearchTuning::yield_after_pops`]: super::SearchTuning::yield_after_pops
+    pub(super) fn yield_to_queue(&self, pops: u64, key: Distance) -> Option<SetSearch> {
+        let (next, patience) = self.yield_to?;
+        (pops > patience && key > next).then_some(SetSearch::Yielded { floor: key, pops })
+    }
+
+    /// Whether a set's search, popping `key` after a while without reaching the target, should
+    /// give up: [`SetSearch::NoPath`] if no path of the set reaches the target at all, or
+    /// [`SetSearch::AtLeast`] if its paths need more edges with an undefined fee weight than
+    /// `key` says (the searches' bounds ignore the set's blocked nodes and edges, so they may
+    /// count fewer). The search would otherwise settle every state that the fewer undefined
+    /// edges reach before it finds the set's best path, if any. `None`: go on.
+    pub(super) fn undefined_floor(
+        &mut self,
+        query: &Query<'_>,
+        start: NodeIndex,
+        start_distance: Distance,
+        key: Distance,
+    ) -> Option<SetSearch> {
+        match self.fewest_undefined(query, start) {
+            None => Some(SetSearch::NoPath),
+            Some(count) => {
+                let floor = start_distance.plus(Distance::from_parts(u128::from(count), 0));
+                (floor > key).then_some(SetSearch::AtLeast(floor))
+            }
+        }
+    }
+
+    /// At most the fewest edges with an undefined fee weight on a path from `start` to the
+    /// target that avoids the nodes and edges blocked in the current run; `None` if there is no
+    /// such path. A breadth-first search over nodes that takes finite edges before undefined
+    /// ones (0-1 BFS). It ignores the pair conditions, which keeps it a lower bound (it counts
+    /// walks that break them too) and cheap: about one node search's worth of work.
+    fn fewest_undefined(&mut self, query: &Query<'_>, start: NodeIndex) -> Option<u32> {
+        let topology = &query.network.topology;
+        self.reach_stamp = self.reach_stamp.wrapping_add(1);
+        if self.reach_stamp == 0 {
+            self.node_reached.fill((0, 0));
+            self.reach_stamp = 1;
+        }
+        let stamp = self.reach_stamp;
+        let mut queue = std::mem::take(&mut self.reach_queue);
+        queue.clear();
+        self.node_reached[start as usize] = (stamp, 0);
+        queue.push_back((start, 0u32));
+        let mut fewest = None;
+        'search: while let Some((node, count)) = queue.pop_front() {
+            // Queued again with fewer since (the queue holds two counts at most).
+            if self.node_reached[node as usize] != (stamp, count) {
+                continue;
+            }
+            if node == query.target {
+                fewest = Some(count);
+                break;
+            }
+            for edge in topology.out_edges(node) {
+                let head = topology.target[edge];
+                let flags = self.edge_flags[edge];
+                if flags & USABLE == 0 || self.edge_blocked[edge] == self.run {
+                    continue;
+                }
+                let finite = flags & WEIGHT_MAY_BE_FINITE != 0;
+                let next = count + u32::from(!finite);
+                let (reached_in, reached) = self.node_reached[head as usize];
+                if (reached_in == stamp && reached <= next)
+                    || self.node_states[head as usize].blocked == self.run
+                    || !query.online.contains_node(head)
+                {
+                    continue;
+                }
+                if finite && head == query.target {
+                    // Nothing is queued with fewer than `count`.
+                    fewest = Some(count);
+                    break 'search;
+                }
+                self.node_reached[head as usize] = (stamp, next);
+                if finite {
+                    queue.push_front((head, next));
+                } else {
+                    queue.push_back((head, next));
+                }
+            }
+        }
+        self.reach_queue = queue;
+        fewest
+    }
+
+    /// Whether the path to `via` followed by `head` is lexicographically smaller than the current
+    /// path to `head` (both start at `start`).
+    fn lexicographically_smaller(
+        &mut self,
+        topology: &super::super::graph::Topology,
+        via: NodeIndex,
+        head: NodeIndex,
+        start: NodeIndex,
+    ) -> bool {
+        let mut left = std::mem::take(&mut self.tie_left);
+        let mut right = std::mem::take(&mut self.tie_right);
+        self.collect_path(topology, via, start, &mut left);
+        left.push(head);
+        let current = topology.source(self.node_states[head as usize].predecessor);
+        self.collect_path(topology, current, start, &mut right);
+        right.push(head);
+        let smaller = left < right;
+        self.tie_left = left;
+        self.tie_right = right;
+        smaller
+    }
+
+    fn collect_path(
+        &self,
+        topology: &super::super::graph::Topology,
+        end: NodeIndex,
+        start: NodeIndex,
+        into: &mut Vec<NodeIndex>,
+    ) {
+        into.clear();
+        let mut node = end;
+        into.push(node);
+        while node != start {
+            node = topology.source(self.node_states[node as usize].predecessor);
+            into.push(node);
+        }
+        into.reverse();
+    }
+}
