@@ -7,9 +7,9 @@
 //! penalties of its token network's edges ([`RoutingFeedback::edge_penalties`]), worked out
 //! again only when the network's snapshot changed or [`PENALTIES_REFRESH`] passed (in a second
 //! a penalty decays by a thousandth), so that queries do not each look up every penalised hop
-//! under the lock; a report updates the hops of its route in them. What a restart would lose is rebuilt from the stored
-//! reports of the last [`FEEDBACK_RESTORE_WINDOW`] ([`Service::restore_feedback`]): older ones
-//! have decayed to nothing.
+//! under the lock; a report updates the hops of its route in them. What a restart would lose is
+//! rebuilt from the stored reports of the last [`FEEDBACK_RESTORE_WINDOW`]
+//! ([`Service::restore_feedback`]): older ones have decayed to nothing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

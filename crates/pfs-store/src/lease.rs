@@ -3,8 +3,10 @@
 //! The service keeps its state in memory and commits the *current rows* of what it changed (see
 //! the crate docs). Two services on one database would each overwrite the rows the other wrote
 //! with their own view of them, so updates that one of them acknowledged would be lost without
-//! an error anywhere. `raiden-pfs serve` therefore takes this lease before it loads the state and
-//! holds it until it stops; a second service on the same database is refused with
+//! an error anywhere, and a newer version started beside an older one would migrate the schema
+//! under it. `raiden-pfs serve` therefore opens the database with
+//! [`Store::open_for_service`], which takes this lease before it migrates anything, and holds it
+//! until it stops; a second service on the same database is refused with
 //! [`StoreError::ServiceLeaseHeld`]. Tools that only add to the state in transactions of their
 //! own while the service runs (`claim-fees` marks IOUs claimed) do not take it.
 //!

@@ -13,6 +13,7 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, ConnectOptions, Executor, Row, Transacti
 
 use crate::codec::{self, RowReader};
 use crate::error::StoreError;
+use crate::lease::ServiceLease;
 
 /// The embedded schema migrations (`migrations/` of this crate), applied in order at start-up.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -109,25 +110,55 @@ impl Store {
     /// [`StoreError::SchemaTooNew`] if a newer raiden-pfs wrote it; [`StoreError::Migrate`] if a
     /// migration fails; [`StoreError::DeploymentMismatch`] if it belongs to another deployment.
     pub async fn open(config: &StoreConfig, deployment: &Deployment) -> Result<Self, StoreError> {
+        let (store, location) = Self::connect(config, deployment).await?;
+        store.prepare(&location).await?;
+        Ok(store)
+    }
+
+    /// As [`Store::open`], for the service: takes the service lease first (waiting up to
+    /// `lease_wait`, see [`Store::take_service_lease`]), so that a second service neither
+    /// migrates the schema under the running one nor loads a state that would then diverge.
+    ///
+    /// # Errors
+    /// As [`Store::open`] and [`Store::take_service_lease`].
+    pub async fn open_for_service(
+        config: &StoreConfig,
+        deployment: &Deployment,
+        lease_wait: Duration,
+    ) -> Result<(Self, ServiceLease), StoreError> {
+        let (store, location) = Self::connect(config, deployment).await?;
+        let lease = store.take_service_lease(lease_wait).await?;
+        store.prepare(&location).await?;
+        Ok((store, lease))
+    }
+
+    /// Connects the writer and the readers, checking nothing yet.
+    async fn connect(config: &StoreConfig, deployment: &Deployment) -> Result<(Self, Location), StoreError> {
         let location = Location::parse(&config.location, Access::ReadWrite)?;
         let writer = location.pool(config, Role::Writer).await?;
         let readers = location.pool(config, Role::Reader).await?;
-        let mut connection = writer.acquire().await.map_err(|source| location.connect_error(source))?;
-        if location.backend == Backend::Sqlite {
-            check_write_ahead_log(&mut connection, &location).await?;
-        }
-        check_not_newer(&mut connection).await?;
-        MIGRATOR.run_direct(None, &mut *connection, false).await?;
-        check_deployment(&mut connection, deployment).await?;
-        drop(connection);
-        Ok(Self {
+        let store = Self {
             writer,
             readers,
             backend: location.backend,
             recent_blocks: config.recent_blocks.max(1),
             deployment: *deployment,
-            location: location.display,
-        })
+            location: location.display.clone(),
+        };
+        Ok((store, location))
+    }
+
+    /// Switches SQLite to write-ahead logging, applies pending migrations and saves or checks
+    /// the deployment.
+    async fn prepare(&self, location: &Location) -> Result<(), StoreError> {
+        let mut connection = self.writer.acquire().await.map_err(|source| location.connect_error(source))?;
+        if location.backend == Backend::Sqlite {
+            check_write_ahead_log(&mut connection, location).await?;
+        }
+        check_not_newer(&mut connection).await?;
+        MIGRATOR.run_direct(None, &mut *connection, false).await?;
+        check_deployment(&mut connection, &self.deployment).await?;
+        Ok(())
     }
 
     /// Opens an existing database for reading only (exports, inspection): nothing is created or

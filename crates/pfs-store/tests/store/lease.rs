@@ -3,27 +3,45 @@
 
 use std::time::{Duration, Instant};
 
-use pfs_store::StoreError;
+use pfs_store::{Store, StoreConfig, StoreError};
 
-use crate::common::TempDatabase;
+use crate::common::{TempDatabase, deployment};
 
 /// Short enough for a test, long enough to see the waiting.
 const WAIT: Duration = Duration::from_millis(300);
 
 #[tokio::test]
-async fn a_second_service_lease_is_refused_after_waiting_while_the_first_is_held() {
+async fn a_second_service_is_refused_after_waiting_while_the_first_holds_the_lease() {
     let database = TempDatabase::new().await;
-    let first = database.open().await;
-    let second = database.open().await;
-    let _lease = first.take_service_lease(WAIT).await.expect("the first lease");
+    let config = StoreConfig::new(database.location());
+    let (first, _lease) = Store::open_for_service(&config, &deployment(), WAIT).await.expect("the first");
     let started = Instant::now();
-    let error = second.take_service_lease(WAIT).await.expect_err("a second lease is refused");
+    let error = Store::open_for_service(&config, &deployment(), WAIT).await.expect_err("a second is refused");
     assert!(started.elapsed() >= WAIT, "refused after {:?}", started.elapsed());
     assert!(
         matches!(&error, StoreError::ServiceLeaseHeld { location } if location == first.location()),
         "{error}"
     );
     assert!(error.to_string().contains("run one service per database"), "{error}");
+}
+
+#[tokio::test]
+async fn a_second_service_is_refused_before_it_migrates_anything() {
+    let database = TempDatabase::sqlite();
+    let config = StoreConfig::new(database.location());
+    let (_first, _lease) = Store::open_for_service(&config, &deployment(), WAIT).await.expect("the first");
+    // A migration of a newer version: a second service that looked at the schema before taking
+    // the lease would stop at that (SchemaTooNew); it stops at the lease instead.
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", database.location())).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99990101000000, 'from the future', TRUE, x'00', 0)",
+    )
+    .execute(&raw)
+    .await
+    .unwrap();
+    let error = Store::open_for_service(&config, &deployment(), WAIT).await.expect_err("a second is refused");
+    assert!(matches!(error, StoreError::ServiceLeaseHeld { .. }), "{error}");
 }
 
 #[tokio::test]

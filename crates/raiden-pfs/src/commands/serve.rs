@@ -6,9 +6,9 @@
 //! while it is unreachable) and opens the database and listens only then; with it, `serve`
 //! listens at once and the follower checks the node's chain when it answers.
 //!
-//! One service per database: `serve` takes the store's service lease before it loads the state
-//! and exits with "another raiden-pfs service is using the database" while another `serve` holds
-//! it (after waiting 5 s for one that was just stopped or killed to let go).
+//! One service per database: `serve` takes the store's service lease before it migrates or loads
+//! anything, and exits with "another raiden-pfs service is using the database" while another
+//! `serve` holds it (after waiting 5 s for one that was just stopped or killed to let go).
 //!
 //! The chain follower resumes from the cursor in the database (on an empty one, from
 //! `--start-block`, by default the registry's deployment block, which it finds on the node; a
@@ -114,11 +114,11 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     };
     let mut store_config = StoreConfig::new(config.db.clone());
     store_config.recent_blocks = RECENT_BLOCKS;
-    let store = Store::open(&store_config, &deployment)
+    // The lease is held until the end: a second service on this database would overwrite this
+    // one's state.
+    let (store, lease) = Store::open_for_service(&store_config, &deployment, LEASE_WAIT)
         .await
         .with_context(|| format!("cannot open the database {}", config.db))?;
-    // Held until the end: a second service on this database would overwrite this one's state.
-    let lease = store.take_service_lease(LEASE_WAIT).await.context("cannot start")?;
     let loaded = store.load_state().await.context("cannot load the state")?;
     let token_networks: Vec<Address> =
         loaded.registry.token_networks().map(|network| network.address).collect();
