@@ -50,6 +50,24 @@ impl TempDatabase {
     }
 }
 
+/// The version of [`add_future_migration`].
+pub const FUTURE_VERSION: i64 = 99990101000000;
+
+/// Records in the SQLite `database` a migration newer than this binary knows, as a newer
+/// raiden-pfs would have.
+pub async fn add_future_migration(database: &TempDatabase) {
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", database.location())).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES ($1, 'from the future', TRUE, x'00', 0)",
+    )
+    .bind(FUTURE_VERSION)
+    .execute(&raw)
+    .await
+    .unwrap();
+    raw.close().await;
+}
+
 pub fn key(index: u8) -> PrivateKey {
     // Invariant: small non-zero byte patterns are valid secp256k1 keys.
     PrivateKey::from_bytes([index + 1; 32]).expect("valid key")

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use pfs_store::{Store, StoreConfig, StoreError};
 
-use crate::common::{TempDatabase, deployment};
+use crate::common::{TempDatabase, add_future_migration, deployment};
 
 /// Short enough for a test, long enough to see the waiting.
 const WAIT: Duration = Duration::from_millis(300);
@@ -32,14 +32,7 @@ async fn a_second_service_is_refused_before_it_migrates_anything() {
     let (_first, _lease) = Store::open_for_service(&config, &deployment(), WAIT).await.expect("the first");
     // A migration of a newer version: a second service that looked at the schema before taking
     // the lease would stop at that (SchemaTooNew); it stops at the lease instead.
-    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", database.location())).await.unwrap();
-    sqlx::query(
-        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES (99990101000000, 'from the future', TRUE, x'00', 0)",
-    )
-    .execute(&raw)
-    .await
-    .unwrap();
+    add_future_migration(&database).await;
     let error = Store::open_for_service(&config, &deployment(), WAIT).await.expect_err("a second is refused");
     assert!(matches!(error, StoreError::ServiceLeaseHeld { .. }), "{error}");
 }

@@ -4,7 +4,7 @@
 use pfs_core::{Address, ChainId};
 use pfs_store::{Deployment, Durability, Store, StoreConfig, StoreError, supported_version};
 
-use crate::common::{TempDatabase, deployment};
+use crate::common::{FUTURE_VERSION, TempDatabase, add_future_migration, deployment};
 
 #[tokio::test]
 async fn a_new_database_is_created_with_its_directories_in_wal_mode() {
@@ -50,23 +50,15 @@ async fn another_deployment_is_refused_naming_the_setting() {
 async fn a_database_from_a_newer_version_is_refused_with_both_versions() {
     let database = TempDatabase::sqlite();
     database.open().await.close().await;
-    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", database.location())).await.unwrap();
-    sqlx::query(
-        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES (99990101000000, 'from the future', TRUE, x'00', 0)",
-    )
-    .execute(&raw)
-    .await
-    .unwrap();
-    raw.close().await;
+    add_future_migration(&database).await;
     let error = Store::open(&StoreConfig::new(database.location()), &deployment()).await.unwrap_err();
     assert!(
-        matches!(error, StoreError::SchemaTooNew { database: 99990101000000, supported } if supported == supported_version()),
+        matches!(error, StoreError::SchemaTooNew { database: FUTURE_VERSION, supported } if supported == supported_version()),
         "{error}"
     );
     let message = error.to_string();
     assert!(
-        message.contains("99990101000000") && message.contains(&supported_version().to_string()),
+        message.contains(&FUTURE_VERSION.to_string()) && message.contains(&supported_version().to_string()),
         "{message}"
     );
     let error = Store::open_read_only(&database.location()).await.unwrap_err();
