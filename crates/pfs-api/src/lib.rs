@@ -33,8 +33,12 @@
 //! # Deliberate differences from the reference
 //! * a syntactically invalid JSON body answers 2000 with `{"json": ["Failed to decode JSON
 //!   object: …"]}` instead of the reference's `{"message": …}` body, so there is one error shape;
-//! * unknown routes and wrong methods under `/api` answer JSON (404 `{"message": …}` and 405
-//!   `{"message": …}` as flask-restful's 405), not HTML.
+//! * unknown routes and wrong methods answer JSON (404 `{"message": …}` and 405
+//!   `{"message": …}` as flask-restful's 405), not HTML, also outside `/api` (the reference's
+//!   werkzeug 404 there is HTML; `POST /metrics` is a JSON 405);
+//! * a path parameter that is not UTF-8 once percent-decoded (`%80`) is read with the invalid
+//!   bytes replaced, as werkzeug does, and then validated like any other (2003, 2006), instead
+//!   of axum's plain-text 400.
 #![deny(missing_docs)]
 
 mod body;
@@ -49,6 +53,7 @@ mod paths;
 mod payment;
 mod presence;
 mod rate_limit;
+mod segments;
 mod updates;
 
 use std::sync::Arc;
@@ -228,6 +233,9 @@ pub fn router_with(service: Service, config: ApiConfig, options: ApiOptions) -> 
     Router::new()
         .nest("/api", api)
         .route("/metrics", get(metrics::metrics))
+        // Outside `/api` too: JSON 404 and 405 (e.g. `POST /metrics`), never an empty body.
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
 }
