@@ -9,13 +9,15 @@
 //! ([`common::paid::PaidPfs`]). For every answer:
 //!
 //! * the status is below 500;
-//! * a 4xx body is JSON in one of the API's error shapes ([`error_shape_problem`]);
+//! * a 4xx body is JSON in one of the API's error shapes ([`error_shape_problem`]), except for
+//!   requests the HTTP server (hyper) refuses before the API sees them, which get its bare 4xx
+//!   ([`Layer::Http`]);
 //! * a rejected request (4xx, or an update batch whose every message was refused) leaves the
 //!   service's [`Fingerprint`] as it was: the answer of a fixed path request, the online list,
 //!   the channel capacities, node 0's last IOU, the IOU ledger and update counters on
 //!   `/metrics`, and the feedback counts. An accepted request (2xx) becomes the new reference.
 //!
-//! Cases per test: [`DEFAULT_CASES`] each (432 in all), or `PROPTEST_CASES`. With
+//! Cases per test: [`DEFAULT_CASES`] each (480 in all), or `PROPTEST_CASES`. With
 //! `HOSTILE_INPUT_TRACE` set, every exchange is printed (status, target, start of the answer):
 //! a quick look at which answers the generators reach (run with `--nocapture`).
 
@@ -73,6 +75,15 @@ struct Fingerprint {
     feedback: Option<(Value, Value)>,
     /// `GET /payment/iou` of node 0.
     last_iou: (u16, Value),
+}
+
+/// Who answers a request: the API (its handlers, extractors and fallbacks), or the HTTP server
+/// before it (hyper refuses what is not HTTP/1.1 it can read: a bad `Content-Length`, headers or
+/// a URI over its limits, a request line with a space in the target).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layer {
+    Api,
+    Http,
 }
 
 /// The requests a [`Fingerprint`] is taken with.
@@ -198,9 +209,25 @@ impl Fixture {
 
     /// Sends `request` and checks the answer against the standard (see the module docs).
     fn check(&self, request: &RawRequest) -> Result<RawResponse, TestCaseError> {
+        self.check_answered_by(request, Layer::Api)
+    }
+
+    /// Sends `request`, which `layer` answers, and checks the answer: a 4xx in the API's JSON
+    /// error shape, or for the HTTP layer any 4xx (hyper's own, without a body); and a refusal
+    /// that changes nothing either way.
+    fn check_answered_by(&self, request: &RawRequest, layer: Layer) -> Result<RawResponse, TestCaseError> {
         self.runtime.block_on(async {
             let response = exchange(self.running().address, request).await;
-            check_answer(request, &response)?;
+            match layer {
+                Layer::Api => check_answer(request, &response)?,
+                Layer::Http => prop_assert!(
+                    (400..500).contains(&response.status),
+                    "{} {} for {:?}",
+                    response.status,
+                    response.text(),
+                    request
+                ),
+            }
             if std::env::var_os("HOSTILE_INPUT_TRACE").is_some() {
                 eprintln!(
                     "{} {} {}",
@@ -1472,6 +1499,96 @@ fn hostile_ious_of_paid_path_requests_get_4xx_and_store_nothing() {
         }
         body.push('}');
         fixture.check(&RawRequest::post_json(fixture.probe.route_url.clone(), body)).map(drop)
+    });
+    fixture.stop();
+}
+
+/// A request whose HTTP framing is broken: a body cut short, declared shorter than sent, or a
+/// chunk size that is not hex (the API answers), or a `Content-Length` that is no number or given twice, headers or a URI over
+/// the server's limits, a space in the target (the HTTP server answers, with a bare 4xx).
+#[derive(Debug, Clone, Copy)]
+enum Framing {
+    ShortBodyThenClosed,
+    ContentLengthTooShort,
+    TruncatedChunksThenClosed,
+    BadChunkSize,
+    ContentLengthAndChunked,
+    ContentLengthNotANumber,
+    TwoContentLengths,
+    HugeHeader,
+    ManyHeaders,
+    HugeUri,
+    SpaceInTarget,
+}
+
+impl Framing {
+    fn request(self, target: &str, body: &[u8]) -> (RawRequest, Layer) {
+        let post = |target: &str| RawRequest::new("POST", target).header("content-type", "application/json");
+        let declared = |length: &str| post(target).header("content-length", length);
+        let chunked = post(target).header("transfer-encoding", "chunked");
+        let half = &body[..body.len() / 2];
+        match self {
+            Self::ShortBodyThenClosed => {
+                (declared(&(body.len() + 10).to_string()).body(body).closing(), Layer::Api)
+            }
+            Self::ContentLengthTooShort => (declared(&half.len().to_string()).body(body), Layer::Api),
+            Self::TruncatedChunksThenClosed => {
+                let mut bytes = format!("{:x}\r\n", body.len()).into_bytes();
+                bytes.extend_from_slice(half);
+                (chunked.body(bytes).closing(), Layer::Api)
+            }
+            Self::BadChunkSize => (chunked.body([b"zz\r\n", body, b"\r\n0\r\n\r\n"].concat()), Layer::Api),
+            Self::ContentLengthAndChunked => {
+                (chunked.header("content-length", "3").body(chunk(body)), Layer::Api)
+            }
+            Self::ContentLengthNotANumber => (declared("ten").body(body), Layer::Http),
+            Self::TwoContentLengths => {
+                let length = body.len().to_string();
+                (declared(&length).header("content-length", format!("{length}0")).body(body), Layer::Http)
+            }
+            Self::HugeHeader => {
+                (post(target).header("x-padding", "a".repeat(500_000)).body(body), Layer::Http)
+            }
+            Self::ManyHeaders => {
+                let mut request = post(target);
+                for index in 0..200 {
+                    request = request.header(&format!("x-header-{index}"), "1");
+                }
+                (request.body(body), Layer::Http)
+            }
+            Self::HugeUri => (post(&format!("{target}?{}", "a".repeat(100_000))).body(body), Layer::Http),
+            Self::SpaceInTarget => (post(&format!("{target} x")).body(body), Layer::Http),
+        }
+    }
+}
+
+#[test]
+fn broken_http_framing_gets_4xx_and_changes_nothing() {
+    let fixture = Fixture::start();
+    let tn = token_network().to_checksum();
+    let targets =
+        vec![format!("/api/v1/{tn}/paths"), format!("/api/v1/{tn}/feedback"), "/api/v1/updates".to_owned()];
+    let framing = select(vec![
+        Framing::ShortBodyThenClosed,
+        Framing::ContentLengthTooShort,
+        Framing::TruncatedChunksThenClosed,
+        Framing::BadChunkSize,
+        Framing::ContentLengthAndChunked,
+        Framing::ContentLengthNotANumber,
+        Framing::TwoContentLengths,
+        Framing::HugeHeader,
+        Framing::ManyHeaders,
+        Framing::HugeUri,
+        Framing::SpaceInTarget,
+    ]);
+    let body = prop_oneof![
+        Just(common::paths_body(0, 3, 10)),
+        Just(common::capacity_update(1, 0, 1, 1, DEPOSIT, DEPOSIT)),
+        paths_request_body(),
+    ];
+    run(&fixture, (framing, select(targets), body), |fixture, (framing, target, body)| {
+        let (request, layer) = framing.request(&target, body.as_bytes());
+        fixture.check_answered_by(&request, layer).map(drop)
     });
     fixture.stop();
 }

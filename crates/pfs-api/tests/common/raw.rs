@@ -20,11 +20,19 @@ pub struct RawRequest {
     pub target: String,
     pub headers: Vec<(String, Vec<u8>)>,
     pub body: Vec<u8>,
+    /// Whether the sending side is closed after the body (a client that gives up mid-request).
+    pub close_write: bool,
 }
 
 impl RawRequest {
     pub fn new(method: &str, target: impl Into<String>) -> Self {
-        Self { method: method.to_owned(), target: target.into(), headers: Vec::new(), body: Vec::new() }
+        Self {
+            method: method.to_owned(),
+            target: target.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            close_write: false,
+        }
     }
 
     pub fn get(target: impl Into<String>) -> Self {
@@ -45,6 +53,13 @@ impl RawRequest {
     #[must_use]
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = body.into();
+        self
+    }
+
+    /// Closes the sending side after the body.
+    #[must_use]
+    pub fn closing(mut self) -> Self {
+        self.close_write = true;
         self
     }
 
@@ -89,10 +104,11 @@ impl fmt::Debug for RawRequest {
             .collect();
         write!(
             formatter,
-            "{} {} {headers:?} body {:?}",
+            "{} {} {headers:?} body {:?}{}",
             self.method,
             shorten(self.target.as_bytes(), 300),
-            shorten(&self.body, 300)
+            shorten(&self.body, 300),
+            if self.close_write { " (then closed)" } else { "" }
         )
     }
 }
@@ -125,7 +141,7 @@ impl RawResponse {
 /// # Panics
 /// If the exchange fails or takes longer than [`EXCHANGE_TIMEOUT`], or the answer is not HTTP.
 pub async fn exchange(address: SocketAddr, request: &RawRequest) -> RawResponse {
-    tokio::time::timeout(EXCHANGE_TIMEOUT, exchange_bytes(address, &request.to_bytes(), false))
+    tokio::time::timeout(EXCHANGE_TIMEOUT, exchange_bytes(address, &request.to_bytes(), request.close_write))
         .await
         .unwrap_or_else(|_| panic!("no answer within {EXCHANGE_TIMEOUT:?} to {request:?}"))
 }
