@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use axum::Json;
-use axum::extract::{Path as UrlPath, State as Extract};
+use axum::extract::State as Extract;
 use axum::http::StatusCode;
 use pfs_core::Address;
 use pfs_core::integer::to_json_number;
@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 use crate::State;
 use crate::error::{ApiError, codes};
+use crate::segments::Segments;
 
 /// Failed path requests kept for `_debug/routes` (the reference's deque length).
 pub const MAX_FAILED_REQUESTS: usize = 200;
@@ -82,14 +83,14 @@ fn any_case_address(given: &str) -> Result<Address, ApiError> {
 
 pub(crate) async fn routes_from_source(
     state: State,
-    UrlPath((token_network, source)): UrlPath<(String, String)>,
+    Segments([token_network, source]): Segments<2>,
 ) -> Result<Json<DebugRoutesJson>, ApiError> {
     debug_routes(state, &token_network, &source, None).await
 }
 
 pub(crate) async fn routes_between(
     state: State,
-    UrlPath((token_network, source, target)): UrlPath<(String, String, String)>,
+    Segments([token_network, source, target]): Segments<3>,
 ) -> Result<Json<DebugRoutesJson>, ApiError> {
     debug_routes(state, &token_network, &source, Some(&target)).await
 }
@@ -160,7 +161,7 @@ async fn debug_routes(
 
 pub(crate) async fn ious(
     Extract(state): State,
-    UrlPath(source): UrlPath<String>,
+    Segments([source]): Segments<1>,
 ) -> Result<Json<Box<RawValue>>, ApiError> {
     let sender = any_case_address(&source)?;
     let stored = state.service.store().first_iou(&sender).await.map_err(|error| {

@@ -95,6 +95,9 @@ pub mod codes {
     /// each refused update). Details: `limit` (`ip`, `update_signer`, `iou_sender`) and
     /// `retry_after` (seconds).
     pub const RATE_LIMITED: u16 = 2312;
+    /// The request was not answered within [`crate::REQUEST_TIMEOUT`] (HTTP 408), e.g. a body
+    /// sent too slowly.
+    pub const REQUEST_TIMEOUT: u16 = 2313;
 }
 
 impl ApiError {

@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State as Extract;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path as UrlPath, State as Extract};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pfs_store::{FeedbackOutcome, FeedbackToken};
@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::body::{Fields, json_body};
 use crate::error::ApiError;
+use crate::segments::Segments;
 use crate::{State, followed_token_network};
 
 const FIELDS: &[&str] = &["token", "success", "path"];
@@ -31,7 +32,7 @@ fn parse_token(text: &str) -> Option<FeedbackToken> {
 
 pub(crate) async fn post_feedback(
     Extract(state): State,
-    UrlPath(token_network): UrlPath<String>,
+    Segments([token_network]): Segments<1>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {

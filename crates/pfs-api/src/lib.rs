@@ -20,7 +20,7 @@
 //! # Limits
 //! * bodies: [`MAX_BODY_BYTES`] (64 KiB), [`MAX_UPDATES_BODY_BYTES`] (1 MiB) for `/updates`;
 //! * at most [`MAX_UPDATES_PER_REQUEST`] (100) updates per request;
-//! * every request ends after [`REQUEST_TIMEOUT`] (408);
+//! * every request ends after [`REQUEST_TIMEOUT`] (408 with the JSON error body, code 2313);
 //! * rate limits per client IP, per update signer and per IOU sender ([`RateLimits`]), answered
 //!   429 with `Retry-After`. The per-IP limit needs the peer address: serve the router with
 //!   `into_make_service_with_connect_info::<SocketAddr>()`.
@@ -33,8 +33,12 @@
 //! # Deliberate differences from the reference
 //! * a syntactically invalid JSON body answers 2000 with `{"json": ["Failed to decode JSON
 //!   object: …"]}` instead of the reference's `{"message": …}` body, so there is one error shape;
-//! * unknown routes and wrong methods under `/api` answer JSON (404 `{"message": …}` and 405
-//!   `{"message": …}` as flask-restful's 405), not HTML.
+//! * unknown routes and wrong methods answer JSON (404 `{"message": …}` and 405
+//!   `{"message": …}` as flask-restful's 405), not HTML, also outside `/api` (the reference's
+//!   werkzeug 404 there is HTML; `POST /metrics` is a JSON 405);
+//! * a path parameter that is not UTF-8 once percent-decoded (`%80`) is read with the invalid
+//!   bytes replaced, as werkzeug does, and then validated like any other (2003, 2006), instead
+//!   of axum's plain-text 400.
 #![deny(missing_docs)]
 
 mod body;
@@ -49,6 +53,7 @@ mod paths;
 mod payment;
 mod presence;
 mod rate_limit;
+mod segments;
 mod updates;
 
 use std::sync::Arc;
@@ -63,7 +68,6 @@ use pfs_chain::FollowerMetrics;
 use pfs_core::{Address, U256};
 use pfs_service::Service;
 use serde_json::json;
-use tower_http::timeout::TimeoutLayer;
 
 pub use debug::MAX_FAILED_REQUESTS;
 pub use error::{ApiError, codes};
@@ -78,7 +82,7 @@ pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Largest accepted `/updates` body.
 pub const MAX_UPDATES_BODY_BYTES: usize = 1024 * 1024;
-/// How long one request may take before it is answered 408.
+/// How long one request may take before it is answered 408 ([`codes::REQUEST_TIMEOUT`]).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What `/info` reports and how payments are configured.
@@ -228,8 +232,29 @@ pub fn router_with(service: Service, config: ApiConfig, options: ApiOptions) -> 
     Router::new()
         .nest("/api", api)
         .route("/metrics", get(metrics::metrics))
+        // Outside `/api` too: JSON 404 and 405 (e.g. `POST /metrics`), never an empty body.
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(middleware::from_fn(request_timeout))
+}
+
+/// Middleware: a request not answered within [`REQUEST_TIMEOUT`] (a slow handler, or a client
+/// sending its body too slowly) gets 408 with the JSON error body.
+async fn request_timeout(request: axum::extract::Request, next: middleware::Next) -> Response {
+    answer_within(REQUEST_TIMEOUT, next.run(request)).await
+}
+
+/// `response`, or 408 ([`codes::REQUEST_TIMEOUT`]) if it takes longer than `limit`.
+async fn answer_within(limit: Duration, response: impl Future<Output = Response>) -> Response {
+    tokio::time::timeout(limit, response).await.unwrap_or_else(|_| {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            codes::REQUEST_TIMEOUT,
+            "The request took too long to arrive or to answer; try again.",
+        )
+        .into_response()
+    })
 }
 
 /// `GET /api/v1/openapi.json`.
@@ -256,5 +281,31 @@ pub(crate) fn followed_token_network(service: &Service, given: &str) -> Result<A
         Ok(address)
     } else {
         Err(ApiError::token_network(given, true))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_not_answered_in_time_gets_408_with_the_json_error_body() {
+        let response = answer_within(Duration::from_millis(10), std::future::pending()).await;
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()),
+            Some("application/json")
+        );
+        let body = axum::body::to_bytes(response.into_body(), 1024).await.expect("a body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(body["error_code"], 2313);
+        assert_eq!(body["error_details"], json!({}));
+    }
+
+    #[tokio::test]
+    async fn a_request_answered_in_time_is_passed_through() {
+        let response =
+            answer_within(Duration::from_secs(5), async { StatusCode::IM_A_TEAPOT.into_response() }).await;
+        assert_eq!(response.status(), StatusCode::IM_A_TEAPOT);
     }
 }

@@ -4,8 +4,8 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State as Extract;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path as UrlPath, State as Extract};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use pfs_core::presence::AddressMetadata;
@@ -19,13 +19,14 @@ use serde_json::value::RawValue;
 use crate::body::{Fields, json_body};
 use crate::error::ApiError;
 use crate::payment;
+use crate::segments::Segments;
 use crate::{State, followed_token_network};
 
 const FIELDS: &[&str] = &["from", "to", "value", "max_paths", "iou", "diversity_penalty", "fee_penalty"];
 
 pub(crate) async fn post_paths(
     Extract(state): State,
-    UrlPath(token_network): UrlPath<String>,
+    Segments([token_network]): Segments<1>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {

@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use axum::Json;
-use axum::extract::{Path as UrlPath, State as Extract};
+use axum::extract::State as Extract;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use pfs_core::Address;
@@ -12,6 +12,7 @@ use pfs_core::Address;
 use crate::State;
 use crate::error::{ApiError, codes};
 use crate::paths::metadata_json;
+use crate::segments::Segments;
 
 pub(crate) async fn online_addresses(Extract(state): State) -> Json<Vec<String>> {
     let snapshot = state.service.snapshot();
@@ -20,7 +21,7 @@ pub(crate) async fn online_addresses(Extract(state): State) -> Json<Vec<String>>
 
 pub(crate) async fn metadata(
     Extract(state): State,
-    UrlPath(given): UrlPath<String>,
+    Segments([given]): Segments<1>,
 ) -> Result<Response, ApiError> {
     let address = Address::parse_checksummed(&given).map_err(|_| {
         ApiError::new(
@@ -50,7 +51,7 @@ pub(crate) async fn metadata(
 /// pool (one BFS per node); not cached, unlike the reference's one-minute cache.
 pub(crate) async fn suggest_partner(
     Extract(state): State,
-    UrlPath(token_network): UrlPath<String>,
+    Segments([token_network]): Segments<1>,
 ) -> Result<Json<Vec<SuggestionJson>>, ApiError> {
     let token_network = crate::followed_token_network(&state.service, &token_network)?;
     let snapshot = state.service.snapshot();

@@ -381,6 +381,33 @@ async fn unknown_routes_and_wrong_methods_answer_json() {
 }
 
 #[tokio::test]
+async fn unknown_paths_and_wrong_methods_outside_api_answer_json_too() {
+    let (_directory, running) = started().await;
+    let (status, body) = running.get("/nothing/here").await;
+    assert_eq!(status, 404);
+    assert!(body["message"].is_string(), "{body}");
+    let (status, body) = running.post_json("/metrics", "{}").await;
+    assert_eq!(status, 405);
+    assert_eq!(body, json!({"message": "The method is not allowed for the requested URL."}));
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_path_parameter_that_is_not_utf8_is_validated_like_any_other() {
+    let (_directory, running) = line().await;
+    let (status, body) = running.get("/api/v1/%80/suggest_partner").await;
+    assert_eq!((status, body["error_code"].clone()), (400, json!(2003)), "{body}");
+    assert_eq!(body["error_details"], json!({"token_network": "\u{fffd}"}));
+    let (status, body) = running.post_json("/api/v1/0x%ff%fe/paths", &paths_body(0, 2, 1)).await;
+    assert_eq!((status, body["error_code"].clone()), (400, json!(2003)), "{body}");
+    assert_eq!(body["error_details"], json!({"token_network": "0x\u{fffd}\u{fffd}"}));
+    let (status, body) = running.get("/api/v1/address/%c3%28/metadata").await;
+    assert_eq!((status, body["error_code"].clone()), (400, json!(2006)), "{body}");
+    assert_eq!(body["error_details"], json!({"address": "\u{fffd}("}));
+    running.stop().await;
+}
+
+#[tokio::test]
 async fn metadata_of_online_offline_and_invalid_addresses() {
     let (_directory, running) = line().await;
     let (status, body) = running.get(&format!("/api/v1/address/{}/metadata", node(1).to_checksum())).await;

@@ -5,17 +5,18 @@
 
 pub mod paid;
 pub mod pfs;
+pub mod raw;
 
 use std::net::SocketAddr;
 use std::path::Path;
 
 use pfs_api::{ApiConfig, ApiOptions};
-use pfs_core::messages::UnsignedCapacityUpdate;
+use pfs_core::messages::{UnsignedCapacityUpdate, UnsignedFeeUpdate};
 use pfs_core::presence::UserPresence;
 use pfs_core::token_network::ChainEvent;
 use pfs_core::{
-    Address, BlockNumber, BlockTimeout, CanonicalIdentifier, ChainId, ChannelId, Message, Nonce, PrivateKey,
-    U256,
+    Address, BlockNumber, BlockTimeout, CanonicalIdentifier, ChainId, ChannelId, FeeSchedule, Message,
+    NaiveTimestamp, Nonce, PrivateKey, U256,
 };
 use pfs_matrix::{MatrixEvent, PresenceChanged, SyncBatch};
 use pfs_service::{Service, ServiceConfig};
@@ -192,6 +193,29 @@ pub fn capacity_update_on(
         reveal_timeout: BlockTimeout(U256::from(50)),
     };
     Message::CapacityUpdate(update.sign(&key(from)).expect("signs")).to_json()
+}
+
+/// A fee update of `from` for channel `channel` of [`token_network`] with `schedule`, signed at
+/// `timestamp`, as Matrix JSON.
+pub fn fee_update(channel: u64, from: u8, schedule: FeeSchedule, timestamp: NaiveTimestamp) -> String {
+    let update = UnsignedFeeUpdate {
+        canonical_identifier: CanonicalIdentifier {
+            chain_identifier: CHAIN_ID,
+            token_network_address: token_network(),
+            channel_identifier: ChannelId(U256::from(channel)),
+        },
+        updating_participant: node(from),
+        fee_schedule: schedule,
+        timestamp,
+    };
+    Message::FeeUpdate(update.sign(&key(from))).to_json()
+}
+
+/// The current time as a fee update's or IOU request's naive UTC timestamp.
+pub fn timestamp_now() -> NaiveTimestamp {
+    let micros =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_micros();
+    NaiveTimestamp::from_unix_micros(i64::try_from(micros).expect("in range")).expect("a year of this era")
 }
 
 /// Both sides of every channel of the line report their full deposits.
