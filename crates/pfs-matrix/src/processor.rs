@@ -30,7 +30,7 @@ use crate::events::{
 };
 use crate::http::MatrixError;
 use crate::rate_limit::ByteRateLimiter;
-use crate::wire::{Profile, SyncResponse, ToDeviceEvent};
+use crate::wire::{MessageContent, Profile, SyncResponse, ToDeviceEvent};
 
 /// The to-device event type Raiden nodes send updates with.
 const MESSAGE_EVENT_TYPE: &str = "m.room.message";
@@ -317,8 +317,8 @@ impl Processor {
         let dropped = |reason| {
             MatrixEvent::ToDeviceDropped(ToDeviceDropped { sender_user_id: event.sender.clone(), reason })
         };
-        let body = match (&event.content["msgtype"], &event.content["body"]) {
-            (serde_json::Value::String(msgtype), serde_json::Value::String(body))
+        let body = match event.message_content() {
+            Some(MessageContent { msgtype, body })
                 if event.event_type == MESSAGE_EVENT_TYPE && msgtype == TEXT_MSGTYPE =>
             {
                 body
