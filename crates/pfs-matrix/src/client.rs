@@ -32,8 +32,8 @@ use crate::backoff::Backoff;
 use crate::events::{MatrixEvent, SyncBatch};
 use crate::http::{HomeserverApi, MatrixError};
 use crate::login::{self, HomeserverAddress, LoginError, LoginMethod, PFS_DEVICE_ID, Session};
-use crate::processor::{Processor, ProcessorLimits};
-use crate::rate_limit::{self, ByteRateLimiter};
+use crate::processor::Processor;
+use crate::rate_limit;
 use crate::wire::{self, SyncResponse};
 
 /// Everything that tunes the client; [`MatrixConfig::new`] gives the reference's values.
@@ -183,13 +183,8 @@ impl MatrixClient {
         let (batches, receiver) = mpsc::channel(config.channel_capacity.max(1));
         let (connected_sender, connected) = watch::channel(true);
         let (shutdown, shutdown_receiver) = watch::channel(false);
-        let limits = ProcessorLimits {
-            max_body_chars: config.max_body_chars,
-            max_known_users: config.max_known_users,
-        };
-        let limiter = ByteRateLimiter::new(config.rate_limit_bytes, config.rate_limit_window);
         let runner = Runner {
-            processor: Processor::new(session.user_id.clone(), limits, limiter),
+            processor: Processor::from_config(session.user_id.clone(), &config),
             filter: wire::sync_filter(config.presence_limit),
             backoff,
             snapshot_pending: initial_sync_token.is_some(),
