@@ -26,6 +26,8 @@ use tokio::process::{Child, Command};
 use crate::login::HomeserverAddress;
 pub use sync_reader::{Remembered, SyncReader};
 
+#[cfg(feature = "hostile")]
+pub mod hostile;
 mod sync_reader;
 
 /// Starts Synapse after asking Linux for SIGTERM when the launching thread ends.
