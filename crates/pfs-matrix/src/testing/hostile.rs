@@ -4,8 +4,10 @@
 //! A [`World`] holds the actors: honest nodes and the attacker (verified identities), and users
 //! whose identity does not verify — an impostor using an honest node's address under another
 //! user id with a displayname the attacker signed, a replayer of an honest node's displayname,
-//! a user with a garbage displayname, one without a profile, one whose profile cannot be fetched
-//! — plus arbitrary user ids. [`answer`] generates an [`AnswerSpec`]: presence and to-device
+//! a user with a garbage displayname, one without a profile, users claiming honest addresses
+//! whose profile cannot be fetched — plus arbitrary user ids. With [`World::with_targets`],
+//! updates also aim at real channels of a service under test (signed by the attacker, by a
+//! stranger, or genuinely by an honest node and resent by someone else). [`answer`] generates an [`AnswerSpec`]: presence and to-device
 //! events from them with hostile contents (wrong types at every level, long strings, deep
 //! nesting, lone surrogates, bodies of garbage lines and of updates that are forged, tampered,
 //! signed by someone else or out of range), junk that is not an event at all, and hostile
@@ -14,7 +16,7 @@
 //! client must make of it; [`check_batch`] compares a batch with that, event by event and line
 //! by line.
 //!
-//! What is expected, in short: presence only of verified users (or `server_error` for the user
+//! What is expected, in short: presence only of verified users (or `server_error` for the users
 //! whose profile fails); for every readable to-device event exactly one output, in order — a drop
 //! with the first reason that applies (not text, unverified sender, profile unavailable, too
 //! large, over budget), else one result per non-blank line, `Ok` exactly for the updates the
@@ -56,8 +58,9 @@ pub enum Sender {
     Garbage,
     /// A Raiden user id without a profile (404).
     Nobody,
-    /// A Raiden user id whose profile cannot be fetched (502).
-    Failing,
+    /// `@<honest node's address>:down.server`, whose profile cannot be fetched (502): its
+    /// presence is reported as `server_error` under the address it claims.
+    Failing(usize),
     /// The PFS itself.
     Own,
     /// Any string (a Raiden user id of nobody known, or not a Raiden user id at all).
@@ -73,7 +76,21 @@ pub struct World {
     second: PrivateKey,
     garbage_displayname: String,
     nobody: String,
-    failing: String,
+    targets: Vec<Target>,
+    steady_honest: bool,
+}
+
+/// A channel the service knows, for updates aimed at it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The chain id.
+    pub chain_id: u64,
+    /// The token network.
+    pub token_network: Address,
+    /// The channel id.
+    pub channel_id: U256,
+    /// Its participants.
+    pub participants: [Address; 2],
 }
 
 fn fixed_key(byte: u8) -> PrivateKey {
@@ -98,8 +115,19 @@ impl World {
             second: fixed_key(0xa2),
             garbage_displayname: format!("0x{}", "zz".repeat(65)),
             nobody: matrix_identity::user_id(&Address::from_bytes([0xa3; 20]), SERVER),
-            failing: matrix_identity::user_id(&Address::from_bytes([0xa4; 20]), "down.server"),
+            targets: Vec::new(),
+            steady_honest: false,
         }
+    }
+
+    /// This world with updates aimed at `targets` (real channels of a service under test) as
+    /// well as at random ones. The honest nodes become steady: their presence events say
+    /// `online` and their own updates never aim at a target, so that everything a hostile answer
+    /// does to the targets is the attackers' doing.
+    pub fn with_targets(mut self, targets: Vec<Target>) -> Self {
+        self.targets = targets;
+        self.steady_honest = true;
+        self
     }
 
     /// The PFS's user id.
@@ -135,7 +163,9 @@ impl World {
             }
             Sender::Garbage => matrix_identity::user_id(&self.second.address(), SERVER),
             Sender::Nobody => self.nobody.clone(),
-            Sender::Failing => self.failing.clone(),
+            Sender::Failing(index) => {
+                matrix_identity::user_id(&self.honest_key(*index).address(), "down.server")
+            }
             Sender::Own => self.own.clone(),
             Sender::Arbitrary(user_id) => user_id.clone(),
         }
@@ -148,6 +178,11 @@ impl World {
             .iter()
             .chain(attacker)
             .find(|key| matrix_identity::user_id(&key.address(), SERVER) == user_id)
+    }
+
+    /// Whether `user_id` is a failing user's.
+    fn is_failing(&self, user_id: &str) -> bool {
+        (0..self.honest.len()).any(|index| self.user_id(&Sender::Failing(index)) == user_id)
     }
 
     /// Whether `sender` has a verified identity.
@@ -174,7 +209,7 @@ impl World {
                 Some(matrix_identity::displayname(self.honest_key(*index), &self.honest_user_id(*index)))
             }
             Sender::Garbage => Some(self.garbage_displayname.clone()),
-            Sender::Nobody | Sender::Failing | Sender::Own | Sender::Arbitrary(_) => None,
+            Sender::Nobody | Sender::Failing(_) | Sender::Own | Sender::Arbitrary(_) => None,
         }
     }
 
@@ -194,7 +229,9 @@ impl World {
                 Some(CAPABILITIES.to_owned()),
             );
         }
-        reader.fail_profile(&self.failing);
+        for index in 0..self.honest.len() {
+            reader.fail_profile(&self.user_id(&Sender::Failing(index)));
+        }
     }
 }
 
@@ -215,6 +252,8 @@ pub struct UpdateFields {
     reveal_timeout: U256,
     fee_values: FeeValues,
     timestamp_micros: i64,
+    /// Aim at the world's target with this index (modulo their number), if it has any.
+    target: Option<usize>,
 }
 
 /// A fee schedule's values: `cap_fees`, `flat`, `proportional`, and the steps between penalty
@@ -223,13 +262,27 @@ pub struct UpdateFields {
 pub struct FeeValues(bool, U256, U256, Option<Vec<(u64, u64)>>);
 
 impl UpdateFields {
-    /// The update signed by `key`, for `updating`.
-    fn signed(&self, key: &PrivateKey, updating: Address) -> Message {
-        let canonical_identifier = CanonicalIdentifier {
+    /// The update signed by `key`, for `updating`, aimed at `target` if given: its channel,
+    /// and for a capacity update its participant other than `updating` as the partner.
+    fn signed(&self, key: &PrivateKey, updating: Address, target: Option<&Target>) -> Message {
+        let mut canonical_identifier = CanonicalIdentifier {
             chain_identifier: ChainId(self.chain_id),
             token_network_address: Address::from_bytes(self.token_network),
             channel_identifier: ChannelId(self.channel_id),
         };
+        let mut partner = Address::from_bytes(self.other);
+        if let Some(target) = target {
+            canonical_identifier = CanonicalIdentifier {
+                chain_identifier: ChainId(target.chain_id),
+                token_network_address: target.token_network,
+                channel_identifier: ChannelId(target.channel_id),
+            };
+            partner = if target.participants[0] == updating {
+                target.participants[1]
+            } else {
+                target.participants[0]
+            };
+        }
         if self.fee {
             let FeeValues(cap_fees, flat, proportional, points) = &self.fee_values;
             let imbalance_penalty = points.as_ref().and_then(|points| {
@@ -260,7 +313,7 @@ impl UpdateFields {
                 .sign(key),
             )
         } else {
-            let mut other = Address::from_bytes(self.other);
+            let mut other = partner;
             if other == updating {
                 let mut bytes = self.other;
                 bytes[0] ^= 0xff;
@@ -312,18 +365,45 @@ pub enum Tamper {
     SwapType,
 }
 
+/// Whose key signs an update.
+#[derive(Debug, Clone)]
+pub enum Signer {
+    /// The sender's (the attacker's for senders without a key).
+    Sender,
+    /// Honest node `usize`'s: a genuine update of someone else, resent.
+    Honest(usize),
+    /// A key nobody in the world uses for its identity.
+    Stranger,
+}
+
+/// Who an update names as its updating participant.
+#[derive(Debug, Clone)]
+pub enum Updating {
+    /// The signer.
+    Signer,
+    /// The sender's identity address (the attacker's for senders without a key).
+    Sender,
+    /// Honest node `usize`.
+    Honest(usize),
+}
+
 /// One line of a to-device body.
 #[derive(Debug, Clone)]
 pub enum LineSpec {
-    /// An update of the sender, signed with the sender's key: valid if the sender is verified.
-    Valid(UpdateFields),
-    /// A valid update written differently; still valid.
-    Reencoded(UpdateFields, Reencoding),
-    /// An update naming the sender as updating participant but signed by another key.
-    ForgedSignature(UpdateFields),
-    /// An update of someone else, correctly signed by them (signer ≠ sender).
-    OtherSigner(UpdateFields),
-    /// An update of the sender, signed, then tampered with.
+    /// A signed update, possibly written differently (same content). It must be read as valid
+    /// exactly when the signer names itself as updating participant and is the (verified)
+    /// sender.
+    Update {
+        /// Its fields.
+        fields: UpdateFields,
+        /// Who signs it.
+        signer: Signer,
+        /// Who it names as updating participant.
+        updating: Updating,
+        /// How it is written, if not as the Python client writes it.
+        encoding: Option<Reencoding>,
+    },
+    /// An update the sender signed for itself, then tampered with: never valid.
     Tampered(UpdateFields, Tamper),
     /// Anything that is not an update.
     NotUpdate(String),
@@ -503,6 +583,20 @@ impl RenderedAnswer {
         body.into_bytes()
     }
 
+    /// Repeats the presence and the to-device events (each list as a whole, in order) until
+    /// each list holds at least `events` (empty lists stay empty): a huge answer of the same
+    /// kinds of events, duplicates included.
+    pub fn repeat_events(&mut self, events: usize) {
+        fn repeat<T: Clone>(list: &mut Vec<T>, events: usize) {
+            if !list.is_empty() {
+                let copies = events.div_ceil(list.len()).max(1);
+                *list = list.iter().cloned().cycle().take(copies * list.len()).collect();
+            }
+        }
+        repeat(&mut self.presence, events);
+        repeat(&mut self.to_device, events);
+    }
+
     /// Inserts a to-device `m.room.message` from `sender_user_id` whose body is `lines` joined by
     /// newlines, at `index` (clamped); `valid` are the lines that must be read as valid updates.
     pub fn insert_text(&mut self, index: usize, sender_user_id: &str, lines: &[String], valid: &[String]) {
@@ -663,7 +757,7 @@ fn render_presence(world: &World, spec: &PresenceSpec) -> (RawJson, PresenceMeta
     // A verified user's content carries only its own displayname (only its homeserver could
     // write another); the failing user's carries none (its profile is what fails).
     let displayname = match (sender, displayname) {
-        (Sender::Failing, _) | (_, NameSpec::Absent) => None,
+        (Sender::Failing(_), _) | (_, NameSpec::Absent) => None,
         (_, NameSpec::Own) => world.profile_displayname(sender),
         _ if verified => world.profile_displayname(sender),
         (_, NameSpec::Replayed(index)) => {
@@ -680,6 +774,10 @@ fn render_presence(world: &World, spec: &PresenceSpec) -> (RawJson, PresenceMeta
     if let Some(avatar_url) = &avatar_url {
         content["avatar_url"] = json!(avatar_url);
     }
+    if world.steady_honest && matches!(sender, Sender::Honest(_)) {
+        content["presence"] = json!("online");
+    }
+    let presence = content["presence"].as_str().unwrap_or_default().to_owned();
     let event_type = event_type.clone().unwrap_or_else(|| "m.presence".to_owned());
     let raw = json!({"type": event_type, "sender": user_id, "content": content}).to_string();
     let state = match presence.as_str() {
@@ -695,7 +793,7 @@ fn render_presence(world: &World, spec: &PresenceSpec) -> (RawJson, PresenceMeta
         (true, Some(state)) if verified => {
             PresenceMeta::Changed(user_id.clone(), world.signing_key(sender).address(), state)
         }
-        (true, Some(_)) if matches!(sender, Sender::Failing) => PresenceMeta::ServerError(user_id),
+        (true, Some(_)) if matches!(sender, Sender::Failing(_)) => PresenceMeta::ServerError(user_id),
         _ => PresenceMeta::Nothing,
     };
     (raw, meta)
@@ -704,17 +802,36 @@ fn render_presence(world: &World, spec: &PresenceSpec) -> (RawJson, PresenceMeta
 fn render_line(world: &World, sender: &Sender, line: &LineSpec) -> (String, bool) {
     let key = world.signing_key(sender);
     let valid_sender = world.is_verified(sender);
+    // Steady honest nodes never aim at the targets; everyone else may.
+    let target = |fields: &UpdateFields| -> Option<&Target> {
+        let aimed = !(world.steady_honest && matches!(sender, Sender::Honest(_)));
+        fields
+            .target
+            .filter(|_| aimed && !world.targets.is_empty())
+            .map(|index| &world.targets[index % world.targets.len()])
+    };
     match line {
-        LineSpec::Valid(fields) => (fields.signed(key, key.address()).to_json(), valid_sender),
-        LineSpec::Reencoded(fields, reencoding) => {
-            (reencoded_line(&fields.signed(key, key.address()).to_json(), reencoding), valid_sender)
-        }
-        LineSpec::ForgedSignature(fields) => (fields.signed(&world.second, key.address()).to_json(), false),
-        LineSpec::OtherSigner(fields) => {
-            (fields.signed(&world.second, world.second.address()).to_json(), false)
+        LineSpec::Update { fields, signer, updating, encoding } => {
+            let signer = match signer {
+                Signer::Sender => key,
+                Signer::Honest(index) => world.honest_key(*index),
+                Signer::Stranger => &world.second,
+            };
+            let updating = match updating {
+                Updating::Signer => signer.address(),
+                Updating::Sender => key.address(),
+                Updating::Honest(index) => world.honest_key(*index).address(),
+            };
+            let json = fields.signed(signer, updating, target(fields)).to_json();
+            let text = match encoding {
+                Some(encoding) => reencoded_line(&json, encoding),
+                None => json,
+            };
+            let valid = valid_sender && signer.address() == updating && updating == key.address();
+            (text, valid)
         }
         LineSpec::Tampered(fields, tamper) => {
-            (tampered_line(&fields.signed(key, key.address()).to_json(), tamper), false)
+            (tampered_line(&fields.signed(key, key.address(), target(fields)).to_json(), tamper), false)
         }
         LineSpec::NotUpdate(text) => (text.clone(), false),
     }
@@ -965,7 +1082,7 @@ fn check_to_device(
         return expect_drop("not_text");
     };
     let Some(key) = world.identity(sender) else {
-        let failing = sender == &world.failing;
+        let failing = world.is_failing(sender);
         return expect_drop(if failing { "profile_unavailable" } else { "unverified_sender" });
     };
     if body.chars().count() > limits.max_body_chars {
@@ -1057,6 +1174,7 @@ pub fn update_fields() -> BoxedStrategy<UpdateFields> {
         )
             .prop_map(|(cap_fees, flat, proportional, steps)| FeeValues(cap_fees, flat, proportional, steps)),
         946_684_800_000_000i64..4_102_444_800_000_000,
+        proptest::option::weighted(0.5, any::<usize>()),
     )
         .prop_map(
             |(
@@ -1070,6 +1188,7 @@ pub fn update_fields() -> BoxedStrategy<UpdateFields> {
                 reveal_timeout,
                 fee_values,
                 timestamp_micros,
+                target,
             )| {
                 UpdateFields {
                     fee,
@@ -1082,6 +1201,7 @@ pub fn update_fields() -> BoxedStrategy<UpdateFields> {
                     reveal_timeout,
                     fee_values,
                     timestamp_micros,
+                    target,
                 }
             },
         )
@@ -1224,18 +1344,45 @@ fn not_update() -> BoxedStrategy<String> {
     .boxed()
 }
 
-/// One line of a body.
-pub fn line() -> BoxedStrategy<LineSpec> {
+/// Whose key signs: mostly the sender's own.
+fn signer() -> BoxedStrategy<Signer> {
     prop_oneof![
-        3 => update_fields().prop_map(LineSpec::Valid),
-        2 => (update_fields(), prop_oneof![
+        4 => Just(Signer::Sender),
+        2 => (0usize..8).prop_map(Signer::Honest),
+        1 => Just(Signer::Stranger),
+    ]
+    .boxed()
+}
+
+/// Who is named as updating participant: mostly the signer.
+fn updating() -> BoxedStrategy<Updating> {
+    prop_oneof![
+        4 => Just(Updating::Signer),
+        1 => Just(Updating::Sender),
+        1 => (0usize..8).prop_map(Updating::Honest),
+    ]
+    .boxed()
+}
+
+/// How a valid update is written: mostly as Python writes it.
+fn encoding() -> BoxedStrategy<Option<Reencoding>> {
+    proptest::option::weighted(
+        0.3,
+        prop_oneof![
             Just(Reencoding::UpperCaseAddresses),
             Just(Reencoding::NumberNonces),
             Just(Reencoding::ExtraKeys),
             Just(Reencoding::Padded),
-        ]).prop_map(|(fields, reencoding)| LineSpec::Reencoded(fields, reencoding)),
-        2 => update_fields().prop_map(LineSpec::ForgedSignature),
-        2 => update_fields().prop_map(LineSpec::OtherSigner),
+        ],
+    )
+    .boxed()
+}
+
+/// One line of a body.
+pub fn line() -> BoxedStrategy<LineSpec> {
+    prop_oneof![
+        9 => (update_fields(), signer(), updating(), encoding())
+            .prop_map(|(fields, signer, updating, encoding)| LineSpec::Update { fields, signer, updating, encoding }),
         6 => (update_fields(), tamper()).prop_map(|(fields, tamper)| LineSpec::Tampered(fields, tamper)),
         4 => not_update().prop_map(LineSpec::NotUpdate),
     ]
@@ -1287,7 +1434,7 @@ pub fn sender() -> BoxedStrategy<Sender> {
         2 => (0usize..8).prop_map(Sender::Replayer),
         1 => Just(Sender::Garbage),
         1 => Just(Sender::Nobody),
-        1 => Just(Sender::Failing),
+        1 => (0usize..8).prop_map(Sender::Failing),
         1 => Just(Sender::Own),
         3 => prop_oneof![
             "@0x[0-9a-f]{40}:[a-z.]{1,20}",
