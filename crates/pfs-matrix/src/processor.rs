@@ -227,6 +227,11 @@ impl Processor {
         }
     }
 
+    /// Records that `user_id`'s profile could not be fetched in time: as a failed fetch.
+    pub fn record_profile_unavailable(&mut self, user_id: &str) {
+        self.record_mut(user_id).profile_failed = true;
+    }
+
     /// The events of `response`; with `presence_only` (a snapshot), to-device events are left
     /// for the incremental `/sync` that delivers them again.
     pub fn process(
