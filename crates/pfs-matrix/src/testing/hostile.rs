@@ -1246,7 +1246,9 @@ fn tamper() -> BoxedStrategy<Tamper> {
     let bad_number = prop_oneof![
         Just(json!("-1")),
         Just(json!(-1)),
-        Just(json!(1.5)),
+        // A JSON float is truncated as Python's int() does (pfs-core's documented reading), so
+        // 1.5 would read as a chain id of 1: 0.5 reads as 0, which no generated field holds.
+        Just(json!(0.5)),
         Just(json!("1.5")),
         Just(json!(TWO_TO_256)),
         Just(json!("")),
