@@ -405,6 +405,9 @@ pub enum LineSpec {
     },
     /// An update the sender signed for itself, then tampered with: never valid.
     Tampered(UpdateFields, Tamper),
+    /// A JSON array of updates the sender signed for itself, on one line: not a message (a line
+    /// holds one), so never valid.
+    Array(Vec<UpdateFields>),
     /// Anything that is not an update.
     NotUpdate(String),
 }
@@ -446,6 +449,9 @@ pub enum ContentSpec {
     },
     /// `{"msgtype": "m.text", "body": <not a string>}`.
     BodyNotString(RawJson),
+    /// `{"msgtype": "m.text", "body": [<update>, …]}`: the sender's valid updates as a JSON array
+    /// of strings instead of lines of one string.
+    BodyArray(Vec<UpdateFields>),
     /// A body string holding a lone surrogate escape.
     LoneSurrogateBody,
     /// A content that is not an object.
@@ -833,6 +839,13 @@ fn render_line(world: &World, sender: &Sender, line: &LineSpec) -> (String, bool
         LineSpec::Tampered(fields, tamper) => {
             (tampered_line(&fields.signed(key, key.address(), target(fields)).to_json(), tamper), false)
         }
+        LineSpec::Array(updates) => {
+            let items: Vec<String> = updates
+                .iter()
+                .map(|fields| fields.signed(key, key.address(), target(fields)).to_json())
+                .collect();
+            (format!("[{}]", items.join(",")), false)
+        }
         LineSpec::NotUpdate(text) => (text.clone(), false),
     }
 }
@@ -880,6 +893,12 @@ fn render_to_device(world: &World, spec: &ToDeviceSpec) -> (RawJson, ToDeviceMet
         }
         ContentSpec::BodyNotString(raw) => {
             (format!(r#"{{"msgtype":"m.text","body":{raw}}}"#), None, HashSet::new())
+        }
+        ContentSpec::BodyArray(updates) => {
+            let key = world.signing_key(sender);
+            let items: Vec<String> =
+                updates.iter().map(|fields| fields.signed(key, key.address(), None).to_json()).collect();
+            (format!(r#"{{"msgtype":"m.text","body":{}}}"#, json!(items)), None, HashSet::new())
         }
         ContentSpec::LoneSurrogateBody => {
             (r#"{"msgtype":"m.text","body":"a\ud800b"}"#.to_owned(), None, HashSet::new())
@@ -1386,6 +1405,7 @@ pub fn line() -> BoxedStrategy<LineSpec> {
         9 => (update_fields(), signer(), updating(), encoding())
             .prop_map(|(fields, signer, updating, encoding)| LineSpec::Update { fields, signer, updating, encoding }),
         6 => (update_fields(), tamper()).prop_map(|(fields, tamper)| LineSpec::Tampered(fields, tamper)),
+        1 => proptest::collection::vec(update_fields(), 1..4).prop_map(LineSpec::Array),
         4 => not_update().prop_map(LineSpec::NotUpdate),
     ]
     .boxed()
@@ -1482,6 +1502,7 @@ pub fn to_device(max_lines: usize) -> BoxedStrategy<ToDeviceSpec> {
         1 => raw_json()
             .prop_filter("not a string", |raw| serde_json::from_str::<String>(raw).is_err())
             .prop_map(ContentSpec::BodyNotString),
+        1 => proptest::collection::vec(update_fields(), 1..4).prop_map(ContentSpec::BodyArray),
         1 => Just(ContentSpec::LoneSurrogateBody),
         1 => raw_json().prop_filter("objects are contents", |raw| !raw.starts_with('{')).prop_map(ContentSpec::NotObject),
         1 => Just(ContentSpec::Absent),
