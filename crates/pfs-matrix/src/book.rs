@@ -6,7 +6,7 @@
 
 use std::time::SystemTime;
 
-use pfs_core::presence::{AddressReachability, PresenceBook, ReachabilityChange};
+use pfs_core::presence::{AddressReachability, PresenceBook, ReachabilityChange, UserPresence};
 
 use crate::events::MatrixEvent;
 
@@ -15,6 +15,13 @@ use crate::events::MatrixEvent;
 ///
 /// The capabilities of a user that is online or unavailable become its address's (the
 /// reference takes them from a user having the address's best presence).
+///
+/// A [`UserPresence::ServerError`] of a user the book does not know is not added: its identity
+/// is unverified (its profile could not be read), and adding it could change nothing anyone sees
+/// — the lowest presence never decides the reachability of an address that has another user,
+/// and an address with only such users is unknown, as one never seen — while users claiming any
+/// address, on any homeserver, would grow the book without bound. A known user's `server_error`
+/// is recorded.
 pub fn apply_presence(
     book: &mut PresenceBook,
     event: &MatrixEvent,
@@ -22,6 +29,10 @@ pub fn apply_presence(
 ) -> Vec<ReachabilityChange> {
     match event {
         MatrixEvent::PresenceChanged(changed) => {
+            let known = || book.user_ids(&changed.address).any(|user_id| user_id == changed.user_id);
+            if changed.presence == UserPresence::ServerError && !known() {
+                return Vec::new();
+            }
             let change = book.set_presence(
                 &changed.user_id,
                 changed.address,
@@ -45,8 +56,6 @@ mod tests {
     use std::time::Duration;
 
     use pfs_core::Address;
-
-    use pfs_core::presence::UserPresence;
 
     use super::*;
     use crate::events::PresenceChanged;
@@ -72,6 +81,31 @@ mod tests {
         assert_eq!(changes[0].reachability, AddressReachability::Reachable);
         let metadata = book.metadata(&Address::from_bytes([1; 20])).unwrap();
         assert_eq!(metadata.capabilities, "mxc://raiden.network/cap?Mediate=1");
+    }
+
+    #[test]
+    fn server_error_of_an_unknown_user_is_not_added_and_of_a_known_one_is() {
+        let mut book = PresenceBook::new(at(0));
+        let address = Address::from_bytes([1; 20]);
+        for index in 0..100 {
+            let event = MatrixEvent::PresenceChanged(PresenceChanged {
+                user_id: format!("@{}:down{index}.server", address.to_lower_hex()),
+                address,
+                presence: UserPresence::ServerError,
+                displayname: None,
+                capabilities: None,
+            });
+            assert!(apply_presence(&mut book, &event, at(1)).is_empty());
+        }
+        assert_eq!(book.user_ids(&address).count(), 0);
+        apply_presence(&mut book, &changed(UserPresence::Online), at(2));
+        let MatrixEvent::PresenceChanged(mut known) = changed(UserPresence::ServerError) else {
+            unreachable!()
+        };
+        known.displayname = None;
+        let changes = apply_presence(&mut book, &MatrixEvent::PresenceChanged(known), at(3));
+        assert_eq!(changes[0].reachability, AddressReachability::Unknown);
+        assert_eq!(book.user_ids(&address).count(), 1);
     }
 
     #[test]

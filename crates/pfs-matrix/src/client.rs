@@ -32,8 +32,8 @@ use crate::backoff::Backoff;
 use crate::events::{MatrixEvent, SyncBatch};
 use crate::http::{HomeserverApi, MatrixError};
 use crate::login::{self, HomeserverAddress, LoginError, LoginMethod, PFS_DEVICE_ID, Session};
-use crate::processor::{Processor, ProcessorLimits};
-use crate::rate_limit::{self, ByteRateLimiter};
+use crate::processor::Processor;
+use crate::rate_limit;
 use crate::wire::{self, SyncResponse};
 
 /// Everything that tunes the client; [`MatrixConfig::new`] gives the reference's values.
@@ -69,6 +69,13 @@ pub struct MatrixConfig {
     pub presence_limit: u32,
     /// Profile fetches in flight at once.
     pub profile_concurrency: usize,
+    /// Longest one answer (or one retry round) waits for the profiles of users on other
+    /// homeservers, which the PFS's homeserver asks over federation. A profile not fetched by
+    /// then counts as unavailable (the user is `server_error`, its to-device events are dropped)
+    /// and is fetched again after `profile_retry_interval`: homeservers that do not answer cannot
+    /// hold up the sync loop longer. Profiles of users on the PFS's own homeserver (where the
+    /// nodes that send it to-device updates are) are fetched first, without this budget.
+    pub remote_profile_budget: Duration,
     /// Wait before fetching again the profiles that could not be fetched.
     pub profile_retry_interval: Duration,
     /// Period of the remote-homeserver probes.
@@ -102,6 +109,7 @@ impl MatrixConfig {
             max_known_users: 1_000_000,
             presence_limit: 100_000,
             profile_concurrency: 8,
+            remote_profile_budget: Duration::from_secs(10),
             profile_retry_interval: Duration::from_secs(10),
             probe_interval: Duration::from_secs(60),
             probe_attempts: 3,
@@ -183,13 +191,8 @@ impl MatrixClient {
         let (batches, receiver) = mpsc::channel(config.channel_capacity.max(1));
         let (connected_sender, connected) = watch::channel(true);
         let (shutdown, shutdown_receiver) = watch::channel(false);
-        let limits = ProcessorLimits {
-            max_body_chars: config.max_body_chars,
-            max_known_users: config.max_known_users,
-        };
-        let limiter = ByteRateLimiter::new(config.rate_limit_bytes, config.rate_limit_window);
         let runner = Runner {
-            processor: Processor::new(session.user_id.clone(), limits, limiter),
+            processor: Processor::from_config(session.user_id.clone(), &config),
             filter: wire::sync_filter(config.presence_limit),
             backoff,
             snapshot_pending: initial_sync_token.is_some(),
@@ -410,24 +413,13 @@ impl Runner {
     }
 
     async fn fetch_profiles(&mut self, wanted: Vec<String>) {
-        let mut in_flight = JoinSet::new();
-        let mut wanted = wanted.into_iter();
-        loop {
-            while in_flight.len() < self.config.profile_concurrency.max(1) {
-                let Some(user_id) = wanted.next() else { break };
-                let api = self.api.clone();
-                let token = self.session.access_token.clone();
-                in_flight.spawn(async move {
-                    let answer = api.profile(&token, &user_id).await;
-                    (user_id, answer)
-                });
-            }
-            match in_flight.join_next().await {
-                Some(Ok((user_id, answer))) => self.processor.record_profile(&user_id, answer),
-                Some(Err(error)) => tracing::warn!(%error, "profile fetch task failed"),
-                None => return,
-            }
-        }
+        let fetcher = ProfileFetcher {
+            api: &self.api,
+            token: &self.session.access_token,
+            concurrency: self.config.profile_concurrency,
+        };
+        let own_server = crate::processor::server_of(&self.session.user_id).unwrap_or_default();
+        fetcher.fetch(&mut self.processor, wanted, own_server, self.config.remote_profile_budget).await;
     }
 
     /// Handles a failed `/sync`; false when shutdown was asked while waiting.
@@ -548,10 +540,135 @@ async fn probe_round(
     Some(outcome)
 }
 
+/// Fetches profiles for the processor, a bounded number at a time.
+struct ProfileFetcher<'a> {
+    api: &'a HomeserverApi,
+    token: &'a str,
+    concurrency: usize,
+}
+
+impl ProfileFetcher<'_> {
+    /// Records the profiles of `wanted` in `processor`: first those of users on `own_server`,
+    /// then the others within `remote_budget`; a remote profile not fetched by then is recorded
+    /// as unavailable (see [`MatrixConfig::remote_profile_budget`]).
+    async fn fetch(
+        &self,
+        processor: &mut Processor,
+        wanted: Vec<String>,
+        own_server: &str,
+        remote_budget: Duration,
+    ) {
+        let (local, remote): (Vec<String>, Vec<String>) =
+            wanted.into_iter().partition(|user_id| crate::processor::server_of(user_id) == Some(own_server));
+        self.fetch_until(processor, local, None).await;
+        let deadline = tokio::time::Instant::now() + remote_budget;
+        let unfetched = self.fetch_until(processor, remote, Some(deadline)).await;
+        if !unfetched.is_empty() {
+            tracing::debug!(count = unfetched.len(), "remote profiles not fetched within the budget");
+        }
+        for user_id in unfetched {
+            processor.record_profile_unavailable(&user_id);
+        }
+    }
+
+    /// Fetches `users`' profiles into `processor` until done or `deadline`; returns the users
+    /// whose profile was not fetched by then (the fetches in flight are abandoned).
+    async fn fetch_until(
+        &self,
+        processor: &mut Processor,
+        users: Vec<String>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Vec<String> {
+        let mut in_flight = JoinSet::new();
+        let mut fetching = std::collections::HashSet::new();
+        let mut queue = users.into_iter();
+        loop {
+            while in_flight.len() < self.concurrency.max(1) {
+                let Some(user_id) = queue.next() else { break };
+                let (api, token) = (self.api.clone(), self.token.to_owned());
+                fetching.insert(user_id.clone());
+                in_flight.spawn(async move {
+                    let answer = api.profile(&token, &user_id).await;
+                    (user_id, answer)
+                });
+            }
+            let next = match deadline {
+                Some(deadline) => match tokio::time::timeout_at(deadline, in_flight.join_next()).await {
+                    Ok(next) => next,
+                    Err(_) => break,
+                },
+                None => in_flight.join_next().await,
+            };
+            match next {
+                Some(Ok((user_id, answer))) => {
+                    fetching.remove(&user_id);
+                    processor.record_profile(&user_id, answer);
+                }
+                Some(Err(error)) => tracing::warn!(%error, "profile fetch task failed"),
+                None => return Vec::new(),
+            }
+        }
+        // Dropping the set aborts the fetches in flight.
+        fetching.into_iter().chain(queue).collect()
+    }
+}
+
 /// Sleeps until `deadline`, or forever without one.
 async fn sleep_until_or_never(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::processor::ProcessorLimits;
+    use crate::rate_limit::ByteRateLimiter;
+
+    /// A "homeserver" that accepts connections and never answers.
+    fn tarpit() -> Url {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("a loopback port");
+        let address = listener.local_addr().expect("bound");
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                held.push(stream);
+            }
+        });
+        Url::parse(&format!("http://{address}")).expect("a URL")
+    }
+
+    #[tokio::test]
+    async fn homeservers_that_never_answer_hold_profile_fetches_only_for_the_budget() {
+        let api = HomeserverApi::new(tarpit(), Duration::from_secs(30)).expect("a client");
+        let own = "@0x0000000000000000000000000000000000000001:pfs.server";
+        let limits = ProcessorLimits { max_body_chars: 50_000, max_known_users: 1_000 };
+        let mut processor = Processor::new(
+            own.to_owned(),
+            limits,
+            ByteRateLimiter::new(1_000_000, rate_limit::DEFAULT_WINDOW),
+        );
+        let remote: Vec<String> =
+            (0..50).map(|index| format!("@0x{:040x}:tarpit{index}.example", index + 2)).collect();
+        let fetcher = ProfileFetcher { api: &api, token: "token", concurrency: 8 };
+        let started = Instant::now();
+        fetcher.fetch(&mut processor, remote.clone(), "pfs.server", Duration::from_millis(300)).await;
+        assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+        let presence: Vec<serde_json::Value> = remote
+            .iter()
+            .map(|user_id| serde_json::json!({"type": "m.presence", "sender": user_id, "content": {"presence": "online"}}))
+            .collect();
+        let answer: SyncResponse =
+            serde_json::from_value(serde_json::json!({"next_batch": "s", "presence": {"events": presence}}))
+                .expect("an answer");
+        let events = processor.process(&answer, false, Instant::now());
+        assert_eq!(events.len(), 50);
+        assert!(events.iter().all(|event| matches!(
+            event,
+            MatrixEvent::PresenceChanged(changed) if changed.presence == pfs_core::presence::UserPresence::ServerError
+        )));
+        assert_eq!(processor.profiles_to_retry().len(), 50, "fetched again later");
     }
 }

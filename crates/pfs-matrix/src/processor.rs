@@ -16,7 +16,7 @@
 //! * a to-device body is read only from a verified sender, within the size and byte-rate limits,
 //!   one message per non-blank line; each message must verify and be signed by the sender.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use pfs_core::Address;
@@ -25,12 +25,13 @@ use pfs_core::messages::Message;
 use pfs_core::presence::{AddressReachability, UserPresence};
 use pfs_core::token_network::VerifiedUpdate;
 
+use crate::client::MatrixConfig;
 use crate::events::{
     DropReason, MatrixEvent, PresenceChanged, ToDeviceDropped, ToDeviceRejection, ToDeviceUpdates,
 };
 use crate::http::MatrixError;
 use crate::rate_limit::ByteRateLimiter;
-use crate::wire::{Profile, SyncResponse, ToDeviceEvent};
+use crate::wire::{MessageContent, Profile, SyncResponse, ToDeviceEvent};
 
 /// The to-device event type Raiden nodes send updates with.
 const MESSAGE_EVENT_TYPE: &str = "m.room.message";
@@ -90,6 +91,44 @@ pub(crate) struct Processor {
 /// Profiles retried in one round at most.
 const MAX_RETRIES_PER_ROUND: usize = 1_000;
 
+/// Longest user id read, in bytes (the Matrix spec's limit): events of longer ones are ignored or
+/// dropped as from a non-Raiden user.
+const MAX_USER_ID_BYTES: usize = 255;
+
+/// Longest displayname kept: a Raiden displayname (`0x` and 130 hex digits) has exactly this
+/// length, so a longer one can never verify and is replaced by [`OVERLONG_DISPLAYNAME`].
+const MAX_DISPLAYNAME_BYTES: usize = 132;
+
+/// What a displayname longer than [`MAX_DISPLAYNAME_BYTES`] is kept as: short, and never a valid
+/// signature, so it fails verification as the original would.
+const OVERLONG_DISPLAYNAME: &str = "(overlong displayname)";
+
+/// Longest avatar URL (capabilities) kept, in bytes (Synapse's limit); a longer one is ignored.
+const MAX_AVATAR_URL_BYTES: usize = 1_000;
+
+/// Most remote homeservers remembered for probing (each costs one probe per round); also never
+/// more than the known users.
+const MAX_PROBED_SERVERS: usize = 1_000;
+
+/// The address in the Raiden user id `user_id`, if it is one of at most [`MAX_USER_ID_BYTES`].
+fn raiden_user_id(user_id: &str) -> Result<Address, MatrixIdentityError> {
+    if user_id.len() > MAX_USER_ID_BYTES {
+        return Err(MatrixIdentityError::InvalidUserId(user_id.chars().take(80).collect()));
+    }
+    Ok(matrix_identity::parse_user_id(user_id)?.address)
+}
+
+/// `displayname`, or [`OVERLONG_DISPLAYNAME`] for one too long to verify.
+fn bounded_displayname(displayname: Option<String>) -> Option<String> {
+    displayname
+        .map(|name| if name.len() > MAX_DISPLAYNAME_BYTES { OVERLONG_DISPLAYNAME.to_owned() } else { name })
+}
+
+/// `avatar_url` unless it is longer than [`MAX_AVATAR_URL_BYTES`].
+fn bounded_avatar_url(avatar_url: Option<String>) -> Option<String> {
+    avatar_url.filter(|url| url.len() <= MAX_AVATAR_URL_BYTES)
+}
+
 /// The server name of a user id: everything after the first `:`.
 pub(crate) fn server_of(user_id: &str) -> Option<&str> {
     user_id.split_once(':').map(|(_, server)| server)
@@ -100,6 +139,16 @@ fn is_reachable(presence: Option<UserPresence>) -> bool {
 }
 
 impl Processor {
+    /// A processor for the PFS user `own_user_id` with `config`'s limits and byte budget.
+    pub fn from_config(own_user_id: String, config: &MatrixConfig) -> Self {
+        let limits = ProcessorLimits {
+            max_body_chars: config.max_body_chars,
+            max_known_users: config.max_known_users,
+        };
+        let limiter = ByteRateLimiter::new(config.rate_limit_bytes, config.rate_limit_window);
+        Self::new(own_user_id, limits, limiter)
+    }
+
     pub fn new(own_user_id: String, limits: ProcessorLimits, limiter: ByteRateLimiter) -> Self {
         let own_server = server_of(&own_user_id).unwrap_or_default().to_owned();
         Self {
@@ -117,6 +166,8 @@ impl Processor {
     /// not looked at.
     pub fn profiles_to_fetch(&self, response: &SyncResponse, presence_only: bool) -> Vec<String> {
         let mut wanted: Vec<String> = Vec::new();
+        // A set beside the list: a flood of new users must not cost a list search each.
+        let mut seen: HashSet<&str> = HashSet::new();
         for event in &response.presence.events {
             let Some(presence) =
                 self.relevant_presence(&event.event_type, &event.sender, &event.content.presence)
@@ -134,17 +185,17 @@ impl Processor {
                         || (is_reachable(Some(presence)) && !is_reachable(record.last_presence))
                 }
             };
-            if needed && !wanted.contains(&event.sender) {
+            if needed && seen.insert(&event.sender) {
                 wanted.push(event.sender.clone());
             }
         }
         if !presence_only {
             for event in &response.to_device.events {
-                let needed = matrix_identity::parse_user_id(&event.sender).is_ok()
+                let needed = raiden_user_id(&event.sender).is_ok()
                     && self.users.get(&event.sender).is_none_or(|record| {
                         record.displayname.is_none() && (!record.profile_fetched || record.profile_failed)
                     });
-                if needed && !wanted.contains(&event.sender) {
+                if needed && seen.insert(&event.sender) {
                     wanted.push(event.sender.clone());
                 }
             }
@@ -157,8 +208,8 @@ impl Processor {
         let record = self.record_mut(user_id);
         match answer {
             Ok(profile) => {
-                record.displayname = profile.displayname;
-                record.avatar_url = profile.avatar_url;
+                record.displayname = bounded_displayname(profile.displayname);
+                record.avatar_url = bounded_avatar_url(profile.avatar_url);
                 record.profile_fetched = true;
                 record.profile_failed = false;
             }
@@ -174,6 +225,11 @@ impl Processor {
                 record.profile_failed = true;
             }
         }
+    }
+
+    /// Records that `user_id`'s profile could not be fetched in time: as a failed fetch.
+    pub fn record_profile_unavailable(&mut self, user_id: &str) {
+        self.record_mut(user_id).profile_failed = true;
     }
 
     /// The events of `response`; with `presence_only` (a snapshot), to-device events are left
@@ -202,7 +258,28 @@ impl Processor {
                 events.push(self.read_to_device_event(event, now));
             }
         }
+        self.trim_to_bounds();
         events
+    }
+
+    /// Forgets users (and pending retries) beyond [`ProcessorLimits::max_known_users`]; they are
+    /// re-read from their profile when seen again. Called once an answer is processed, so that
+    /// the users an answer names — among them the senders its to-device events are verified
+    /// against — are all at hand while it is: between answers at most `max_known_users` are kept,
+    /// within one at most that many plus the users it names.
+    fn trim_to_bounds(&mut self) {
+        let max = self.limits.max_known_users;
+        let mut excess = self.users.len().saturating_sub(max);
+        if excess > 0 {
+            self.users.retain(|_, _| {
+                let keep = excess == 0;
+                excess = excess.saturating_sub(1);
+                keep
+            });
+        }
+        while self.unverified.len() > max {
+            self.unverified.pop_last();
+        }
     }
 
     /// Whether some user's profile could not be fetched when its presence arrived.
@@ -225,13 +302,15 @@ impl Processor {
             .filter(|(user_id, _)| self.users.get(*user_id).is_some_and(|record| !record.profile_failed))
             .map(|(user_id, presence)| (user_id.clone(), *presence))
             .collect();
-        fetched
+        let events = fetched
             .into_iter()
             .filter_map(|(user_id, presence)| {
                 self.unverified.remove(&user_id);
                 self.presence_event(&user_id, presence, None, None).map(MatrixEvent::PresenceChanged)
             })
-            .collect()
+            .collect();
+        self.trim_to_bounds();
+        events
     }
 
     /// Marks the users of `server_name` as of unknown presence, so they count as coming back
@@ -241,6 +320,28 @@ impl Processor {
             if server_of(user_id) == Some(server_name) {
                 record.last_presence = Some(UserPresence::Unknown);
             }
+        }
+    }
+
+    /// How much is remembered between answers (for tests of the bounds).
+    #[cfg(feature = "testing")]
+    pub fn remembered(&self) -> crate::testing::Remembered {
+        let length = |text: &Option<String>| text.as_ref().map_or(0, String::len);
+        let users: usize = self
+            .users
+            .iter()
+            .map(|(user_id, record)| {
+                let verified = record.verified.as_ref().map_or(0, |(displayname, _)| displayname.len());
+                user_id.len() + length(&record.displayname) + length(&record.avatar_url) + verified
+            })
+            .sum();
+        let unverified: usize = self.unverified.keys().map(String::len).sum();
+        let servers: usize = self.remote_servers.iter().map(|(server, user)| server.len() + user.len()).sum();
+        crate::testing::Remembered {
+            users: self.users.len(),
+            unverified: self.unverified.len(),
+            remote_servers: self.remote_servers.len(),
+            text_bytes: users + unverified + servers,
         }
     }
 
@@ -254,7 +355,7 @@ impl Processor {
         if event_type != "m.presence" || sender == self.own_user_id {
             return None;
         }
-        matrix_identity::parse_user_id(sender).ok()?;
+        raiden_user_id(sender).ok()?;
         match presence.parse() {
             Ok(presence) => Some(presence),
             Err(error) => {
@@ -271,7 +372,8 @@ impl Processor {
         displayname: Option<String>,
         avatar_url: Option<String>,
     ) -> Option<PresenceChanged> {
-        let claimed = matrix_identity::parse_user_id(user_id).ok()?.address;
+        let claimed = raiden_user_id(user_id).ok()?;
+        let (displayname, avatar_url) = (bounded_displayname(displayname), bounded_avatar_url(avatar_url));
         let record = self.record_mut(user_id);
         if displayname.is_some() {
             record.displayname = displayname;
@@ -307,7 +409,10 @@ impl Processor {
             displayname: record.displayname.clone(),
             capabilities: record.avatar_url.clone(),
         };
-        if let Some(server) = server_of(user_id).filter(|server| *server != self.own_server) {
+        let max_servers = self.limits.max_known_users.min(MAX_PROBED_SERVERS);
+        if let Some(server) = server_of(user_id).filter(|server| *server != self.own_server)
+            && (self.remote_servers.len() < max_servers || self.remote_servers.contains_key(server))
+        {
             self.remote_servers.entry(server.to_owned()).or_insert_with(|| user_id.to_owned());
         }
         Some(changed)
@@ -317,8 +422,8 @@ impl Processor {
         let dropped = |reason| {
             MatrixEvent::ToDeviceDropped(ToDeviceDropped { sender_user_id: event.sender.clone(), reason })
         };
-        let body = match (&event.content["msgtype"], &event.content["body"]) {
-            (serde_json::Value::String(msgtype), serde_json::Value::String(body))
+        let body = match event.message_content() {
+            Some(MessageContent { msgtype, body })
                 if event.event_type == MESSAGE_EVENT_TYPE && msgtype == TEXT_MSGTYPE =>
             {
                 body
@@ -352,7 +457,7 @@ impl Processor {
     }
 
     fn verified_sender(&mut self, user_id: &str) -> Result<Address, DropReason> {
-        matrix_identity::parse_user_id(user_id)?;
+        raiden_user_id(user_id)?;
         let record = self.record_mut(user_id);
         if record.displayname.is_none() && record.profile_failed {
             return Err(DropReason::ProfileUnavailable);
@@ -363,13 +468,10 @@ impl Processor {
         }
     }
 
+    /// The record of `user_id`, created if new; the bound on known users is enforced after
+    /// the answer ([`Processor::trim_to_bounds`]), not here, so that no user of the answer being
+    /// processed is forgotten in the middle of it.
     fn record_mut(&mut self, user_id: &str) -> &mut UserRecord {
-        if !self.users.contains_key(user_id) && self.users.len() >= self.limits.max_known_users {
-            // Over the bound: forget one user; it is re-read from its profile when seen again.
-            if let Some(evicted) = self.users.keys().next().cloned() {
-                self.users.remove(&evicted);
-            }
-        }
         self.users.entry(user_id.to_owned()).or_default()
     }
 }

@@ -11,7 +11,9 @@
 //! directory and ports: that is how tests make a homeserver go away and come back.
 //!
 //! Nothing here depends on the rest of the crate but [`HomeserverAddress`], so it can move to a
-//! crate of its own once the devnet needs it too.
+//! crate of its own once the devnet needs it too — except [`SyncReader`], the client's reading
+//! of `/sync` answers without a homeserver (profiles from a table), for tests that feed it
+//! hostile answers.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -22,6 +24,11 @@ use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
 use crate::login::HomeserverAddress;
+pub use sync_reader::{Remembered, SyncReader};
+
+#[cfg(feature = "hostile")]
+pub mod hostile;
+mod sync_reader;
 
 /// Starts Synapse after asking Linux for SIGTERM when the launching thread ends.
 const LINUX_LAUNCHER: &str = "import ctypes, os, signal, sys; \

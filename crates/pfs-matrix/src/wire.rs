@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// `POST /login` with `m.login.password` and a user identifier.
 #[derive(Debug, Serialize)]
@@ -116,13 +117,30 @@ impl<T> Default for EventList<T> {
 
 /// Reads a list of events, dropping those that do not deserialize, so that one malformed event
 /// from a remote server cannot stop the sync loop.
+///
+/// Each event is first taken as raw JSON text, which serde_json skips without a nesting limit
+/// and without checking `\u` escapes, and only then read on its own. Reading the list as
+/// [`Value`]s instead would let one event nested deeper than serde_json's recursion limit (128),
+/// or holding a lone surrogate escape (`"\ud800"`), fail the whole answer: the client would
+/// retry the same `/sync` forever, since the homeserver keeps its to-device events until a later
+/// `since` acknowledges them (any user can send such an event: Synapse relays a to-device
+/// content nested 300 deep).
 fn lenient_events<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: serde::de::DeserializeOwned,
 {
-    let values: Vec<Value> = Deserialize::deserialize(deserializer)?;
-    Ok(values.into_iter().filter_map(|value| serde_json::from_value(value).ok()).collect())
+    let raw: Vec<Box<RawValue>> = Deserialize::deserialize(deserializer)?;
+    Ok(raw
+        .into_iter()
+        .filter_map(|event| match serde_json::from_str(event.get()) {
+            Ok(event) => Some(event),
+            Err(error) => {
+                tracing::debug!(%error, "malformed /sync event skipped");
+                None
+            }
+        })
+        .collect())
 }
 
 /// An `m.presence` event.
@@ -144,14 +162,32 @@ pub(crate) struct PresenceContent {
     pub avatar_url: Option<String>,
 }
 
-/// A to-device event; `content` stays raw until its type is checked.
+/// A to-device event; `content` stays raw JSON text until its type is checked
+/// ([`ToDeviceEvent::message_content`]), so that whatever a sender puts in it cannot make the event,
+/// let alone the answer, unreadable.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ToDeviceEvent {
     #[serde(rename = "type")]
     pub event_type: String,
     pub sender: String,
     #[serde(default)]
-    pub content: Value,
+    pub content: Option<Box<RawValue>>,
+}
+
+/// The content of an `m.room.message`: only the two fields read.
+#[derive(Debug, Deserialize)]
+pub(crate) struct MessageContent {
+    pub msgtype: String,
+    pub body: String,
+}
+
+impl ToDeviceEvent {
+    /// The content's `msgtype` and `body`, if both are strings. Anything else (a missing or
+    /// non-string field, a content that is not an object, a body holding a lone surrogate)
+    /// gives `None`; other keys are skipped unread, however deep they nest.
+    pub fn message_content(&self) -> Option<MessageContent> {
+        serde_json::from_str(self.content.as_ref()?.get()).ok()
+    }
 }
 
 /// `PUT /sendToDevice/{eventType}/{txnId}`: `{"messages": {user: {device: content}}}`.
@@ -196,6 +232,64 @@ mod tests {
         assert_eq!(answer.presence.events.len(), 2);
         assert_eq!(answer.presence.events[1].content.displayname.as_deref(), Some("d"));
         assert_eq!(answer.to_device.events[0].sender, "@c:x");
+    }
+
+    /// A `/sync` answer with `bad` as the first to-device and presence event, each followed by a
+    /// well-formed one.
+    fn answer_around(bad: &str) -> String {
+        format!(
+            r#"{{"next_batch": "s3",
+                "presence": {{"events": [{bad}, {{"type": "m.presence", "sender": "@a:x", "content": {{"presence": "online"}}}}]}},
+                "to_device": {{"events": [{bad}, {{"type": "m.room.message", "sender": "@c:x", "content": {{"msgtype": "m.text", "body": "b"}}}}]}}}}"#
+        )
+    }
+
+    /// Reads `answer_around(bad)` and checks that the well-formed events are there.
+    fn read_around(bad: &str) -> SyncResponse {
+        let answer: SyncResponse = serde_json::from_str(&answer_around(bad)).expect("the answer is read");
+        assert_eq!(answer.next_batch, "s3");
+        assert_eq!(answer.presence.events.last().map(|event| event.sender.as_str()), Some("@a:x"));
+        let last = answer.to_device.events.last().expect("the well-formed to-device event");
+        assert_eq!(last.sender, "@c:x");
+        assert_eq!(last.message_content().map(|content| content.body).as_deref(), Some("b"));
+        answer
+    }
+
+    #[test]
+    fn a_to_device_content_nested_deeper_than_serde_json_reads_spoils_only_its_event() {
+        let deep = format!("{}{}", "[".repeat(300), "]".repeat(300));
+        for content in [
+            format!(r#"{{"msgtype": "m.text", "body": {deep}}}"#),
+            format!(r#"{{"msgtype": "m.text", "body": "x", "extra": {deep}}}"#),
+            deep.clone(),
+        ] {
+            let bad = format!(r#"{{"type": "m.room.message", "sender": "@b:x", "content": {content}}}"#);
+            let answer = read_around(&bad);
+            assert_eq!(answer.to_device.events.len(), 2, "{content}");
+            let text = answer.to_device.events[0].message_content().map(|content| content.body);
+            let expected = content.contains("extra").then(|| "x".to_owned());
+            assert_eq!(text, expected, "unknown keys are skipped however deep");
+        }
+    }
+
+    #[test]
+    fn a_to_device_body_with_a_lone_surrogate_is_not_text() {
+        let bad = r#"{"type": "m.room.message", "sender": "@b:x", "content": {"msgtype": "m.text", "body": "\ud800"}}"#;
+        let answer = read_around(bad);
+        assert_eq!(answer.to_device.events.len(), 2);
+        assert!(answer.to_device.events[0].message_content().is_none());
+    }
+
+    #[test]
+    fn an_event_whose_sender_is_unreadable_is_skipped_alone() {
+        let deep = format!("{}{}", "[".repeat(300), "]".repeat(300));
+        for sender in [r#""\udc00""#.to_owned(), deep, "5".to_owned()] {
+            let bad = format!(
+                r#"{{"type": "m.presence", "sender": {sender}, "content": {{"presence": "online"}}}}"#
+            );
+            let answer = read_around(&bad);
+            assert_eq!((answer.presence.events.len(), answer.to_device.events.len()), (1, 1), "{sender}");
+        }
     }
 
     #[test]

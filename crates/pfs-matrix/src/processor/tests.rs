@@ -347,7 +347,8 @@ fn known_users_are_bounded() {
         let user_id = user(&node, "pfs.server");
         processor.record_profile(&user_id, Ok(profile_of(&node, &user_id)));
     }
-    assert_eq!(processor.users.len(), 2);
+    processor.process(&sync(vec![], vec![]), false, Instant::now());
+    assert_eq!(processor.users.len(), 2, "the bound holds once an answer is processed");
 }
 
 #[test]
@@ -365,4 +366,89 @@ fn a_user_whose_profile_failed_is_retried_and_reported_once_verified() {
     assert_eq!(changes.len(), 1);
     assert_eq!((changes[0].presence, changes[0].address), (UserPresence::Unavailable, node.address()));
     assert!(processor.profiles_to_retry().is_empty());
+}
+
+#[test]
+fn new_users_of_an_answer_do_not_evict_the_verified_sender_of_its_to_device_event() {
+    let node = key(2);
+    let sender = user(&node, "pfs.server");
+    let mut processor = Processor::new(
+        OWN.to_owned(),
+        ProcessorLimits { max_body_chars: 50_000, max_known_users: 4 },
+        ByteRateLimiter::new(1_000_000, DEFAULT_WINDOW),
+    );
+    let strangers: Vec<String> = (0..100u8)
+        .map(|index| user(&PrivateKey::from_bytes([index.wrapping_add(100); 32]).unwrap(), "pfs.server"))
+        .collect();
+    let presence_events = strangers.iter().map(|stranger| presence(stranger, "online")).collect();
+    let update = capacity_update_json(&node, node.address());
+    let answer = sync(presence_events, vec![text_message(&sender, &update)]);
+    for user_id in processor.profiles_to_fetch(&answer, false) {
+        let profile =
+            if user_id == sender { Ok(profile_of(&node, &sender)) } else { Err(profile_error(404)) };
+        processor.record_profile(&user_id, profile);
+    }
+    let events = processor.process(&answer, false, Instant::now());
+    let [MatrixEvent::ToDeviceUpdates(updates)] = &events[..] else {
+        panic!("expected the update, got {events:?}");
+    };
+    assert!(updates.results[0].is_ok());
+    assert!(processor.users.len() <= 4, "the bound holds again after the answer");
+}
+
+#[test]
+fn users_of_overlong_ids_are_ignored_and_overlong_displaynames_and_avatar_urls_are_not_kept() {
+    let node = key(2);
+    let long_server = format!("{}.server", "s".repeat(300));
+    let long_user = user(&node, &long_server);
+    let mut processor = processor();
+    processor.record_profile(&long_user, Ok(profile_of(&node, &long_user)));
+    let answer = sync(
+        vec![presence(&long_user, "online")],
+        vec![text_message(&long_user, &capacity_update_json(&node, node.address()))],
+    );
+    assert!(processor.profiles_to_fetch(&answer, false).is_empty(), "an overlong id is not fetched");
+    let events = processor.process(&answer, false, Instant::now());
+    assert!(
+        matches!(
+            &events[..],
+            [MatrixEvent::ToDeviceDropped(ToDeviceDropped {
+                reason: DropReason::UnverifiedSender(MatrixIdentityError::InvalidUserId(_)),
+                ..
+            })]
+        ),
+        "{events:?}"
+    );
+
+    let user_id = user(&node, "pfs.server");
+    let overlong = json!({"type": "m.presence", "sender": user_id, "content": {"presence": "online",
+        "displayname": format!("{}{}", matrix_identity::displayname(&node, &user_id), "0".repeat(100_000)),
+        "avatar_url": format!("{CAPABILITIES}{}", "x".repeat(100_000))}});
+    assert!(processor.process(&sync(vec![overlong], vec![]), false, Instant::now()).is_empty());
+    let record = &processor.users[&user_id];
+    assert_eq!(record.displayname.as_deref(), Some(OVERLONG_DISPLAYNAME));
+    assert_eq!(record.avatar_url, None);
+}
+
+#[test]
+fn users_awaiting_a_profile_retry_and_probed_servers_are_bounded() {
+    let mut processor = Processor::new(
+        OWN.to_owned(),
+        ProcessorLimits { max_body_chars: 50_000, max_known_users: 3 },
+        ByteRateLimiter::new(1_000_000, DEFAULT_WINDOW),
+    );
+    let node = key(2);
+    let mut events = Vec::new();
+    for index in 0..10 {
+        let failing = user(&key(index + 10), "down.server");
+        processor.record_profile(&failing, Err(profile_error(502)));
+        events.push(presence(&failing, "online"));
+        let remote = user(&node, &format!("server{index}.example"));
+        processor.record_profile(&remote, Ok(profile_of(&node, &remote)));
+        events.push(presence(&remote, "online"));
+    }
+    processor.process(&sync(events, vec![]), false, Instant::now());
+    assert!(processor.users.len() <= 3);
+    assert!(processor.unverified.len() <= 3);
+    assert!(processor.remote_servers.len() <= 3);
 }
