@@ -128,10 +128,17 @@ struct AddressState {
     seen_offline_at: Option<SystemTime>,
 }
 
+/// The most Matrix users kept per address. A node has one user per homeserver it logs in to,
+/// and only the address's key can sign a user's displayname, so only the node itself could pass
+/// this; without it, one key could sign any number of user ids on a homeserver of its own and
+/// grow the book without bound. Further users of a full address are ignored.
+pub const MAX_USERS_PER_ADDRESS: usize = 32;
+
 /// Presence of every known Matrix user and the reachability of every known address.
 ///
-/// Invariants: every user id belongs to exactly one address; an address's stored reachability is
-/// always the aggregate of its users' presences.
+/// Invariants: every user id belongs to exactly one address; an address has at most
+/// [`MAX_USERS_PER_ADDRESS`] users; an address's stored reachability is always the aggregate of
+/// its users' presences.
 #[derive(Debug, Clone)]
 pub struct PresenceBook {
     started_at: SystemTime,
@@ -149,7 +156,8 @@ impl PresenceBook {
     /// Records the presence of a verified user of `address` at time `now`.
     ///
     /// A user id already known for another address keeps its first address: user ids embed the
-    /// address, so a mismatch means the caller passed inconsistent input, which is ignored.
+    /// address, so a mismatch means the caller passed inconsistent input, which is ignored. A new
+    /// user of an address that has [`MAX_USERS_PER_ADDRESS`] users already is ignored too.
     /// Returns the change of the address's reachability, if any.
     pub fn set_presence(
         &mut self,
@@ -171,6 +179,13 @@ impl PresenceBook {
                 user.presence = presence;
             }
             None => {
+                let full = self
+                    .addresses
+                    .get(&address)
+                    .is_some_and(|state| state.user_ids.len() >= MAX_USERS_PER_ADDRESS);
+                if full {
+                    return None;
+                }
                 self.users.insert(user_id.to_owned(), UserState { address, presence, displayname });
             }
         }
@@ -307,6 +322,21 @@ mod tests {
 
     fn user(byte: u8, server: &str) -> String {
         format!("@{}:{server}", address(byte).to_lower_hex())
+    }
+
+    #[test]
+    fn an_address_keeps_at_most_its_user_limit_and_its_known_users_still_count() {
+        let mut book = PresenceBook::new(at(0));
+        let node = address(1);
+        for index in 0..MAX_USERS_PER_ADDRESS + 10 {
+            book.set_presence(&user(1, &format!("server{index}")), node, UserPresence::Offline, None, at(1));
+        }
+        assert_eq!(book.user_ids(&node).count(), MAX_USERS_PER_ADDRESS);
+        let beyond = user(1, &format!("server{MAX_USERS_PER_ADDRESS}"));
+        assert_eq!(book.set_presence(&beyond, node, UserPresence::Online, None, at(2)), None);
+        assert_eq!(book.reachability(&node), AddressReachability::Unreachable);
+        let change = book.set_presence(&user(1, "server0"), node, UserPresence::Online, None, at(3));
+        assert_eq!(change.map(|change| change.reachability), Some(AddressReachability::Reachable));
     }
 
     #[test]
