@@ -19,20 +19,8 @@ use pfs_matrix::testing::hostile::{self, BudgetUsed, Limits, RenderedAnswer, Wor
 use pfs_matrix::testing::{Remembered, SyncReader};
 use pfs_matrix::{HomeserverAddress, MatrixConfig};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
+use proptest::test_runner::TestCaseError;
 use serde_json::json;
-
-/// A test runner with `default` cases unless `PROPTEST_CASES` says otherwise, keeping failures
-/// in `tests/hostile_sync.proptest-regressions`.
-fn runner(default: u32) -> TestRunner {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(default);
-    TestRunner::new(Config {
-        cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        source_file: Some(file!()),
-        ..Config::default()
-    })
-}
 
 fn key(byte: u8) -> PrivateKey {
     PrivateKey::from_bytes([byte; 32]).expect("a small constant is a valid key")
@@ -56,6 +44,20 @@ fn reader(world: &World, config: &MatrixConfig) -> SyncReader {
     let mut reader = SyncReader::new(world.own_user_id(), config);
     world.install(&mut reader);
     reader
+}
+
+/// Reads `rendered` with a fresh reader of `world` and checks, event by event, that the batch
+/// is what the rules allow; an answer refused whole fails.
+fn read_and_check(
+    world: &World,
+    config: &MatrixConfig,
+    limits: &Limits,
+    rendered: &RenderedAnswer,
+) -> Result<(), TestCaseError> {
+    let batch = reader(world, config)
+        .read(&rendered.to_bytes(), Instant::now())
+        .map_err(|error| TestCaseError::fail(format!("the answer was refused: {error}")))?;
+    hostile::check_batch(world, limits, rendered, &batch, &mut BudgetUsed::new()).map_err(TestCaseError::fail)
 }
 
 /// A capacity update honest node 0 signed, as one line.
@@ -110,7 +112,7 @@ fn any_bytes_are_read_or_refused_without_a_panic_and_never_yield_unverified_even
                 }
             }),
     ];
-    runner(256)
+    hostile::runner(256, file!())
         .run(&bytes, |bytes: Vec<u8>| {
             let mut reader = reader(&world, &config);
             if let Ok(batch) = reader.read(&bytes, Instant::now()) {
@@ -159,7 +161,7 @@ fn an_answer_with_a_wrong_type_at_any_level_is_refused_whole_and_a_well_formed_o
         hostile::raw_json().prop_map(|raw| (Some(raw), None)),
     ];
     let shape = (next_batch, list.clone(), list);
-    runner(256)
+    hostile::runner(256, file!())
         .run(&shape, |((next_batch, batch_ok), (presence, presence_ok), (to_device, to_device_ok))| {
             let shape = Shape { next_batch, presence, to_device };
             let mut parts = Vec::new();
@@ -199,7 +201,7 @@ fn a_hostile_answer_gives_exactly_the_events_the_rules_allow_and_keeps_the_hones
     let config = config();
     let limits = limits(&config);
     let strategy = (hostile::answer(12, 6), any::<proptest::sample::Index>());
-    runner(192)
+    hostile::runner(192, file!())
         .run(&strategy, |(answer, position)| {
             let mut rendered = answer.render(&world);
             let line = honest_line(&world, 1);
@@ -210,13 +212,7 @@ fn a_hostile_answer_gives_exactly_the_events_the_rules_allow_and_keeps_the_hones
                 std::slice::from_ref(&line),
                 std::slice::from_ref(&line),
             );
-            let mut reader = reader(&world, &config);
-            let batch = reader
-                .read(&rendered.to_bytes(), Instant::now())
-                .map_err(|error| TestCaseError::fail(format!("the answer was refused: {error}")))?;
-            hostile::check_batch(&world, &limits, &rendered, &batch, &mut BudgetUsed::new())
-                .map_err(TestCaseError::fail)?;
-            Ok(())
+            read_and_check(&world, &config, &limits, &rendered)
         })
         .unwrap();
 }
@@ -227,17 +223,11 @@ fn an_answer_with_thousands_of_events_gives_exactly_what_the_rules_allow() {
     let config = config();
     let limits = limits(&config);
     let strategy = (hostile::answer(6, 3), 1000usize..2000);
-    runner(3)
+    hostile::runner(3, file!())
         .run(&strategy, |(answer, events)| {
             let mut rendered = answer.render(&world);
             rendered.repeat_events(events);
-            let mut reader = reader(&world, &config);
-            let batch = reader
-                .read(&rendered.to_bytes(), Instant::now())
-                .map_err(|error| TestCaseError::fail(format!("the answer was refused: {error}")))?;
-            hostile::check_batch(&world, &limits, &rendered, &batch, &mut BudgetUsed::new())
-                .map_err(TestCaseError::fail)?;
-            Ok(())
+            read_and_check(&world, &config, &limits, &rendered)
         })
         .unwrap();
 }
@@ -249,7 +239,7 @@ fn a_sender_never_gets_more_than_its_byte_budget_read_in_a_window() {
     config.rate_limit_bytes = 6_000;
     let limits = limits(&config);
     let strategy = proptest::collection::vec(hostile::answer(8, 4), 1..4);
-    runner(64)
+    hostile::runner(64, file!())
         .run(&strategy, |answers| {
             let mut reader = reader(&world, &config);
             let mut used = BudgetUsed::new();
@@ -317,7 +307,7 @@ fn what_the_client_remembers_stays_bounded_however_many_users_an_answer_names() 
     // avatar URL (1,000); a retry entry (255); a probed server and its user (2 × 255).
     let max_text_bytes = config.max_known_users * (255 + 264 + 1_000 + 255 + 510);
     let strategy = proptest::collection::vec((0u8..5, 1usize..200), 1..6);
-    runner(24)
+    hostile::runner(24, file!())
         .run(&strategy, |crowds| {
             let mut reader = reader(&world, &config);
             for (seed, (kind, count)) in crowds.into_iter().enumerate() {

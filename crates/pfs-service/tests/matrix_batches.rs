@@ -2,82 +2,21 @@
 //! its sync token are committed in one transaction, so a restart resumes from a token whose
 //! effects are stored.
 
-use pfs_core::messages::{CanonicalIdentifier, UnsignedCapacityUpdate};
-use pfs_core::token_network::{ChainEvent, VerifiedUpdate};
-use pfs_core::{Address, BlockNumber, BlockTimeout, ChainId, ChannelId, Message, Nonce, PrivateKey, U256};
+mod common;
+
+use common::{capacity_update, key, node, open_channels, open_store as open, token_network};
+use pfs_core::token_network::VerifiedUpdate;
+use pfs_core::{ChannelId, U256};
 use pfs_matrix::{MatrixEvent, SyncBatch, ToDeviceUpdates};
 use pfs_service::{Service, ServiceConfig};
-use pfs_store::{ChainCursor, Deployment, Store, StoreConfig};
-
-const CHAIN: ChainId = ChainId(1337);
-
-fn deployment() -> Deployment {
-    Deployment {
-        chain_id: CHAIN,
-        token_network_registry: Address::from_bytes([1; 20]),
-        user_deposit: Address::from_bytes([2; 20]),
-        receiver: Address::from_bytes([3; 20]),
-    }
-}
-
-fn key(index: u8) -> PrivateKey {
-    PrivateKey::from_bytes([index + 1; 32]).expect("a small constant is a valid secp256k1 key")
-}
-
-fn token_network() -> Address {
-    Address::from_bytes([0xab; 20])
-}
-
-async fn open(path: &std::path::Path) -> Store {
-    let location = path.to_str().expect("a UTF-8 temporary path");
-    Store::open(&StoreConfig::new(location), &deployment()).await.expect("the store opens")
-}
 
 /// A token network with one channel between node 0 and node 1, 100 deposited each side.
 async fn open_channel(service: &Service) {
-    let channel_id = ChannelId(U256::from(1));
-    let mut events = vec![
-        ChainEvent::TokenNetworkCreated {
-            token_network: token_network(),
-            token: Address::from_bytes([0x55; 20]),
-            settle_timeout: BlockTimeout(U256::from(500)),
-        },
-        ChainEvent::ChannelOpened {
-            token_network: token_network(),
-            channel_id,
-            participant1: key(0).address(),
-            participant2: key(1).address(),
-        },
-    ];
-    for index in [0, 1] {
-        events.push(ChainEvent::Deposit {
-            token_network: token_network(),
-            channel_id,
-            participant: key(index).address(),
-            total_deposit: U256::from(100),
-        });
-    }
-    let cursor = ChainCursor { block_number: BlockNumber(10), block_hash: [7; 32].into() };
-    service.apply_chain_batch(Vec::new(), events, cursor).await.expect("the chain batch commits");
+    open_channels(service, &[(ChannelId(U256::from(1)), [node(0), node(1)])], 100).await;
 }
 
 fn verified_capacity_update(capacity: u64) -> VerifiedUpdate {
-    let update = UnsignedCapacityUpdate {
-        canonical_identifier: CanonicalIdentifier {
-            chain_identifier: CHAIN,
-            token_network_address: token_network(),
-            channel_identifier: ChannelId(U256::from(1)),
-        },
-        updating_participant: key(0).address(),
-        other_participant: key(1).address(),
-        updating_nonce: Nonce(1),
-        other_nonce: Nonce(1),
-        updating_capacity: U256::from(capacity),
-        other_capacity: U256::from(100),
-        reveal_timeout: BlockTimeout(U256::from(50)),
-    };
-    let message = Message::CapacityUpdate(update.sign(&key(0)).expect("signs"));
-    VerifiedUpdate::verify(message).expect("a correctly signed update verifies")
+    VerifiedUpdate::verify(capacity_update(1, capacity, 100)).expect("a correctly signed update verifies")
 }
 
 #[tokio::test]

@@ -16,48 +16,28 @@
 //! Cases: [`DEFAULT_CASES`] answers of up to 10 events of each kind, and 3 of 1,000 – 2,000 each;
 //! or `PROPTEST_CASES`.
 
+mod common;
+
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use pfs_core::messages::{CanonicalIdentifier, UnsignedCapacityUpdate};
+use common::{capacity_update, key, node, open_channels, open_store, token_network};
 use pfs_core::presence::{AddressMetadata, AddressReachability};
-use pfs_core::token_network::{CapacityReport, ChainEvent, Channel, VerifiedUpdate};
-use pfs_core::{Address, BlockNumber, BlockTimeout, ChainId, ChannelId, Message, Nonce, PrivateKey, U256};
+use pfs_core::token_network::{CapacityReport, Channel, VerifiedUpdate};
+use pfs_core::{Address, BlockTimeout, ChannelId, Message, Nonce, U256};
 use pfs_matrix::testing::SyncReader;
 use pfs_matrix::testing::hostile::{self, BudgetUsed, Limits, RenderedAnswer, Target, World};
 use pfs_matrix::{HomeserverAddress, MatrixConfig, MatrixEvent};
 use pfs_service::{Service, ServiceConfig, UpdateSource};
-use pfs_store::{ChainCursor, Deployment, Store, StoreConfig};
+use pfs_store::Store;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 
 /// Cases unless `PROPTEST_CASES` says otherwise.
 const DEFAULT_CASES: u32 = 128;
 
-const CHAIN: ChainId = ChainId(1337);
 const DEPOSIT: u64 = 1000;
-
-fn deployment() -> Deployment {
-    Deployment {
-        chain_id: CHAIN,
-        token_network_registry: Address::from_bytes([1; 20]),
-        user_deposit: Address::from_bytes([2; 20]),
-        receiver: Address::from_bytes([3; 20]),
-    }
-}
-
-fn key(index: u8) -> PrivateKey {
-    PrivateKey::from_bytes([index + 1; 32]).expect("a small constant is a valid secp256k1 key")
-}
-
-fn node(index: u8) -> Address {
-    key(index).address()
-}
-
-fn token_network() -> Address {
-    Address::from_bytes([0xab; 20])
-}
 
 /// The channels of the line: id, participants.
 fn channels() -> [(ChannelId, [Address; 2]); 2] {
@@ -163,35 +143,10 @@ struct Fixture {
 impl Fixture {
     async fn start() -> Self {
         let directory = tempfile::tempdir().expect("a temporary directory");
-        let location = directory.path().join("pfs.db");
-        let store = Store::open(&StoreConfig::new(location.to_str().expect("UTF-8")), &deployment())
-            .await
-            .expect("the store opens");
+        let store = open_store(&directory.path().join("pfs.db")).await;
         let service =
             Service::start(store.clone(), ServiceConfig::default()).await.expect("the service starts");
-        let mut events = vec![ChainEvent::TokenNetworkCreated {
-            token_network: token_network(),
-            token: Address::from_bytes([0x55; 20]),
-            settle_timeout: BlockTimeout(U256::from(500)),
-        }];
-        for (channel_id, [participant1, participant2]) in channels() {
-            events.push(ChainEvent::ChannelOpened {
-                token_network: token_network(),
-                channel_id,
-                participant1,
-                participant2,
-            });
-            for participant in [participant1, participant2] {
-                events.push(ChainEvent::Deposit {
-                    token_network: token_network(),
-                    channel_id,
-                    participant,
-                    total_deposit: U256::from(DEPOSIT),
-                });
-            }
-        }
-        let cursor = ChainCursor { block_number: BlockNumber(10), block_hash: [7; 32].into() };
-        service.apply_chain_batch(Vec::new(), events, cursor).await.expect("the chain batch commits");
+        open_channels(&service, &channels(), DEPOSIT).await;
 
         let world = World::new(vec![key(0), key(1), key(2)]).with_targets(targets());
         let config = matrix_config();
@@ -226,20 +181,6 @@ impl Fixture {
 
 /// Node 0's capacity update of channel 1 with `nonce` (both nonces) and `capacity`, as a line.
 fn designated_update(nonce: u64, capacity: u64) -> (String, CapacityReport) {
-    let update = UnsignedCapacityUpdate {
-        canonical_identifier: CanonicalIdentifier {
-            chain_identifier: CHAIN,
-            token_network_address: token_network(),
-            channel_identifier: ChannelId(U256::from(1)),
-        },
-        updating_participant: node(0),
-        other_participant: node(1),
-        updating_nonce: Nonce(nonce),
-        other_nonce: Nonce(nonce),
-        updating_capacity: U256::from(capacity),
-        other_capacity: U256::from(DEPOSIT * 2 - capacity),
-        reveal_timeout: BlockTimeout(U256::from(50)),
-    };
     let report = CapacityReport {
         updating_nonce: Nonce(nonce),
         other_nonce: Nonce(nonce),
@@ -247,18 +188,7 @@ fn designated_update(nonce: u64, capacity: u64) -> (String, CapacityReport) {
         other_capacity: U256::from(DEPOSIT * 2 - capacity),
         reveal_timeout: BlockTimeout(U256::from(50)),
     };
-    (Message::CapacityUpdate(update.sign(&key(0)).expect("distinct participants")).to_json(), report)
-}
-
-/// A runner of `default` cases unless `PROPTEST_CASES` says otherwise.
-fn runner(default: u32) -> TestRunner {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(default);
-    TestRunner::new(Config {
-        cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        source_file: Some(file!()),
-        ..Config::default()
-    })
+    (capacity_update(nonce, capacity, DEPOSIT * 2 - capacity).to_json(), report)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -389,7 +319,7 @@ fn a_hostile_batch_changes_nothing_but_the_valid_update_it_carries() {
     let fixture = RefCell::new(runtime.block_on(Fixture::start()));
     let case = Cell::new(0u64);
     let strategy = (hostile::answer(10, 5), any::<proptest::sample::Index>(), 0..=2 * DEPOSIT);
-    runner(DEFAULT_CASES)
+    hostile::runner(DEFAULT_CASES, file!())
         .run(&strategy, |input| {
             case.set(case.get() + 1);
             check_case(&runtime, &mut fixture.borrow_mut(), case.get(), input, None)
@@ -405,7 +335,7 @@ fn a_batch_of_thousands_of_hostile_events_changes_nothing_but_the_valid_update_i
     let case = Cell::new(0u64);
     let strategy =
         ((hostile::answer(6, 3), any::<proptest::sample::Index>(), 0..=2 * DEPOSIT), 1000usize..2000);
-    runner(3)
+    hostile::runner(3, file!())
         .run(&strategy, |(input, events)| {
             case.set(case.get() + 1);
             check_case(&runtime, &mut fixture.borrow_mut(), case.get(), input, Some(events))

@@ -238,3 +238,17 @@ impl World {
         }
     }
 }
+
+/// A proptest runner of `default_cases` cases unless `PROPTEST_CASES` says otherwise, keeping
+/// failures in `proptest-regressions` files beside `source_file` (pass `file!()`).
+pub fn runner(default_cases: u32, source_file: &'static str) -> proptest::test_runner::TestRunner {
+    use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
+    let cases =
+        std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(default_cases);
+    TestRunner::new(Config {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        source_file: Some(source_file),
+        ..Config::default()
+    })
+}
