@@ -135,17 +135,17 @@ fn schedule(cap_fees: bool, flat: u64, proportional: u64, points: Option<&[(u64,
     }
 }
 
-/// Found by the property test `search_equals_the_brute_force_reference` (in CI, session 10), and
-/// present since the dead ends were learnt (session 8). From 0x25 to 0x36 for 20, one path: the
-/// candidate 0x25 → 0x14 → 0x58 → 0x47 → 0x36 fails at 0x58 (it cannot receive the 27 that
-/// 0x47's fees need over 0x14 → 0x58), so the request learns that suffix as a dead end and, with
-/// [`SearchMode::Adaptive`], switches to the pair-aware search, whose bound then knows it. The
-/// reference's first path is 0x25 → 0x58 → 0x47 → 0x36 (fee 7), which does not end with the dead
-/// end; the adaptive search returns 0x25 → 0x58 → 0x14 → 0x47 → 0x36 (fee 3), which weighs one
-/// unit more. Every other mode, and the adaptive one without dead ends, returns the reference's
-/// path, so the pair-aware bound with a learnt dead end is not a lower bound here.
+/// Found by the property test `search_equals_the_brute_force_reference` (in CI, session 10). From
+/// 0x25 to 0x36 for 20, one path. The request finds four candidates invalid and learns two dead
+/// ends, 0x14 → 0x58 → 0x47 → 0x36 and 0x58 → 0x47 → 0x03 → 0x36, then (with
+/// [`SearchMode::Adaptive`]) switches to the pair-aware search, whose bound knows them. The
+/// reference's first path is 0x25 → 0x58 → 0x47 → 0x36 (fee 7): after its edge 0x58 → 0x47 the walk
+/// follows the second dead end's first edge, and its rest, 0x47 → 0x36, is one edge into the
+/// target. The bound offered the target's own entries to their tails but not to the dead-end
+/// states there, so that state kept no label, the bound of the walk was the frontier's (six units
+/// instead of one), and the search returned 0x25 → 0x58 → 0x14 → 0x47 → 0x36 (fee 3), which weighs
+/// one unit more.
 #[test]
-#[ignore = "known bug, not fixed yet: the pair-aware bound with a learnt dead end"]
 fn the_adaptive_search_with_a_learnt_dead_end_returns_the_references_first_path() {
     let channel = |id, first, second, capacity1, capacity2, schedule1, schedule2| ChannelDescription {
         fee_schedule1: schedule1,

@@ -505,6 +505,12 @@ proptest! {
         ] {
             prop_assert_eq!(&engine(&scenario, &mut PathFinder::with_tuning(tuning)), &expected, "{:?}", tuning);
         }
+        // The adaptive search switching after each number of invalid candidates: its pair-aware
+        // bound is then computed with as many dead ends as the request has learnt by then.
+        for after_invalid in 1..=6 {
+            let tuning = SearchTuning { pair_aware_after_invalid: after_invalid, ..SearchTuning::default() };
+            prop_assert_eq!(&engine(&scenario, &mut PathFinder::with_tuning(tuning)), &expected, "{:?}", tuning);
+        }
         if let Ok(paths) = &result {
             for (nodes, fee) in paths {
                 let mut sorted = nodes.clone();

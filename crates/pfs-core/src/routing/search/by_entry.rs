@@ -271,7 +271,13 @@ impl PathFinder {
                     starts.get(next_start).filter(|(units, _)| *units <= distance)
                 {
                     next_start += 1;
-                    self.offer(query, out_edge as usize, units, dial.layer > 0, &mut dial);
+                    // The target's entries label the dead-end automaton's states at their
+                    // tails too, as every settled entry does; a later layer's starts were
+                    // offered to them by the layer that found them.
+                    let counted = dial.layer > 0;
+                    if counted || self.offer_to_states(query, out_edge as usize, CLEAR, units, &mut dial) {
+                        self.offer(query, out_edge as usize, units, counted, &mut dial);
+                    }
                 }
                 if dial.source_best <= distance || dial.scanned >= self.tuning.entry_bound_scan_limit {
                     self.entry_cap = Some(label_of(dial.layer, distance));
