@@ -926,10 +926,19 @@ mod tests {
     }
 
     /// The pair-aware bound after the edge `from → to` (in the state its edge alone gives) once
-    /// the request knows `dead_ends` (runs of nodes).
+    /// the request knows `dead_ends` (runs of nodes), on [`a_dead_end_with_a_way_round`].
     fn bound_after(from: u8, to: u8, dead_ends: &[&[u8]]) -> Option<Distance> {
-        let channels = a_dead_end_with_a_way_round();
-        let network = ChannelGraph::build(Address::ZERO, &channels).expect("valid channels");
+        bound_after_on(&a_dead_end_with_a_way_round(), from, to, dead_ends)
+    }
+
+    /// [`bound_after`] on `channels`, from 1 to 9.
+    fn bound_after_on(
+        channels: &[ChannelDescription],
+        from: u8,
+        to: u8,
+        dead_ends: &[&[u8]],
+    ) -> Option<Distance> {
+        let network = ChannelGraph::build(Address::ZERO, channels).expect("valid channels");
         let everyone: Vec<Address> = channels.iter().flat_map(|c| [c.participant1, c.participant2]).collect();
         let online = OnlineSet::from_addresses(&network, &everyone);
         let index = |byte: u8| network.node_index(&node(byte)).expect("a node of the network");
@@ -976,5 +985,18 @@ mod tests {
         assert_eq!(bound_after(2, 3, &[&[2, 3, 4, 9]]), Some(Distance::of_hops(3)));
         // Entered otherwise, 3 is as far from the target as before.
         assert_eq!(bound_after(4, 3, &[&[2, 3, 4, 9]]), Some(Distance::of_hops(2)));
+    }
+
+    #[test]
+    fn a_dead_end_state_one_edge_before_the_target_has_the_bound_of_that_edge() {
+        // 1 → 2 → 3 → 9, and 3 → 4 → 9 beside the last edge. With 2 → 3 → 4 → 9 a dead end, a walk
+        // that came to 3 by 2 → 3 may still end with 3 → 9, an entry of the target.
+        let channels: Vec<_> = (1..)
+            .zip([[1, 2], [2, 3], [3, 9], [3, 4], [4, 9]])
+            .map(|(id, pair)| channel(id, pair[0], pair[1], 100))
+            .collect();
+        let dead_end: &[u8] = &[2, 3, 4, 9];
+        assert_eq!(bound_after_on(&channels, 2, 3, &[dead_end]), Some(Distance::of_hops(1)));
+        assert_eq!(bound_after_on(&channels, 1, 2, &[dead_end]), Some(Distance::of_hops(2)));
     }
 }
