@@ -258,11 +258,18 @@ impl PairRule {
             PairRule::Carrying => !network.capacity(edge).is_zero(),
             PairRule::Covered(slack, cap_fees) => {
                 let state = network.state(edge);
-                if state.capacity.is_zero() || !state.penalty_covers_capacity {
+                if state.capacity.is_zero()
+                    || !state.penalty_covers_capacity
+                    || state.pair.cap_fees != cap_fees
+                {
                     return false;
                 }
-                let (need, edge_cap_fees) = outgoing_need(network, edge);
-                edge_cap_fees == cap_fees && slack.covers(need)
+                // An unlimited slack covers every need: only a limited one needs the edge's,
+                // which follows its penalty.
+                match slack {
+                    Slack::Unlimited => true,
+                    Slack::Limited(_) => slack.covers(outgoing_need(network, edge).0),
+                }
             }
             PairRule::Nothing => false,
         }
