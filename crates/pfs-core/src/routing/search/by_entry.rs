@@ -271,12 +271,11 @@ impl PathFinder {
                     starts.get(next_start).filter(|(units, _)| *units <= distance)
                 {
                     next_start += 1;
-                    // The target's entries label the dead-end automaton's states at their
-                    // tails too, as every settled entry does; a later layer's starts were
-                    // offered to them by the layer that found them.
-                    let counted = dial.layer > 0;
-                    if counted || self.offer_to_states(query, out_edge as usize, CLEAR, units, &mut dial) {
-                        self.offer(query, out_edge as usize, units, counted, &mut dial);
+                    if dial.layer > 0 {
+                        // The layer that found this start offered it to the dead-end states.
+                        self.offer(query, out_edge as usize, units, true, &mut dial);
+                    } else {
+                        self.offer_entry(query, out_edge as usize, CLEAR, units, &mut dial);
                     }
                 }
                 if dial.source_best <= distance || dial.scanned >= self.tuning.entry_bound_scan_limit {
@@ -315,6 +314,26 @@ impl PathFinder {
         self.state_buckets = dial.state_buckets;
         self.entry_seeds = dial.seeds;
         self.entry_starts = starts;
+    }
+
+    /// Offers the entry `x → m` (the reverse of `out_edge`), reached in the dead-end automaton's
+    /// state `reached` with `units` of bound after it in this layer, to everything before it: the
+    /// automaton's states at `x` that step into `reached` by it, and, when `reached` is the state
+    /// its edge alone gives, `x` itself. Every labelled entry goes through here, so none can
+    /// skip the dead-end states (the target's entries once did, and a state one edge before the
+    /// target kept the frontier's bound).
+    #[inline(always)]
+    fn offer_entry(
+        &mut self,
+        query: &Query<'_>,
+        out_edge: usize,
+        reached: TrieState,
+        units: u32,
+        dial: &mut Dial,
+    ) {
+        if self.offer_to_states(query, out_edge, reached, units, dial) {
+            self.offer(query, out_edge, units, false, dial);
+        }
     }
 
     /// Offers the entry `x → m` (the reverse of `out_edge`, which leaves `m`), after which
@@ -376,9 +395,7 @@ impl PathFinder {
             let out_edges = topology.out_edges(node);
             dial.scanned += out_edges.len();
             for out_edge in out_edges {
-                if self.offer_to_states(query, out_edge, CLEAR, units, dial) {
-                    self.offer(query, out_edge, units, false, dial);
-                }
+                self.offer_entry(query, out_edge, CLEAR, units, dial);
             }
             return;
         }
@@ -403,9 +420,7 @@ impl PathFinder {
             let mediator_side = network.state(entry_out_edge as EdgeIndex);
             if mediator_side.pair.entry_may_precede(mediator_side.penalty_covers_capacity, cap_fees, need) {
                 self.entry_bounds[entry_out_edge] = label_of(dial.layer, units);
-                if self.offer_to_states(query, entry_out_edge, CLEAR, units, dial) {
-                    self.offer(query, entry_out_edge, units, false, dial);
-                }
+                self.offer_entry(query, entry_out_edge, CLEAR, units, dial);
             }
         }
     }
@@ -442,9 +457,7 @@ impl PathFinder {
         let edge = self.dead_ends.last_edge(settled);
         let out_edge = query.network.topology.reverse[edge as usize] as usize;
         dial.scanned += 1;
-        if self.offer_to_states(query, out_edge, settled, units, dial) {
-            self.offer(query, out_edge, units, false, dial);
-        }
+        self.offer_entry(query, out_edge, settled, units, dial);
     }
 
     /// Offers the state `reached` of the entry `x → m` (the reverse of `out_edge`), after which
