@@ -25,6 +25,16 @@
 //! network), so a request starts with the node search and switches when that struggles
 //! ([`super::SearchMode::Adaptive`]).
 //!
+//! The bound never counts on turning back along the channel an entry came by, because the A*
+//! never does (see `expand_entry`). Without that it could be far too low after a learnt dead
+//! end: a walk in a dead end's state could, to the bound, step out to a neighbour and straight
+//! back, leave the dead end's states and take the barred edge after all. On the generated
+//! 15k-node network, the two requests whose set searches flooded (5.4 and 6.3 s, millions of
+//! queue pops) had such a dead end one edge before the target: its state's bound was 4 units,
+//! the rest without turning back 26. Counting it took them to 19 and 37 ms, with the same
+//! answers. So a node without penalty keeps a second label for the one entry its first label
+//! would send back (see `compute_entry_bounds`).
+//!
 //! A shortest *walk* under these rules may visit a node twice (enter a mediator, go round, and
 //! enter it again by an edge with more slack). Such a walk is not a path: the caller then falls
 //! back to the node search for that set (see `PathFinder::best_of_set`), which is exact for
@@ -87,11 +97,20 @@ enum Expansion {
 
 /// How far the bound has labelled the entries of a mediator with a penalty, per `cap_fees`
 /// (valid when `dial` is the bound's run): every entry whose estimated slack covers `least_need`
-/// (see [`super::super::mediation_range::PairEstimates`]) is labelled.
-#[derive(Debug, Clone, Copy, Default)]
+/// (see [`super::super::mediation_range::PairEstimates`]) is labelled, except perhaps
+/// `skipped`, the one entry that scan could not label because it came back along the
+/// outgoing edge being settled ([`NO_EDGE`] if none is left).
+#[derive(Debug, Clone, Copy)]
 pub(super) struct ScanMark {
     dial: u32,
     least_need: u32,
+    skipped: EdgeIndex,
+}
+
+impl Default for ScanMark {
+    fn default() -> Self {
+        Self { dial: 0, least_need: 0, skipped: NO_EDGE }
+    }
 }
 
 /// An entry of the pair-aware A* frontier: an entry state reached at `reached` (`lazy` false),
@@ -142,12 +161,14 @@ fn distance_of(label: u32) -> Distance {
     Distance::from_parts(u128::from(label >> LAYER_SHIFT), u128::from(label & UNITS_LIMIT) << 52)
 }
 
-/// A bucket item of the bound: a node without penalty whose label is final when it is settled
-/// ([`NODE_ITEM`] and the node), or an outgoing edge of a mediator `x` with a penalty
-/// (`need << 32 | cap_fees << 31 | x`, the edge's estimated need and `x`'s `cap_fees` on it:
-/// what its settling compares `x`'s entries with).
+/// A bucket item of the bound: a node without penalty whose first label is final when it is
+/// settled ([`NODE_ITEM`] and the node), the same for its second label ([`SECOND_ITEM`] and the
+/// node, see `PathFinder::node_second_bounds`), or an outgoing edge `x → m` of a mediator `x`
+/// with a penalty (the edge alone: its estimated need and `x`'s `cap_fees` on it, which its
+/// settling compares `x`'s entries with, are in its state).
 type Item = u64;
 const NODE_ITEM: Item = 1 << 63;
+const SECOND_ITEM: Item = 1 << 62;
 
 /// The work list of one bound computation.
 struct Dial {
@@ -192,10 +213,12 @@ impl PathFinder {
     /// search).
     ///
     /// The bound after an edge depends only on its head when the head has no imbalance penalty
-    /// (every entry allows the same outgoing edges): such nodes get one label (`node_bounds`),
-    /// as in a node search. Only the entries of mediators with a penalty are labelled one by one
-    /// (`entry_bounds`, stored at the reverse edge), when an outgoing edge that their slack may
-    /// cover is settled.
+    /// (every entry allows the same outgoing edges), except that no path turns back along the
+    /// edge's channel: such nodes get one label (`node_bounds`), as in a node search, and the
+    /// entry along the neighbour that label leaves by (`node_bound_via`) gets the best label by
+    /// any other neighbour (`node_second_bounds`). Only the entries of mediators with a penalty
+    /// are labelled one by one (`entry_bounds`, stored at the reverse edge), when an outgoing
+    /// edge that their slack may cover is settled (not the entry back along that edge).
     ///
     /// The dead ends the request has learnt (see [`super::dead_ends`]) take part: a walk that
     /// follows part of one is a state of its own (`state_bounds`), labelled from the states it
@@ -216,6 +239,7 @@ impl PathFinder {
         self.entry_bounds.fill(UNREACHED);
         let nodes = query.network.node_count();
         self.node_bounds[..nodes].copy_from_slice(&self.node_bounds_start[..nodes]);
+        self.node_second_bounds[..nodes].fill(UNREACHED);
         self.entry_cap = None;
         self.dial = self.dial.wrapping_add(1);
         if self.dial == 0 {
@@ -365,24 +389,37 @@ impl PathFinder {
         if tail == query.source {
             dial.source_best = dial.source_best.min(reached);
         }
-        let label = &mut self.node_bounds[tail as usize];
-        if *label == PENALTY_NODE {
-            let pair = query.network.state(topology.reverse[out_edge]).pair;
-            if pair.need != PairEstimates::NO_PAIR {
-                let class = u64::from(pair.cap_fees) << 31;
-                dial.push(reached, u64::from(pair.need) << 32 | class | u64::from(tail));
+        // The entry `x → m` as an edge out of `x`: the way by which `x` is offered this label.
+        let via = topology.reverse[out_edge];
+        let label = self.node_bounds[tail as usize];
+        let offered = label_of(dial.layer, reached);
+        if label == PENALTY_NODE {
+            if query.network.state(via).pair.need != PairEstimates::NO_PAIR {
+                dial.push(reached, u64::from(via));
             }
-        } else if *label > label_of(dial.layer, reached) {
-            *label = label_of(dial.layer, reached);
+        } else if offered < label {
+            // A first label by another neighbour becomes the second (it never exceeds it).
+            if label != UNREACHED && self.node_bound_via[tail as usize] != via {
+                self.node_second_bounds[tail as usize] = label;
+                dial.push(label & UNITS_LIMIT, SECOND_ITEM | u64::from(tail));
+            }
+            self.node_bounds[tail as usize] = offered;
+            self.node_bound_via[tail as usize] = via;
             dial.push(reached, NODE_ITEM | u64::from(tail));
+        } else if offered < self.node_second_bounds[tail as usize]
+            && self.node_bound_via[tail as usize] != via
+        {
+            self.node_second_bounds[tail as usize] = offered;
+            dial.push(reached, SECOND_ITEM | u64::from(tail));
         }
     }
 
     /// Settles a bucket item at `units`: a node without penalty (if `units` is still its label)
-    /// offers all its entries; an edge out of a mediator with a penalty labels the entries of
-    /// the mediator that may precede it, by the estimates of the pair conditions (a looser
-    /// bound where an estimate lets a pair through, never a wrong one), scanning them again
-    /// only for an edge that needs less than every earlier one.
+    /// offers all its entries but the one its label came back by, and, settling its second
+    /// label, that one; an edge out of a mediator with a penalty labels the entries of the
+    /// mediator that may precede it, by the estimates of the pair conditions (a looser bound
+    /// where an estimate lets a pair through, never a wrong one), but not the entry back along
+    /// that edge, scanning them again only for an edge that needs less than every earlier one.
     fn settle(&mut self, query: &Query<'_>, item: Item, units: u32, dial: &mut Dial) {
         let network = query.network;
         let topology = &network.topology;
@@ -392,25 +429,49 @@ impl PathFinder {
             if self.node_bounds[node as usize] != label_of(dial.layer, units) || node == query.source {
                 return;
             }
+            let via = self.node_bound_via[node as usize] as usize;
             let out_edges = topology.out_edges(node);
             dial.scanned += out_edges.len();
             for out_edge in out_edges {
-                self.offer_entry(query, out_edge, CLEAR, units, dial);
+                if out_edge != via {
+                    self.offer_entry(query, out_edge, CLEAR, units, dial);
+                }
             }
             return;
         }
-        let mediator = (item as u32 & !(1 << 31)) as NodeIndex;
-        let cap_fees = item & (1 << 31) != 0;
-        let need = (item >> 32) as u32;
+        if item & SECOND_ITEM != 0 {
+            let node = item as NodeIndex;
+            if self.node_second_bounds[node as usize] != label_of(dial.layer, units) || node == query.source {
+                return;
+            }
+            dial.scanned += 1;
+            self.offer_entry(query, self.node_bound_via[node as usize] as usize, CLEAR, units, dial);
+            return;
+        }
+        let edge = item as EdgeIndex;
+        let mediator = topology.target[topology.reverse[edge as usize] as usize];
+        let PairEstimates { cap_fees, need, .. } = network.state(edge).pair;
         if mediator == query.source {
             return;
         }
         let mark = &mut self.scan_marks[mediator as usize][usize::from(cap_fees)];
         if mark.dial == self.dial && mark.least_need <= need {
-            // Every entry that may precede this edge was labelled by an earlier, shorter one.
+            // Every entry that may precede this edge was labelled by an earlier, shorter one,
+            // but the one that earlier edge came back by, which this one may precede.
+            let skipped = mark.skipped;
+            if skipped != NO_EDGE && skipped != edge && self.entry_bounds[skipped as usize] == UNREACHED {
+                let mediator_side = network.state(skipped);
+                if mediator_side.pair.entry_may_precede(mediator_side.penalty_covers_capacity, cap_fees, need)
+                {
+                    mark.skipped = NO_EDGE;
+                    dial.scanned += 1;
+                    self.entry_bounds[skipped as usize] = label_of(dial.layer, units);
+                    self.offer_entry(query, skipped as usize, CLEAR, units, dial);
+                }
+            }
             return;
         }
-        *mark = ScanMark { dial: self.dial, least_need: need };
+        *mark = ScanMark { dial: self.dial, least_need: need, skipped: NO_EDGE };
         let out_edges = topology.out_edges(mediator);
         dial.scanned += out_edges.len();
         for entry_out_edge in out_edges {
@@ -419,6 +480,11 @@ impl PathFinder {
             }
             let mediator_side = network.state(entry_out_edge as EdgeIndex);
             if mediator_side.pair.entry_may_precede(mediator_side.penalty_covers_capacity, cap_fees, need) {
+                if entry_out_edge == edge as usize {
+                    // The entry back along this edge: no path turns back.
+                    self.scan_marks[mediator as usize][usize::from(cap_fees)].skipped = edge;
+                    continue;
+                }
                 self.entry_bounds[entry_out_edge] = label_of(dial.layer, units);
                 self.offer_entry(query, entry_out_edge, CLEAR, units, dial);
             }
@@ -506,7 +572,9 @@ impl PathFinder {
         let label = label_of(dial.layer, units + step);
         for index in states {
             let state = self.states_at[index].1;
-            if self.dead_ends.step(state, edge) != Some(reached)
+            // A walk does not turn back along the edge it came by (see `expand_entry`).
+            if self.dead_ends.last_edge(state) == out_edge as EdgeIndex
+                || self.dead_ends.step(state, edge) != Some(reached)
                 || self.state_bounds[usize::from(state)] <= label
                 || !PairRule::of(network, tail, Some(self.dead_ends.last_edge(state))).allow(network, edge)
             {
@@ -525,9 +593,12 @@ impl PathFinder {
     pub(super) fn entry_heuristic(&self, network: &super::ChannelGraph, edge: EdgeIndex) -> Option<Distance> {
         let topology = &network.topology;
         let head = topology.target[edge as usize];
+        let back = topology.reverse[edge as usize];
         let label = match self.node_bounds[head as usize] {
             _ if head == self.bound_target => 0,
-            PENALTY_NODE => self.entry_bounds[topology.reverse[edge as usize] as usize],
+            PENALTY_NODE => self.entry_bounds[back as usize],
+            // The head's first label comes back along this edge: the path cannot.
+            _ if self.node_bound_via[head as usize] == back => self.node_second_bounds[head as usize],
             label => label,
         };
         match (label, self.entry_cap) {
@@ -951,6 +1022,17 @@ mod tests {
         to: u8,
         dead_ends: &[&[u8]],
     ) -> Option<Distance> {
+        bound_after_walk_on(channels, &[from, to], dead_ends)
+    }
+
+    /// The pair-aware bound after the walk `walk` (a run of nodes, in the dead-end automaton's
+    /// state it leads to) once the request knows `dead_ends`, on `channels`, from 1 to 9;
+    /// `None` also if the walk completes a dead end.
+    fn bound_after_walk_on(
+        channels: &[ChannelDescription],
+        walk: &[u8],
+        dead_ends: &[&[u8]],
+    ) -> Option<Distance> {
         let network = ChannelGraph::build(Address::ZERO, channels).expect("valid channels");
         let everyone: Vec<Address> = channels.iter().flat_map(|c| [c.participant1, c.participant2]).collect();
         let online = OnlineSet::from_addresses(&network, &everyone);
@@ -980,8 +1062,9 @@ mod tests {
             finder.learn_dead_end(&nodes, &edges);
         }
         finder.switch_to_pair_aware(&query);
-        let edge = edge(from, to);
-        finder.entry_state_heuristic(&query, finder.dead_ends.state_of_edge(edge), edge)
+        let walk: Vec<_> = walk.windows(2).map(|pair| edge(pair[0], pair[1])).collect();
+        let state = finder.dead_ends.state_after(&walk)?;
+        finder.entry_state_heuristic(&query, state, *walk.last().expect("a walk of one edge at least"))
     }
 
     #[test]
@@ -997,7 +1080,30 @@ mod tests {
         assert_eq!(bound_after(2, 3, &[]), Some(Distance::of_hops(2)));
         assert_eq!(bound_after(2, 3, &[&[2, 3, 4, 9]]), Some(Distance::of_hops(3)));
         // Entered otherwise, 3 is as far from the target as before.
-        assert_eq!(bound_after(4, 3, &[&[2, 3, 4, 9]]), Some(Distance::of_hops(2)));
+        assert_eq!(bound_after(5, 3, &[&[2, 3, 4, 9]]), Some(Distance::of_hops(2)));
+    }
+
+    #[test]
+    fn an_entry_is_not_bounded_by_the_way_back_along_its_own_channel() {
+        // 3's nearest way to the target is 3 → 4 → 9; entered from 4, the walk cannot go back
+        // to 4, so its rest is 3 → 5 → 6 → 9. Entered from 5, 3 → 4 → 9 is open.
+        assert_eq!(bound_after(4, 3, &[]), Some(Distance::of_hops(3)));
+        assert_eq!(bound_after(5, 3, &[]), Some(Distance::of_hops(2)));
+    }
+
+    #[test]
+    fn a_dead_end_state_is_not_bounded_by_leaving_and_coming_back() {
+        // After 2 → 3 → 4 the dead end bars 4 → 9, and 4's only other edge goes back to 3.
+        // Stepping back to 3 and in again would leave the dead end's states and open 4 → 9, but
+        // no walk turns back: nothing after 2 → 3 → 4 reaches the target. The state gets no
+        // label, so its bound is where the bound's search stopped: the source's 5 hops
+        // (1 → 20 → 21 → 22 → 23 → 9), not 3 (4 → 3 → 4 → 9).
+        assert_eq!(bound_after(3, 4, &[]), Some(Distance::of_hops(1)));
+        let walk = [2, 3, 4];
+        assert_eq!(
+            bound_after_walk_on(&a_dead_end_with_a_way_round(), &walk, &[&[2, 3, 4, 9]]),
+            Some(Distance::of_hops(5))
+        );
     }
 
     #[test]
