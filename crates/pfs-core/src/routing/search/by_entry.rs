@@ -85,6 +85,33 @@ impl Default for Expanded {
     }
 }
 
+/// The pair-aware bound's labels of a node without imbalance penalty (see
+/// `compute_entry_bounds`), kept together because the A* reads them together, once per edge
+/// it pushes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct NodeBound {
+    /// The bound of the rest of a path after any edge into the node but one: the edge back
+    /// along `via`. [`PENALTY_NODE`] for a node with a penalty, [`UNREACHED`] if not labelled.
+    first: u32,
+    /// The edge out of the node by which `first` came (meaningless without a label).
+    via: EdgeIndex,
+    /// The bound after the edge into the node along `via`, which must leave by another
+    /// neighbour; never below `first`.
+    second: u32,
+}
+
+impl NodeBound {
+    /// Before a bound computation: no labels, or [`PENALTY_NODE`] (see `node_bounds_start`).
+    pub(super) fn start(first: u32) -> Self {
+        Self { first, via: NO_EDGE, second: UNREACHED }
+    }
+
+    /// The label of the entry whose reverse is `back`.
+    fn of_entry(self, back: EdgeIndex) -> u32 {
+        if self.via == back { self.second } else { self.first }
+    }
+}
+
 /// What an entry state of the pair-aware A* expands (see `PathFinder::entry_dominated`).
 enum Expansion {
     /// Every edge out of its head.
@@ -238,8 +265,9 @@ impl PathFinder {
         let topology = &query.network.topology;
         self.entry_bounds.fill(UNREACHED);
         let nodes = query.network.node_count();
-        self.node_bounds[..nodes].copy_from_slice(&self.node_bounds_start[..nodes]);
-        self.node_second_bounds[..nodes].fill(UNREACHED);
+        for (bound, &start) in self.node_bounds[..nodes].iter_mut().zip(&self.node_bounds_start[..nodes]) {
+            *bound = NodeBound::start(start);
+        }
         self.entry_cap = None;
         self.dial = self.dial.wrapping_add(1);
         if self.dial == 0 {
@@ -391,25 +419,23 @@ impl PathFinder {
         }
         // The entry `x → m` as an edge out of `x`: the way by which `x` is offered this label.
         let via = topology.reverse[out_edge];
-        let label = self.node_bounds[tail as usize];
+        let bound = &mut self.node_bounds[tail as usize];
         let offered = label_of(dial.layer, reached);
-        if label == PENALTY_NODE {
+        if bound.first == PENALTY_NODE {
             if query.network.state(via).pair.need != PairEstimates::NO_PAIR {
                 dial.push(reached, u64::from(via));
             }
-        } else if offered < label {
+        } else if offered < bound.first {
             // A first label by another neighbour becomes the second (it never exceeds it).
-            if label != UNREACHED && self.node_bound_via[tail as usize] != via {
-                self.node_second_bounds[tail as usize] = label;
-                dial.push(label & UNITS_LIMIT, SECOND_ITEM | u64::from(tail));
+            if bound.first != UNREACHED && bound.via != via {
+                bound.second = bound.first;
+                dial.push(bound.first & UNITS_LIMIT, SECOND_ITEM | u64::from(tail));
             }
-            self.node_bounds[tail as usize] = offered;
-            self.node_bound_via[tail as usize] = via;
+            bound.first = offered;
+            bound.via = via;
             dial.push(reached, NODE_ITEM | u64::from(tail));
-        } else if offered < self.node_second_bounds[tail as usize]
-            && self.node_bound_via[tail as usize] != via
-        {
-            self.node_second_bounds[tail as usize] = offered;
+        } else if offered < bound.second && bound.via != via {
+            bound.second = offered;
             dial.push(reached, SECOND_ITEM | u64::from(tail));
         }
     }
@@ -426,10 +452,11 @@ impl PathFinder {
         if item & NODE_ITEM != 0 {
             let node = item as NodeIndex;
             // The source is never a mediator: a path that passed it again would not be simple.
-            if self.node_bounds[node as usize] != label_of(dial.layer, units) || node == query.source {
+            let bound = self.node_bounds[node as usize];
+            if bound.first != label_of(dial.layer, units) || node == query.source {
                 return;
             }
-            let via = self.node_bound_via[node as usize] as usize;
+            let via = bound.via as usize;
             let out_edges = topology.out_edges(node);
             dial.scanned += out_edges.len();
             for out_edge in out_edges {
@@ -441,11 +468,12 @@ impl PathFinder {
         }
         if item & SECOND_ITEM != 0 {
             let node = item as NodeIndex;
-            if self.node_second_bounds[node as usize] != label_of(dial.layer, units) || node == query.source {
+            let bound = self.node_bounds[node as usize];
+            if bound.second != label_of(dial.layer, units) || node == query.source {
                 return;
             }
             dial.scanned += 1;
-            self.offer_entry(query, self.node_bound_via[node as usize] as usize, CLEAR, units, dial);
+            self.offer_entry(query, bound.via as usize, CLEAR, units, dial);
             return;
         }
         let edge = item as EdgeIndex;
@@ -594,12 +622,12 @@ impl PathFinder {
         let topology = &network.topology;
         let head = topology.target[edge as usize];
         let back = topology.reverse[edge as usize];
-        let label = match self.node_bounds[head as usize] {
+        let bound = self.node_bounds[head as usize];
+        let label = match bound.first {
             _ if head == self.bound_target => 0,
             PENALTY_NODE => self.entry_bounds[back as usize],
-            // The head's first label comes back along this edge: the path cannot.
-            _ if self.node_bound_via[head as usize] == back => self.node_second_bounds[head as usize],
-            label => label,
+            // The head's first label may come back along this edge: the path cannot.
+            _ => bound.of_entry(back),
         };
         match (label, self.entry_cap) {
             (UNREACHED, None) => None,

@@ -134,7 +134,7 @@ use std::collections::BinaryHeap;
 use alloy_primitives::{I256, U256};
 
 use self::bounds::{PENALTY_NODE, UNREACHED};
-use self::by_entry::{EntryFrontier, EntryState, Expanded, ScanMark};
+use self::by_entry::{EntryFrontier, EntryState, Expanded, NodeBound, ScanMark};
 use self::candidate::Candidate;
 use self::dead_ends::{DeadEnds, TrieState};
 use self::distance::Distance;
@@ -253,16 +253,9 @@ pub struct PathFinder {
     /// Per node and `cap_fees`, the first entry the pair-aware A* expanded it by.
     expanded: Vec<[Expanded; 2]>,
     entry_heap: BinaryHeap<EntryFrontier>,
-    /// Per node without imbalance penalty, the pair-aware bound of the rest of a path after any
-    /// edge into it but one: the edge back along `node_bound_via` (see `compute_entry_bounds`).
-    node_bounds: Vec<u32>,
-    /// Per node with a label in `node_bounds`, the edge out of it by which that label came
-    /// (meaningless for a node without one).
-    node_bound_via: Vec<EdgeIndex>,
-    /// Per node without imbalance penalty, the pair-aware bound of the rest of a path after the
-    /// edge into it along `node_bound_via`, which must leave by another neighbour; never below
-    /// `node_bounds`.
-    node_second_bounds: Vec<u32>,
+    /// Per node without imbalance penalty, the pair-aware bound of the rest of a path after an
+    /// edge into it (see `compute_entry_bounds`).
+    node_bounds: Vec<NodeBound>,
     /// `node_bounds` before a bound computation: [`UNREACHED`], or [`PENALTY_NODE`] for the nodes
     /// with an imbalance penalty (set when a request switches to the pair-aware search).
     node_bounds_start: Vec<u32>,
@@ -495,9 +488,7 @@ impl PathFinder {
             self.node_range_stamp.resize(nodes, 0);
             self.scan_marks.resize(nodes, [ScanMark::default(); 2]);
             self.expanded.resize(nodes, [Expanded::default(); 2]);
-            self.node_bounds.resize(nodes, UNREACHED);
-            self.node_bound_via.resize(nodes, node_search::NO_EDGE);
-            self.node_second_bounds.resize(nodes, UNREACHED);
+            self.node_bounds.resize(nodes, NodeBound::start(UNREACHED));
             self.node_bounds_start.resize(nodes, UNREACHED);
             self.node_reached.resize(nodes, (0, 0));
             self.dead_end_nodes.resize(nodes.div_ceil(64), 0);
