@@ -92,6 +92,29 @@ fn a_set_without_a_path_to_the_target_is_dropped_after_a_reachability_check() {
     );
 }
 
+/// [`a_dead_end_behind_the_spur`] with a way out of the ring that avoids 2: 30 → 9.
+fn a_way_round_behind_the_spur() -> Vec<ChannelDescription> {
+    let mut channels = a_dead_end_behind_the_spur();
+    channels.extend(chain(60, &[30, 9]));
+    channels
+}
+
+#[test]
+fn a_set_with_a_way_round_its_spur_keeps_its_path_after_the_reachability_check() {
+    // The set that leaves 2 by 2 → 4 has one path, round the ring to 30 and on to 9: the
+    // check (which first looks for a way without undefined fees from both ends) keeps it.
+    let second: Vec<_> = [1, 2, 4, 20].into_iter().chain(21..=30).chain([9]).map(node).collect();
+    let expected = vec![[1, 2, 9].map(node).to_vec(), second];
+    for undefined_check_after_pops in [1, u64::MAX] {
+        let routes = answer(
+            &a_way_round_behind_the_spur(),
+            SearchTuning { undefined_check_after_pops, ..SearchTuning::default() },
+            2,
+        );
+        assert_eq!(nodes_of(&routes), expected, "check after {undefined_check_after_pops} pops");
+    }
+}
+
 /// Ten paths of five edges, 1 → 1x → 2 → 3 → 4 → 9, all end with 2 → 3 → 4 → 9, where node 4
 /// charges a flat fee of 5 towards 9: 15 must leave 3, which its channel from 2 (12) cannot
 /// bring in. The only valid path, 1 → 20 → 21 → 22 → 23 → 24 → 9, has six edges.

@@ -16,6 +16,11 @@ impl Distance {
         (self.0 >> UNITS_BITS, self.0 & UNITS_MAX)
     }
 
+    /// The number of edges with an undefined fee weight.
+    pub(super) fn undefined_edges(self) -> u128 {
+        self.parts().0
+    }
+
     pub(super) fn from_parts(undefined: u128, units: u128) -> Self {
         Self((undefined.min(0xFFFF) << UNITS_BITS) | units.min(UNITS_MAX))
     }

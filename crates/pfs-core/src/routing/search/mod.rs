@@ -81,7 +81,10 @@
 //!   undefined edges reach. After [`SearchTuning::undefined_check_after_pops`] queue pops
 //!   either search counts them with a 0-1 breadth-first search over nodes, and if that puts
 //!   the set beyond the frontier, the set goes back into the queue with that lower bound
-//!   instead (or is dropped, if no path of it reaches the target at all).
+//!   instead (or is dropped, if no path of it reaches the target at all). While the frontier
+//!   counts no undefined edge beyond the root's, a search from both ends for a way that needs
+//!   none comes first: it usually meets after a few nodes, where the count scanned much of the
+//!   network (it took 8 to 13 % of the slowest requests on the generated 15k-node network).
 //! * More generally, a set's best path is searched for only as far as it may be needed: a
 //!   search whose frontier passes the key of the next set in the queue (after
 //!   [`SearchTuning::yield_after_pops`] queue pops) gives its set back under the frontier's
@@ -266,6 +269,9 @@ pub struct PathFinder {
     node_reached: Vec<(u32, u32)>,
     reach_stamp: u32,
     reach_queue: std::collections::VecDeque<(NodeIndex, u32)>,
+    /// The two frontiers of `finite_way_found`, kept for their capacity.
+    meet_ahead: std::collections::VecDeque<NodeIndex>,
+    meet_behind: std::collections::VecDeque<NodeIndex>,
     /// The dead ends this request has learnt (see [`SearchTuning::learn_dead_ends`]).
     dead_ends: DeadEnds,
     /// Per node, one bit: whether it lies on a dead end (so that the searches look at the

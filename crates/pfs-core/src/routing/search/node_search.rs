@@ -10,6 +10,10 @@ use super::distance::Distance;
 use super::edge_flags::{USABLE, WEIGHT_MAY_BE_FINITE};
 use super::{PathFinder, Query, SearchMode};
 
+/// How many edges `PathFinder::finite_way_found` scans at most before it leaves the question to
+/// the full count (which scans up to every edge).
+const MEET_SCAN_LIMIT: usize = 16_384;
+
 /// An entry of the A* frontier: a node reached with exact distance `reached`, or an edge whose
 /// exact weight is not computed yet (`edge != NO_EDGE`; `reached` is then its tail's distance).
 /// Min-heap by estimated total `key`, then `reached`, then node, then edge: among equal keys the
@@ -225,6 +229,13 @@ impl PathFinder {
         start_distance: Distance,
         key: Distance,
     ) -> Option<SetSearch> {
+        // While the bound counts no more undefined edges than the root has, a path that needs
+        // none usually exists, and a search from both ends finds one after a few nodes where
+        // the count scans much of the network. (Once the bound counts more, none exists, and
+        // that search would only run until it gave up.)
+        if key.undefined_edges() == start_distance.undefined_edges() && self.finite_way_found(query, start) {
+            return None;
+        }
         match self.fewest_undefined(query, start) {
             None => Some(SetSearch::NoPath),
             Some(count) => {
@@ -241,12 +252,7 @@ impl PathFinder {
     /// walks that break them too) and cheap: about one node search's worth of work.
     fn fewest_undefined(&mut self, query: &Query<'_>, start: NodeIndex) -> Option<u32> {
         let topology = &query.network.topology;
-        self.reach_stamp = self.reach_stamp.wrapping_add(1);
-        if self.reach_stamp == 0 {
-            self.node_reached.fill((0, 0));
-            self.reach_stamp = 1;
-        }
-        let stamp = self.reach_stamp;
+        let stamp = self.next_reach_stamp();
         let mut queue = std::mem::take(&mut self.reach_queue);
         queue.clear();
         self.node_reached[start as usize] = (stamp, 0);
@@ -291,6 +297,89 @@ impl PathFinder {
         }
         self.reach_queue = queue;
         fewest
+    }
+
+    /// Whether a search from both ends, over the edges whose fee weight may be finite and that
+    /// `fewest_undefined` may take, finds a path from `start` to the target within
+    /// [`MEET_SCAN_LIMIT`] scanned edges. `false` says nothing: the count must decide.
+    fn finite_way_found(&mut self, query: &Query<'_>, start: NodeIndex) -> bool {
+        let topology = &query.network.topology;
+        let (forward, backward) = (self.next_reach_stamp(), self.next_reach_stamp());
+        let run = self.run;
+        let mut ahead = std::mem::take(&mut self.meet_ahead);
+        let mut behind = std::mem::take(&mut self.meet_behind);
+        ahead.clear();
+        behind.clear();
+        self.node_reached[start as usize] = (forward, 0);
+        self.node_reached[query.target as usize] = (backward, 0);
+        ahead.push_back(start);
+        behind.push_back(query.target);
+        let walkable = |finder: &Self, edge: usize| {
+            finder.edge_flags[edge] & (USABLE | WEIGHT_MAY_BE_FINITE) == USABLE | WEIGHT_MAY_BE_FINITE
+                && finder.edge_blocked[edge] != run
+        };
+        let open = |finder: &Self, node: NodeIndex| {
+            finder.node_states[node as usize].blocked != run && query.online.contains_node(node)
+        };
+        let mut scanned = 0usize;
+        let found = 'search: loop {
+            // The smaller side goes on; an exhausted side means no such path.
+            let (from_start, node) = match (ahead.len() <= behind.len(), ahead.front(), behind.front()) {
+                _ if scanned > MEET_SCAN_LIMIT => break false,
+                (_, None, _) | (_, _, None) => break false,
+                (true, Some(&node), _) => (true, node),
+                (false, _, Some(&node)) => (false, node),
+            };
+            let edges = topology.out_edges(node);
+            scanned += edges.len();
+            if from_start {
+                ahead.pop_front();
+                for edge in edges {
+                    let head = topology.target[edge];
+                    if !walkable(self, edge) || self.node_reached[head as usize].0 == forward {
+                        continue;
+                    }
+                    if self.node_reached[head as usize].0 == backward {
+                        break 'search true;
+                    }
+                    if open(self, head) {
+                        self.node_reached[head as usize] = (forward, 0);
+                        ahead.push_back(head);
+                    }
+                }
+            } else {
+                behind.pop_front();
+                // Each edge out of `node` stands for its reverse `tail → node`.
+                for out_edge in edges {
+                    let tail = topology.target[out_edge];
+                    if !walkable(self, topology.reverse[out_edge] as usize)
+                        || self.node_reached[tail as usize].0 == backward
+                    {
+                        continue;
+                    }
+                    if self.node_reached[tail as usize].0 == forward {
+                        break 'search true;
+                    }
+                    if open(self, tail) {
+                        self.node_reached[tail as usize] = (backward, 0);
+                        behind.push_back(tail);
+                    }
+                }
+            }
+        };
+        self.meet_ahead = ahead;
+        self.meet_behind = behind;
+        found
+    }
+
+    /// A fresh stamp for `node_reached`.
+    fn next_reach_stamp(&mut self) -> u32 {
+        self.reach_stamp = self.reach_stamp.wrapping_add(1);
+        if self.reach_stamp == 0 {
+            self.node_reached.fill((0, 0));
+            self.reach_stamp = 1;
+        }
+        self.reach_stamp
     }
 
     /// Whether the path to `via` followed by `head` is lexicographically smaller than the current
