@@ -330,40 +330,25 @@ impl PathFinder {
                 (true, Some(&node), _) => (true, node),
                 (false, _, Some(&node)) => (false, node),
             };
+            let (own, other, queue) =
+                if from_start { (forward, backward, &mut ahead) } else { (backward, forward, &mut behind) };
+            queue.pop_front();
             let edges = topology.out_edges(node);
             scanned += edges.len();
-            if from_start {
-                ahead.pop_front();
-                for edge in edges {
-                    let head = topology.target[edge];
-                    if !walkable(self, edge) || self.node_reached[head as usize].0 == forward {
-                        continue;
-                    }
-                    if self.node_reached[head as usize].0 == backward {
-                        break 'search true;
-                    }
-                    if open(self, head) {
-                        self.node_reached[head as usize] = (forward, 0);
-                        ahead.push_back(head);
-                    }
+            for out_edge in edges {
+                // From the target's side, an edge out of `node` stands for its reverse
+                // `next → node`.
+                let walked = if from_start { out_edge } else { topology.reverse[out_edge] as usize };
+                let next = topology.target[out_edge];
+                if !walkable(self, walked) || self.node_reached[next as usize].0 == own {
+                    continue;
                 }
-            } else {
-                behind.pop_front();
-                // Each edge out of `node` stands for its reverse `tail → node`.
-                for out_edge in edges {
-                    let tail = topology.target[out_edge];
-                    if !walkable(self, topology.reverse[out_edge] as usize)
-                        || self.node_reached[tail as usize].0 == backward
-                    {
-                        continue;
-                    }
-                    if self.node_reached[tail as usize].0 == forward {
-                        break 'search true;
-                    }
-                    if open(self, tail) {
-                        self.node_reached[tail as usize] = (backward, 0);
-                        behind.push_back(tail);
-                    }
+                if self.node_reached[next as usize].0 == other {
+                    break 'search true;
+                }
+                if open(self, next) {
+                    self.node_reached[next as usize] = (own, 0);
+                    queue.push_back(next);
                 }
             }
         };
