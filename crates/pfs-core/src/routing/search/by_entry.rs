@@ -190,7 +190,7 @@ fn distance_of(label: u32) -> Distance {
 
 /// A bucket item of the bound: a node without penalty whose first label is final when it is
 /// settled ([`NODE_ITEM`] and the node), the same for its second label ([`SECOND_ITEM`] and the
-/// node, see `PathFinder::node_second_bounds`), or an outgoing edge `x → m` of a mediator `x`
+/// node, see [`NodeBound`]), or an outgoing edge `x → m` of a mediator `x`
 /// with a penalty (the edge alone: its estimated need and `x`'s `cap_fees` on it, which its
 /// settling compares `x`'s entries with, are in its state).
 type Item = u64;
@@ -241,9 +241,9 @@ impl PathFinder {
     ///
     /// The bound after an edge depends only on its head when the head has no imbalance penalty
     /// (every entry allows the same outgoing edges), except that no path turns back along the
-    /// edge's channel: such nodes get one label (`node_bounds`), as in a node search, and the
-    /// entry along the neighbour that label leaves by (`node_bound_via`) gets the best label by
-    /// any other neighbour (`node_second_bounds`). Only the entries of mediators with a penalty
+    /// edge's channel: such nodes get one label (`node_bounds`, [`NodeBound::first`]), as in a
+    /// node search, and the entry along the neighbour that label leaves by ([`NodeBound::via`])
+    /// gets the best label by any other neighbour ([`NodeBound::second`]). Only the entries of mediators with a penalty
     /// are labelled one by one (`entry_bounds`, stored at the reverse edge), when an outgoing
     /// edge that their slack may cover is settled (not the entry back along that edge).
     ///
@@ -482,41 +482,56 @@ impl PathFinder {
         if mediator == query.source {
             return;
         }
-        let mark = &mut self.scan_marks[mediator as usize][usize::from(cap_fees)];
+        let mark = self.scan_marks[mediator as usize][usize::from(cap_fees)];
         if mark.dial == self.dial && mark.least_need <= need {
             // Every entry that may precede this edge was labelled by an earlier, shorter one,
             // but the one that earlier edge came back by, which this one may precede.
             let skipped = mark.skipped;
-            if skipped != NO_EDGE && skipped != edge && self.entry_bounds[skipped as usize] == UNREACHED {
-                let mediator_side = network.state(skipped);
-                if mediator_side.pair.entry_may_precede(mediator_side.penalty_covers_capacity, cap_fees, need)
-                {
-                    mark.skipped = NO_EDGE;
-                    dial.scanned += 1;
-                    self.entry_bounds[skipped as usize] = label_of(dial.layer, units);
-                    self.offer_entry(query, skipped as usize, CLEAR, units, dial);
-                }
+            if skipped != NO_EDGE && skipped != edge && self.waits_for_label(query, skipped, cap_fees, need) {
+                self.scan_marks[mediator as usize][usize::from(cap_fees)].skipped = NO_EDGE;
+                dial.scanned += 1;
+                self.label_entry(query, skipped, units, dial);
             }
             return;
         }
-        *mark = ScanMark { dial: self.dial, least_need: need, skipped: NO_EDGE };
+        let mut skipped = NO_EDGE;
         let out_edges = topology.out_edges(mediator);
         dial.scanned += out_edges.len();
         for entry_out_edge in out_edges {
-            if self.entry_bounds[entry_out_edge] != UNREACHED {
+            let entry_out_edge = entry_out_edge as EdgeIndex;
+            if !self.waits_for_label(query, entry_out_edge, cap_fees, need) {
                 continue;
             }
-            let mediator_side = network.state(entry_out_edge as EdgeIndex);
-            if mediator_side.pair.entry_may_precede(mediator_side.penalty_covers_capacity, cap_fees, need) {
-                if entry_out_edge == edge as usize {
-                    // The entry back along this edge: no path turns back.
-                    self.scan_marks[mediator as usize][usize::from(cap_fees)].skipped = edge;
-                    continue;
-                }
-                self.entry_bounds[entry_out_edge] = label_of(dial.layer, units);
-                self.offer_entry(query, entry_out_edge, CLEAR, units, dial);
+            if entry_out_edge == edge {
+                // The entry back along this edge: no path turns back.
+                skipped = edge;
+                continue;
             }
+            self.label_entry(query, entry_out_edge, units, dial);
         }
+        self.scan_marks[mediator as usize][usize::from(cap_fees)] =
+            ScanMark { dial: self.dial, least_need: need, skipped };
+    }
+
+    /// Whether the entry of a mediator with a penalty whose reverse is `entry_out_edge` has no
+    /// label yet and may precede an outgoing edge with `cap_fees` and the estimated `need`.
+    fn waits_for_label(
+        &self,
+        query: &Query<'_>,
+        entry_out_edge: EdgeIndex,
+        cap_fees: bool,
+        need: u32,
+    ) -> bool {
+        let mediator_side = query.network.state(entry_out_edge);
+        self.entry_bounds[entry_out_edge as usize] == UNREACHED
+            && mediator_side.pair.entry_may_precede(mediator_side.penalty_covers_capacity, cap_fees, need)
+    }
+
+    /// Labels the entry of a mediator with a penalty whose reverse is `entry_out_edge` with
+    /// `units` in this layer, and offers it to everything before it.
+    fn label_entry(&mut self, query: &Query<'_>, entry_out_edge: EdgeIndex, units: u32, dial: &mut Dial) {
+        self.entry_bounds[entry_out_edge as usize] = label_of(dial.layer, units);
+        self.offer_entry(query, entry_out_edge as usize, CLEAR, units, dial);
     }
 
     /// Readies the labels of the dead-end automaton's states for a bound computation.
