@@ -83,7 +83,8 @@ fn a_set_without_a_path_to_the_target_is_dropped_after_a_reachability_check() {
     );
     assert_eq!(nodes_of(&checked), expected);
     assert_eq!(nodes_of(&unchecked), expected);
-    // Unchecked, the search settles the whole ring before it gives the set up.
+    // Unchecked, the search settles the whole ring before it gives the set up. (Checked, the
+    // target's side of the check runs dry at once: 9's only other neighbour is the root's 1.)
     assert!(
         checked.queue_pops < unchecked.queue_pops,
         "{} against {}",
