@@ -7,11 +7,14 @@
 //! computed the very same value as the big one; on overflow the caller reruns the big one. This is
 //! how the fast path "provably gives the same result as the general algorithm".
 
-use alloy_primitives::{I256, U256, U512};
+use alloy_primitives::ruint::Uint;
+use alloy_primitives::{I256, Signed as FixedSigned, U256, U512};
 use num_bigint::{BigInt, Sign};
 use num_integer::Integer;
 use num_rational::{BigRational, Ratio};
 use num_traits::{CheckedAdd, CheckedDiv, CheckedMul, CheckedSub, Signed, Zero};
+
+use super::UndefinedFee;
 
 /// An operation left the range of the number type (only [`Small`] reports it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,6 +257,34 @@ pub(crate) fn parse_fraction(text: &str) -> Option<Big> {
         return None;
     }
     Some(Ratio::new(numerator, denominator))
+}
+
+/// The solution `top / bottom` of an intersection as the reference leaves it: not positive is
+/// [`UndefinedFee::NotPositive`], else rounded half to even, and past 255 bits
+/// [`UndefinedFee::TooLarge`]. `None` if negating or doubling overflows (the caller's numbers
+/// are then too wide for its type). `bottom` must not be zero.
+pub(crate) fn rounded_solution<const BITS: usize, const LIMBS: usize>(
+    top: FixedSigned<BITS, LIMBS>,
+    bottom: FixedSigned<BITS, LIMBS>,
+) -> Option<Result<U256, UndefinedFee>> {
+    let (top, bottom) =
+        if bottom.is_negative() { (top.checked_neg()?, bottom.checked_neg()?) } else { (top, bottom) };
+    if top <= FixedSigned::ZERO {
+        return Some(Err(UndefinedFee::NotPositive));
+    }
+    let (top, bottom) = (top.into_raw(), bottom.into_raw());
+    let (quotient, remainder) = top.div_rem(bottom);
+    let twice = remainder.checked_mul(Uint::from(2u8))?;
+    let one = Uint::from(1u8);
+    let rounded = match twice.cmp(&bottom) {
+        std::cmp::Ordering::Less => quotient,
+        std::cmp::Ordering::Greater => quotient + one,
+        std::cmp::Ordering::Equal => quotient + (quotient & one),
+    };
+    if rounded.bit_len() > 255 {
+        return Some(Err(UndefinedFee::TooLarge));
+    }
+    Some(Ok(U256::from_limbs_slice(&rounded.as_limbs()[..4])))
 }
 
 /// Sign-magnitude fractions over 512-bit integers, kept reduced (ruint's Lehmer gcd, no

@@ -8,6 +8,7 @@ use alloy_primitives::aliases::I512;
 use alloy_primitives::{I256, U256, U512};
 
 use super::UndefinedFee;
+use super::arith::rounded_solution;
 use super::mediation::{Direction, Mediation, intersection_segment};
 
 fn unsigned(value: U256) -> I512 {
@@ -78,25 +79,6 @@ pub(crate) fn backward_without_penalties(mediation: &Mediation<'_>) -> Option<Re
         return Some(Err(UndefinedFee::DivisionByZero));
     }
     // x = numerator / divisor / denominator + x_previous / denominator
-    let mut top = numerator.checked_add(x_previous.checked_mul(divisor)?)?;
-    let mut bottom = divisor.checked_mul(denominator)?;
-    if bottom.is_negative() {
-        top = top.checked_neg()?;
-        bottom = bottom.checked_neg()?;
-    }
-    if top <= zero {
-        return Some(Err(UndefinedFee::NotPositive));
-    }
-    let (top, bottom) = (top.into_raw(), bottom.into_raw());
-    let (quotient, remainder) = top.div_rem(bottom);
-    let twice = remainder.checked_mul(U512::from(2u8))?;
-    let rounded = match twice.cmp(&bottom) {
-        std::cmp::Ordering::Less => quotient,
-        std::cmp::Ordering::Greater => quotient + U512::from(1u8),
-        std::cmp::Ordering::Equal => quotient + (quotient & U512::from(1u8)),
-    };
-    if rounded.bit_len() > 255 {
-        return Some(Err(UndefinedFee::TooLarge));
-    }
-    Some(Ok(U256::from(rounded)))
+    let top = numerator.checked_add(x_previous.checked_mul(divisor)?)?;
+    rounded_solution(top, divisor.checked_mul(denominator)?)
 }

@@ -5,6 +5,7 @@
 use alloy_primitives::{I256, U256, U512};
 
 use super::arith::{Exact, Overflow};
+use super::finish::Finish;
 use super::{ScheduleTerms, UndefinedFee};
 
 /// Which amount is known: the PFS works backwards from what leaves the mediator, the mediator
@@ -120,12 +121,12 @@ fn schedule_fee<N: Exact>(
 
 /// A penalty's points as 512-bit integers; the zero function on `[0, zero_until]` when the
 /// schedule has none (what `_mediation_fee_func` installs).
-struct IntegerPenalty {
+pub(super) struct IntegerPenalty {
     points: Vec<(U512, U512)>,
 }
 
 impl IntegerPenalty {
-    fn of(schedule: &ScheduleTerms<'_>, zero_until: U512) -> Self {
+    pub(super) fn of(schedule: &ScheduleTerms<'_>, zero_until: U512) -> Self {
         let points = match schedule.imbalance_penalty {
             Some(points) => points.iter().map(|(x, y)| (U512::from(x), U512::from(y))).collect(),
             None => vec![(U512::ZERO, U512::ZERO), (zero_until, U512::ZERO)],
@@ -133,8 +134,35 @@ impl IntegerPenalty {
         Self { points }
     }
 
+    /// `Interpolate.__call__` at an integer as `(numerator, width)`, the width of the segment it
+    /// falls in (1 at the last point); `None` outside the points or if a product overflows.
+    pub(super) fn fraction(&self, position: U512) -> Option<(U512, U512)> {
+        let points = &self.points;
+        let last = points.len() - 1;
+        if position < points[0].0 || position > points[last].0 {
+            return None;
+        }
+        if position == points[last].0 {
+            return Some((points[last].1, U512::from(1u8)));
+        }
+        let index = points.partition_point(|point| point.0 <= position) - 1;
+        let ((x0, y0), (x1, y1)) = (points[index], points[index + 1]);
+        if position == x0 {
+            return Some((y0, U512::from(1u8)));
+        }
+        // (y0·(x1 − x0) ± |y1 − y0|·(position − x0)) / (x1 − x0), as `Exact::interpolate`.
+        let (width, offset) = (x1 - x0, position - x0);
+        let base = y0.checked_mul(width)?;
+        let numerator = if y1 >= y0 {
+            base.checked_add((y1 - y0).checked_mul(offset)?)?
+        } else {
+            base - (y0 - y1).checked_mul(offset)?
+        };
+        Some((numerator, width))
+    }
+
     /// `Interpolate.__call__` at an integer: undefined outside the points.
-    fn at<N: Exact>(&self, position: U512) -> Result<N, Failure> {
+    pub(super) fn at<N: Exact>(&self, position: U512) -> Result<N, Failure> {
         let points = &self.points;
         let last = points.len() - 1;
         if position < points[0].0 || position > points[last].0 {
@@ -490,7 +518,7 @@ impl IntegerPenalty {
 
 /// One point of the capped fee function as the filter sees it.
 #[derive(Debug, Clone, Copy)]
-enum FilterPoint {
+pub(super) enum FilterPoint {
     /// Sample point `index` of the original list.
     Sample(usize),
     /// The zero crossing inserted between samples `index` and `index + 1`.
@@ -504,7 +532,6 @@ enum FilterPoint {
 /// always the reference's. The caller has run `undefined_before_fractions` (all penalty
 /// evaluations are inside their domains) and checked `cap_fees`.
 pub(crate) fn backward_filtered(mediation: &Mediation<'_>) -> Option<Result<U256, UndefinedFee>> {
-    use super::arith::Wide;
     let Mediation { amount, balance_in, balance_out, receivable, schedule_in, schedule_out, direction } =
         *mediation;
     if direction != Direction::Backward {
@@ -619,58 +646,21 @@ pub(crate) fn backward_filtered(mediation: &Mediation<'_>) -> Option<Result<U256
         Ok(Ok(segment)) => segment,
     };
 
-    // Exact values at the two points.
-    let proportional = schedule_in.proportional;
-    let exact_constant = || -> Result<Wide, Failure> {
-        let flat = Wide::from_i256(schedule_in.flat)?.add(&Wide::from_i256(schedule_out.flat)?)?;
-        let moved = Wide::per_million_of(schedule_out.proportional, amount)?;
-        let out = penalty_out.at::<Wide>(balance_out - amount)?.sub(&penalty_out.at::<Wide>(balance_out)?)?;
-        Ok(flat.add(&moved)?.add(&out)?.sub(&penalty_in.at::<Wide>(balance_in)?)?)
+    // Exact values at the two points: in integers over a common denominator where they fit,
+    // else in reduced fractions.
+    let finish = Finish {
+        amount,
+        balance_in,
+        balance_out,
+        schedule_in,
+        schedule_out,
+        penalty_in: &penalty_in,
+        penalty_out: &penalty_out,
+        xs: &xs,
+        capped,
     };
-    let constant = exact_constant().ok()?;
-    let exact_y = |sample: usize| -> Result<Wide, Failure> {
-        let moved = Wide::per_million_of(proportional, xs[sample])?;
-        Ok(constant.add(&moved)?.add(&penalty_in.at::<Wide>(balance_in + xs[sample])?)?)
-    };
-    let exact_point = |point: FilterPoint| -> Result<(Wide, Wide), Failure> {
-        match point {
-            FilterPoint::Sample(sample) => {
-                let y = exact_y(sample)?;
-                let y = if capped && y.is_negative() { Wide::zero() } else { y };
-                Ok((Wide::from_u512(xs[sample])?, y))
-            }
-            FilterPoint::Crossing(sample) => {
-                let (y1, y2) = (exact_y(sample)?, exact_y(sample + 1)?);
-                let (x1, x2) = (Wide::from_u512(xs[sample])?, Wide::from_u512(xs[sample + 1])?);
-                let fraction = y1
-                    .abs()?
-                    .div(&y2.sub(&y1)?.abs()?)?
-                    .ok_or(Failure::Undefined(UndefinedFee::DivisionByZero))?;
-                Ok((x1.add(&fraction.mul(&x2.sub(&x1)?)?)?, Wide::zero()))
-            }
-        }
-    };
-    let finish = || -> Result<U256, Failure> {
-        let amount = Wide::from_u512(amount)?;
-        let (x1, fee1) = exact_point(points[previous])?;
-        let (x2, fee2) = exact_point(points[index])?;
-        let (line1, line2) = (x1.sub(&amount)?, x2.sub(&amount)?);
-        let numerator = line1.sub(&fee1)?.mul(&x2.sub(&x1)?)?;
-        let denominator = fee2.sub(&fee1)?.sub(&line2.sub(&line1)?)?;
-        let quotient =
-            numerator.div(&denominator)?.ok_or(Failure::Undefined(UndefinedFee::DivisionByZero))?;
-        let solution = quotient.add(&x1)?;
-        if !solution.is_positive() {
-            return Err(Failure::Undefined(UndefinedFee::NotPositive));
-        }
-        let rounded = solution.round_half_even().ok_or(Failure::Undefined(UndefinedFee::TooLarge))?;
-        Ok(rounded.into_raw())
-    };
-    match finish() {
-        Ok(value) => Some(Ok(value)),
-        Err(Failure::Undefined(reason)) => Some(Err(reason)),
-        Err(Failure::Overflow) => None,
-    }
+    let (previous, current) = (points[previous], points[index]);
+    finish.over_common_denominator(previous, current).or_else(|| finish.with_fractions(previous, current))
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@
 pub(crate) mod arith;
 pub mod client;
 mod closed_form;
+mod finish;
 pub(crate) mod float;
 mod mediation;
 pub(crate) use mediation::backward_defined_amounts;
