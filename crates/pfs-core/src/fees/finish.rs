@@ -6,10 +6,11 @@
 //! `C` holds the flat fees, the outgoing proportional fee and three penalty evaluations. Over the
 //! common denominator `DC = 10^6·wa·wb·wc` of the constant (the widths of the penalty segments it
 //! interpolates on), a sample's fee is `Y / (DC·w)`, `w` the width for its own evaluation. In the
-//! intersection formula `DC` cancels, so the result is one quotient of integers of a few hundred
-//! bits: a handful of 1024-bit multiplications and one division, where the reduced fractions
-//! took a dozen gcds (some 8 µs of the 11 µs a fee with penalties took on the generated
-//! network). Only when a number would not fit does the caller run the fractions.
+//! intersection formula `DC` cancels (and where the segment has a zero crossing at one end, the
+//! fee beside it cancels too), so the result is one quotient of integers of a few hundred bits:
+//! a handful of 1024-bit multiplications and one division, where the reduced fractions took a
+//! dozen gcds (some 8 µs of the 11 µs a fee with penalties took on the generated network). Only
+//! when a number would not fit does the caller run the fractions.
 
 use alloy_primitives::ruint::Uint;
 use alloy_primitives::{I256, Signed, U256, U512};
@@ -91,18 +92,13 @@ struct SampleFee {
 impl Finish<'_> {
     /// The rounded solution of `x − amount = fee(x)` on the segment from `previous` to
     /// `current` (`find_intersection`'s last step, then `round_half_even`), or why it is
-    /// undefined. `None` when a number does not fit 1024 bits, a penalty evaluation falls
-    /// outside its points, or the segment starts at a crossing: then
-    /// [`Finish::with_fractions`] decides.
+    /// undefined. `None` when a number does not fit 1024 bits or a penalty evaluation falls
+    /// outside its points: then [`Finish::with_fractions`] decides.
     pub(super) fn over_common_denominator(
         &self,
         previous: FilterPoint,
         current: FilterPoint,
     ) -> Option<Result<U256, UndefinedFee>> {
-        if let (FilterPoint::Crossing(_), _) = (previous, current) {
-            // A crossing first takes products of two such fractions: the fractions do it.
-            return None;
-        }
         let constant = self.constant()?;
         let common = constant.common;
         let fee = |sample: usize| self.sample_fee(sample, &constant);
@@ -154,6 +150,40 @@ impl Finish<'_> {
                     return Some(Err(UndefinedFee::DivisionByZero));
                 }
                 (x1.times(divisor)?.checked_sub(above.times(offset)?)?, divisor)
+            }
+            (FilterPoint::Crossing(left), FilterPoint::Sample(second)) if second == left + 1 => {
+                // With a1 = |Y1|·w2 and a2 = |Y2|·w1 for the uncapped fees on either side
+                // (of opposite signs), the crossing lies at x1 + a1·s/G, s = x2 − x1 and
+                // G = a1 + a2, and the rest of the segment is a2·s/G. If the fee at x2 is
+                // negative (capped to 0) the solution is the amount; else |Y2| cancels and the
+                // solution is x_c + (x_c − amount)·L/(G − L) with L = DC·w1·w2·s.
+                let (raw1, raw2) = (fee(left)?, fee(second)?);
+                if raw1.scaled.is_negative() == raw2.scaled.is_negative()
+                    || raw1.scaled == zero
+                    || raw2.scaled == zero
+                {
+                    return None;
+                }
+                if raw2.scaled.is_negative() {
+                    // Only `_cap_fees` inserts crossings, and it makes this fee 0.
+                    if !self.capped {
+                        return None;
+                    }
+                    (amount, Integer::ONE)
+                } else {
+                    let (x1, x2) = (integer(self.xs[left]), integer(self.xs[second]));
+                    let spacing = x2.checked_sub(x1)?;
+                    let before = raw1.scaled.checked_abs()?.times(raw2.width)?;
+                    let spread = before.checked_add(raw2.scaled.checked_abs()?.times(raw1.width)?)?;
+                    let level = common.times(raw1.width)?.times(raw2.width)?.times(spacing)?;
+                    let divisor = spread.checked_sub(level)?;
+                    if divisor == zero {
+                        return Some(Err(UndefinedFee::DivisionByZero));
+                    }
+                    let crossing = x1.times(spread)?.checked_add(before.times(spacing)?)?;
+                    let beyond = crossing.checked_sub(amount.times(spread)?)?;
+                    (crossing.times(divisor)?.checked_add(beyond.times(level)?)?, spread.times(divisor)?)
+                }
             }
             _ => return None,
         };
@@ -304,14 +334,14 @@ mod tests {
             .collect()
     }
 
-    /// Both segments the common denominator handles: two samples (in either order, as
-    /// `find_intersection`'s wrap gives), or a sample and the crossing after it.
-    fn segment(count: usize, first: usize, second: usize, crossing: bool) -> (FilterPoint, FilterPoint) {
+    /// The segments `find_intersection` may end on: two samples (in either order, as its wrap
+    /// gives), a sample and the crossing after it, or a crossing and the sample after it.
+    fn segment(count: usize, first: usize, second: usize, crossing: u8) -> (FilterPoint, FilterPoint) {
         let first = first % count;
-        if crossing && first + 1 < count {
-            (FilterPoint::Sample(first), FilterPoint::Crossing(first))
-        } else {
-            (FilterPoint::Sample(first), FilterPoint::Sample(second % count))
+        match crossing {
+            1 if first + 1 < count => (FilterPoint::Sample(first), FilterPoint::Crossing(first)),
+            2 if first + 1 < count => (FilterPoint::Crossing(first), FilterPoint::Sample(first + 1)),
+            _ => (FilterPoint::Sample(first), FilterPoint::Sample(second % count)),
         }
     }
 
@@ -329,7 +359,7 @@ mod tests {
             proportionals in (0u64..200_000, 0u64..200_000),
             balances in (0u64..2_000, 0u64..2_000, 0u64..2_000),
             samples in prop::collection::btree_set(0u64..2_000, 2..8),
-            choice in (0usize..8, 0usize..8, any::<bool>()),
+            choice in (0usize..8, 0usize..8, 0u8..3),
             capped in any::<bool>(),
         ) {
             let (points_in, points_out) = (points(&steps_in, scale), points(&steps_out, scale));
