@@ -16,8 +16,7 @@ use alloy_primitives::ruint::Uint;
 use alloy_primitives::{I256, Signed, U256, U512};
 
 use super::arith::{Exact, Wide, rounded_solution};
-use super::mediation::Failure;
-use super::mediation::{FilterPoint, IntegerPenalty};
+use super::mediation::{Failure, FilterPoint, IntegerPenalty};
 use super::{ScheduleTerms, UndefinedFee};
 
 /// The integers of this module: signed, 1024 bits, every operation checked.

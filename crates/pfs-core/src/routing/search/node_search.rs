@@ -336,8 +336,9 @@ impl PathFinder {
 
     /// A search from both ends for a path from `start` to the target over `ways`, among the
     /// edges and nodes that `fewest_undefined` may take, which scans at most
-    /// [`MEET_SCAN_LIMIT`] edges ([`DRY_SCAN_LIMIT`] for any way). The side with the shorter queue goes on, so a side that is
-    /// cut off runs dry after about as many nodes as it reaches.
+    /// [`MEET_SCAN_LIMIT`] edges ([`DRY_SCAN_LIMIT`] for any way). The side with the shorter
+    /// queue goes on, so a side that is cut off runs dry after about as many nodes as it
+    /// reaches.
     fn meet(&mut self, query: &Query<'_>, start: NodeIndex, ways: Ways) -> Meeting {
         let topology = &query.network.topology;
         let (forward, backward) = (self.next_reach_stamp(), self.next_reach_stamp());
