@@ -259,6 +259,21 @@ pub(crate) fn parse_fraction(text: &str) -> Option<Big> {
     Some(Ratio::new(numerator, denominator))
 }
 
+/// The segment from `(x0, y0)` to `(x1, y1)` at `position` (`x0 <= position <= x1`, `x0 < x1`)
+/// as `(numerator, width)`: `(y0·(x1 − x0) ± |y1 − y0|·(position − x0)) / (x1 − x0)`, never
+/// negative; `None` if a product overflows.
+pub(crate) fn interpolation(x0: U512, y0: U512, x1: U512, y1: U512, position: U512) -> Option<(U512, U512)> {
+    let width = x1 - x0;
+    let offset = position - x0;
+    let base = y0.checked_mul(width)?;
+    let numerator = if y1 >= y0 {
+        base.checked_add((y1 - y0).checked_mul(offset)?)?
+    } else {
+        base - (y0 - y1).checked_mul(offset)?
+    };
+    Some((numerator, width))
+}
+
 /// The solution `top / bottom` of an intersection as the reference leaves it: not positive is
 /// [`UndefinedFee::NotPositive`], else rounded half to even, and past 255 bits
 /// [`UndefinedFee::TooLarge`]. `None` if negating or doubling overflows (the caller's numbers
@@ -392,15 +407,7 @@ impl Exact for Wide {
     }
 
     fn interpolate(x0: U512, y0: U512, x1: U512, y1: U512, position: U512) -> Result<Self, Overflow> {
-        // (y0·(x1 − x0) ± |y1 − y0|·(position − x0)) / (x1 − x0); never negative for x0 <= position <= x1.
-        let width = x1 - x0;
-        let offset = position - x0;
-        let base = y0.checked_mul(width).ok_or(Overflow)?;
-        let numerator = if y1 >= y0 {
-            base.checked_add((y1 - y0).checked_mul(offset).ok_or(Overflow)?).ok_or(Overflow)?
-        } else {
-            base - (y0 - y1).checked_mul(offset).ok_or(Overflow)?
-        };
+        let (numerator, width) = interpolation(x0, y0, x1, y1, position).ok_or(Overflow)?;
         Ok(Self::new(false, numerator, width))
     }
 

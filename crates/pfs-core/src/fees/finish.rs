@@ -103,6 +103,10 @@ impl Finish<'_> {
         let fee = |sample: usize| self.sample_fee(sample, &constant);
         let zero = Integer::ZERO;
         let amount = integer(self.amount);
+        // U = (x − amount)·DC·w − F: how far the line lies above a sample's fee, times DC·w.
+        let above = |x: Integer, fee: SampleFee| {
+            x.checked_sub(amount)?.times(common)?.times(fee.width)?.checked_sub(fee.scaled)
+        };
         // The solution as `top / bottom`.
         let (top, bottom) = match (previous, current) {
             (FilterPoint::Sample(first), FilterPoint::Sample(second)) => {
@@ -111,8 +115,7 @@ impl Finish<'_> {
                 let (fee1, fee2) = (self.capped_fee(fee(first)?), self.capped_fee(fee(second)?));
                 let (x1, x2) = (integer(self.xs[first]), integer(self.xs[second]));
                 let step = x2.checked_sub(x1)?;
-                let lifted = x1.checked_sub(amount)?.times(common)?.times(fee1.width)?;
-                let above = lifted.checked_sub(fee1.scaled)?;
+                let above = above(x1, fee1)?;
                 let divisor = fee2
                     .scaled
                     .times(fee1.width)?
@@ -141,8 +144,7 @@ impl Finish<'_> {
                 let (x1, x2) = (integer(self.xs[first]), integer(self.xs[first + 1]));
                 let offset = raw1.scaled.checked_abs()?.times(raw2.width)?.times(x2.checked_sub(x1)?)?;
                 let fee1 = self.capped_fee(raw1);
-                let lifted = x1.checked_sub(amount)?.times(common)?.times(fee1.width)?;
-                let above = lifted.checked_sub(fee1.scaled)?;
+                let above = above(x1, fee1)?;
                 let divisor =
                     fee1.scaled.times(spread)?.checked_add(offset.times(common)?.times(fee1.width)?)?;
                 if divisor == zero {

@@ -4,7 +4,7 @@
 
 use alloy_primitives::{I256, U256, U512};
 
-use super::arith::{Exact, Overflow};
+use super::arith::{Exact, Overflow, interpolation};
 use super::finish::Finish;
 use super::{ScheduleTerms, UndefinedFee};
 
@@ -134,47 +134,46 @@ impl IntegerPenalty {
         Self { points }
     }
 
-    /// `Interpolate.__call__` at an integer as `(numerator, width)`, the width of the segment it
-    /// falls in (1 at the last point); `None` outside the points or if a product overflows.
-    pub(super) fn fraction(&self, position: U512) -> Option<(U512, U512)> {
+    /// Where `position` falls among the points; `None` outside them.
+    fn place(&self, position: U512) -> Option<Place> {
         let points = &self.points;
         let last = points.len() - 1;
         if position < points[0].0 || position > points[last].0 {
             return None;
         }
         if position == points[last].0 {
-            return Some((points[last].1, U512::from(1u8)));
+            return Some(Place::Last(points[last].1));
         }
         let index = points.partition_point(|point| point.0 <= position) - 1;
-        let ((x0, y0), (x1, y1)) = (points[index], points[index + 1]);
-        if position == x0 {
-            return Some((y0, U512::from(1u8)));
+        Some(Place::Within(points[index], points[index + 1]))
+    }
+
+    /// `Interpolate.__call__` at an integer as `(numerator, width)`, the width of the segment it
+    /// falls in (1 at a point); `None` outside the points or if a product overflows.
+    pub(super) fn fraction(&self, position: U512) -> Option<(U512, U512)> {
+        match self.place(position)? {
+            Place::Last(y) => Some((y, U512::from(1u8))),
+            Place::Within((x0, y0), _) if position == x0 => Some((y0, U512::from(1u8))),
+            Place::Within((x0, y0), (x1, y1)) => interpolation(x0, y0, x1, y1, position),
         }
-        // (y0·(x1 − x0) ± |y1 − y0|·(position − x0)) / (x1 − x0), as `Exact::interpolate`.
-        let (width, offset) = (x1 - x0, position - x0);
-        let base = y0.checked_mul(width)?;
-        let numerator = if y1 >= y0 {
-            base.checked_add((y1 - y0).checked_mul(offset)?)?
-        } else {
-            base - (y0 - y1).checked_mul(offset)?
-        };
-        Some((numerator, width))
     }
 
     /// `Interpolate.__call__` at an integer: undefined outside the points.
     pub(super) fn at<N: Exact>(&self, position: U512) -> Result<N, Failure> {
-        let points = &self.points;
-        let last = points.len() - 1;
-        if position < points[0].0 || position > points[last].0 {
-            return Err(Failure::Undefined(UndefinedFee::OutsidePenaltyRange));
+        match self.place(position) {
+            None => Err(Failure::Undefined(UndefinedFee::OutsidePenaltyRange)),
+            Some(Place::Last(y)) => Ok(N::from_u512(y)?),
+            Some(Place::Within((x0, y0), (x1, y1))) => Ok(N::interpolate(x0, y0, x1, y1, position)?),
         }
-        if position == points[last].0 {
-            return Ok(N::from_u512(points[last].1)?);
-        }
-        let index = points.partition_point(|point| point.0 <= position) - 1;
-        let ((x0, y0), (x1, y1)) = (points[index], points[index + 1]);
-        Ok(N::interpolate(x0, y0, x1, y1, position)?)
     }
+}
+
+/// Where a position falls among a penalty's points (see `IntegerPenalty::place`).
+enum Place {
+    /// On the last point, with this value.
+    Last(U512),
+    /// From this point (inclusive) to the next one.
+    Within((U512, U512), (U512, U512)),
 }
 
 /// The sample points of `_mediation_fee_func`: `x − balance_in` for the incoming penalty's
