@@ -483,6 +483,9 @@ proptest! {
             SearchTuning { mode: SearchMode::PairAware, yield_after_pops: 0, ..SearchTuning::default() },
             // The node search counts the undefined fee weights a set needs after its first pop.
             SearchTuning { mode: SearchMode::Nodes, undefined_check_after_pops: 1, ..SearchTuning::default() },
+            // The pair-aware search looks for a way that passes the pair conditions at its first
+            // pop.
+            SearchTuning { mode: SearchMode::PairAware, pair_way_after_pops: 1, ..SearchTuning::default() },
             // A node search that gives up after one pop switches the request in the middle of a
             // set.
             SearchTuning { node_search_pops: 1, ..SearchTuning::default() },
@@ -499,6 +502,7 @@ proptest! {
                 node_bound_scan_limit: 1,
                 node_search_pops: 2,
                 yield_after_pops: 1,
+                pair_way_after_pops: 1,
                 entry_bound_scan_limit: 1,
                 learn_dead_ends: true,
             },

@@ -49,7 +49,7 @@ use super::bounds::{MAX_BOUND_STEP, PENALTY_NODE, UNDEFINED_STEP, UNREACHED};
 use super::candidate::{Candidate, SetSearch};
 use super::dead_ends::{CLEAR, TrieState};
 use super::distance::Distance;
-use super::node_search::NO_EDGE;
+use super::node_search::{Meeting, NO_EDGE};
 use super::{PathFinder, Query};
 
 /// One entry state of the current run (valid when `stamp` is the run): the best distance of a
@@ -718,6 +718,10 @@ impl PathFinder {
                     }
                 } else if at_target {
                     // The search has its answer: it neither yields nor counts.
+                } else if pops == self.tuning.pair_way_after_pops
+                    && self.pair_way(query, start, entry) == Meeting::RanDry
+                {
+                    break 'search Some(SetSearch::NoPath);
                 } else if let Some(outcome) = self.yield_to_queue(pops, key) {
                     break 'search Some(outcome);
                 } else if check_undefined && pops > self.tuning.undefined_check_after_pops {
@@ -1007,29 +1011,10 @@ struct Reached {
 mod tests {
     use alloy_primitives::U256;
 
-    use super::super::super::feedback::EdgePenalties;
-    use super::super::super::graph::{ChannelDescription, ChannelGraph};
-    use super::super::super::online::OnlineSet;
-    use super::super::super::request::{SearchLimits, Unlimited};
-    use super::super::super::weight::refund_threshold;
-    use super::super::{Distance, PathFinder, Query};
-    use crate::{Address, ChannelId, FeeSchedule};
-
-    fn node(byte: u8) -> Address {
-        Address::from_bytes([byte; 20])
-    }
-
-    fn channel(id: u64, first: u8, second: u8, capacity1: u64) -> ChannelDescription {
-        ChannelDescription {
-            channel_id: ChannelId(U256::from(id)),
-            participant1: node(first),
-            participant2: node(second),
-            capacity1: U256::from(capacity1),
-            capacity2: U256::from(100),
-            fee_schedule1: FeeSchedule::default(),
-            fee_schedule2: FeeSchedule::default(),
-        }
-    }
+    use super::super::super::graph::ChannelDescription;
+    use super::super::Distance;
+    use super::super::test_network::{channel, from_1_to_9};
+    use crate::FeeSchedule;
 
     /// 1 → 2 → 3 → 4 → 9 is the shortest way, but 4 charges 5 towards 9, which 2's channel to 3
     /// (12) cannot bring in for a value of 10: its last three edges are a dead end. From 3 the
@@ -1076,38 +1061,18 @@ mod tests {
         walk: &[u8],
         dead_ends: &[&[u8]],
     ) -> Option<Distance> {
-        let network = ChannelGraph::build(Address::ZERO, channels).expect("valid channels");
-        let everyone: Vec<Address> = channels.iter().flat_map(|c| [c.participant1, c.participant2]).collect();
-        let online = OnlineSet::from_addresses(&network, &everyone);
-        let index = |byte: u8| network.node_index(&node(byte)).expect("a node of the network");
-        let edge = |from: u8, to: u8| network.topology.find_edge(index(from), index(to)).expect("an edge");
-        let value = U256::from(10);
-        let query = Query {
-            network: &network,
-            online: &online,
-            feedback: &EdgePenalties::none(),
-            value,
-            fee_penalty: 0.0,
-            diversity_penalty: 0.0,
-            refund_threshold: refund_threshold(value),
-            source: index(1),
-            target: index(9),
-            limits: &SearchLimits::default(),
-            budget: &Unlimited,
-        };
-        let mut finder = PathFinder::new();
-        finder.prepare(&network);
-        finder.compute_flags(&query);
-        finder.dead_ends.clear();
-        for nodes in dead_ends {
-            let edges: Vec<_> = nodes.windows(2).map(|pair| edge(pair[0], pair[1])).collect();
-            let nodes: Vec<_> = nodes.iter().map(|&byte| index(byte)).collect();
-            finder.learn_dead_end(&nodes, &edges);
-        }
-        finder.switch_to_pair_aware(&query);
-        let walk: Vec<_> = walk.windows(2).map(|pair| edge(pair[0], pair[1])).collect();
-        let state = finder.dead_ends.state_after(&walk)?;
-        finder.entry_state_heuristic(&query, state, *walk.last().expect("a walk of one edge at least"))
+        from_1_to_9(channels, |finder, query, nodes| {
+            finder.dead_ends.clear();
+            for run in dead_ends {
+                let edges: Vec<_> = run.windows(2).map(|pair| nodes.edge(pair[0], pair[1])).collect();
+                let run: Vec<_> = run.iter().map(|&byte| nodes.index(byte)).collect();
+                finder.learn_dead_end(&run, &edges);
+            }
+            finder.switch_to_pair_aware(query);
+            let walk: Vec<_> = walk.windows(2).map(|pair| nodes.edge(pair[0], pair[1])).collect();
+            let state = finder.dead_ends.state_after(&walk)?;
+            finder.entry_state_heuristic(query, state, *walk.last().expect("a walk of one edge at least"))
+        })
     }
 
     #[test]
