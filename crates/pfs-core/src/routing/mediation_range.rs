@@ -132,6 +132,45 @@ impl PairEstimates {
     }
 }
 
+/// What a slack tells from an outgoing edge's estimated need ([`PairEstimates::need`], which
+/// lies in `[need / (1 + 2^-18), need]` for needs in the `f32` range and is `f32::MAX` above)
+/// without its exact need: an estimate at most `covered` means a need the slack covers, one
+/// above `beyond` a need it does not. (Both as `f32` bits, which order as the numbers do.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NeedEstimates {
+    covered: u32,
+    beyond: u32,
+}
+
+impl NeedEstimates {
+    /// Whether the slack covers an outgoing edge whose estimated need is `estimate`, if the
+    /// estimate decides it.
+    fn decide(self, estimate: u32) -> Option<bool> {
+        if estimate <= self.covered {
+            Some(true)
+        } else if estimate > self.beyond {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    fn of(slack: Slack) -> Self {
+        match slack {
+            // `covered` at most `slack · (1 - 2^-16)`: below `slack / (1 + 2^-18)` with room for
+            // the roundings.
+            Slack::Limited(slack) => Self {
+                covered: ((f64::from(f32_at_most(slack)) * (1.0 - 1.0 / f64::from(1u32 << 16))) as f32)
+                    .to_bits(),
+                beyond: f32_at_least(slack).to_bits(),
+            },
+            Slack::Unlimited => {
+                Self { covered: PairEstimates::NO_PAIR - 1, beyond: PairEstimates::NO_PAIR - 1 }
+            }
+        }
+    }
+}
+
 /// Relative margin that covers the rounding of a 256-bit integer to `f64` and then to `f32`.
 const ESTIMATE_MARGIN: f64 = 1.0 / (1u64 << 20) as f64;
 
@@ -227,8 +266,9 @@ pub(crate) enum PairRule {
     /// A mediator without penalty, entered by an edge that carries something and with the same
     /// `cap_fees`: every outgoing edge that carries something.
     Carrying,
-    /// A mediator with a penalty entered with this slack and `cap_fees`.
-    Covered(Slack, bool),
+    /// A mediator with a penalty entered with this slack and `cap_fees`, and which outgoing
+    /// edges the slack covers by their estimated need alone.
+    Covered(Slack, bool, NeedEstimates),
     /// The entry breaks a condition of every pair.
     Nothing,
 }
@@ -247,7 +287,7 @@ impl PairRule {
         match network.penalty_free_cap_fees(node) {
             Some(uniform) if uniform == cap_fees => PairRule::Carrying,
             Some(_) => PairRule::Nothing,
-            None => PairRule::Covered(slack, cap_fees),
+            None => PairRule::Covered(slack, cap_fees, NeedEstimates::of(slack)),
         }
     }
 
@@ -256,7 +296,7 @@ impl PairRule {
         match *self {
             PairRule::Any => true,
             PairRule::Carrying => !network.capacity(edge).is_zero(),
-            PairRule::Covered(slack, cap_fees) => {
+            PairRule::Covered(slack, cap_fees, estimates) => {
                 let state = network.state(edge);
                 if state.capacity.is_zero()
                     || !state.penalty_covers_capacity
@@ -264,11 +304,14 @@ impl PairRule {
                 {
                     return false;
                 }
-                // An unlimited slack covers every need: only a limited one needs the edge's,
-                // which follows its penalty.
+                // An unlimited slack covers every need. A limited one needs the edge's need,
+                // which follows its penalty (a read anywhere in memory, for each edge of a
+                // penalised hub), unless the estimate kept in the edge's state decides.
                 match slack {
                     Slack::Unlimited => true,
-                    Slack::Limited(_) => slack.covers(outgoing_need(network, edge).0),
+                    Slack::Limited(_) => estimates
+                        .decide(state.pair.need)
+                        .unwrap_or_else(|| slack.covers(outgoing_need(network, edge).0)),
                 }
             }
             PairRule::Nothing => false,
@@ -458,6 +501,32 @@ mod tests {
                     prop_assert!(!fee_defined(&network, edge_in, edge_out, amount));
                 }
             }
+        }
+
+        /// A slack's [`NeedEstimates`] decide an outgoing edge's need from its estimate only as
+        /// the exact comparison does, at any magnitude and however close the two are.
+        #[test]
+        fn need_estimates_decide_as_the_exact_need_does(
+            scale in 0usize..250,
+            slack in any::<u64>(),
+            delta in -2_000i64..2_000,
+            multiplied in 0u32..3,
+        ) {
+            let slack = U256::from(slack) << scale;
+            let near = if delta < 0 {
+                slack.saturating_sub(U256::from(delta.unsigned_abs()))
+            } else {
+                slack.saturating_add(U256::from(delta.unsigned_abs()))
+            };
+            // Right beside the slack, or a few per mille and per cent away from it.
+            let need = match multiplied {
+                0 => near,
+                1 => near + (near >> 9),
+                _ => near - (near >> 6),
+            };
+            let estimate = f32_at_most(need).to_bits();
+            let decided = NeedEstimates::of(Slack::Limited(slack)).decide(estimate);
+            prop_assert!(decided.is_none_or(|covered| covered == (need <= slack)), "{:?}", decided);
         }
 
         /// The estimates the bound scans with never rule out a pair the exact conditions allow.
