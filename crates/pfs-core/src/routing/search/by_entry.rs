@@ -863,10 +863,7 @@ impl PathFinder {
         };
         for edge in edges {
             let head = topology.target[edge];
-            if self.node_states[head as usize].blocked == run
-                || self.edge_blocked[edge] == run
-                || turn_back == Some(edge)
-            {
+            if self.blocked(head) || self.edge_blocked[edge] == run || turn_back == Some(edge) {
                 continue;
             }
             let edge = edge as EdgeIndex;

@@ -193,9 +193,7 @@ impl PathFinder {
             root_length = root_length.plus(length);
         }
         let run = self.next_run();
-        for &node in &root_nodes[..root_edges.len()] {
-            self.node_states[node as usize].blocked = run;
-        }
+        self.block_nodes(&root_nodes[..root_edges.len()]);
         (root_length, run)
     }
 
@@ -209,13 +207,13 @@ impl PathFinder {
         root_edges: &[EdgeIndex],
         excluded: &[EdgeIndex],
     ) -> Option<Distance> {
-        let (root_length, run) = self.enter_set(query, root_nodes, root_edges);
+        let (root_length, _) = self.enter_set(query, root_nodes, root_edges);
         let spur = root_edges.len();
         let mut best: Option<Distance> = None;
         let pairs = PairRule::of(query.network, root_nodes[spur], root_edges.last().copied());
         for edge in query.network.topology.out_edges(root_nodes[spur]) {
             let head = query.network.topology.target[edge];
-            if self.node_states[head as usize].blocked == run
+            if self.blocked(head)
                 || excluded.contains(&(edge as EdgeIndex))
                 || !pairs.allow(query.network, edge as EdgeIndex)
             {

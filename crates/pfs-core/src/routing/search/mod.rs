@@ -205,6 +205,14 @@ pub struct PathFinder {
     run: u32,
     /// Per node, its search state (one cache line per lookup).
     node_states: Vec<NodeState>,
+    /// One bit per node: whether the current run blocks it (the set's root before its spur
+    /// node). A bit set rather than a field of `node_states`: the searches ask for every edge
+    /// they scan, and its 2 KB (at 15k nodes) stay in the nearest cache where `node_states`
+    /// does not. On the generated 15k-node network perf put half of the pair-aware A*'s own
+    /// scan time on the field's read; the slowest requests took 2 to 3 % less with the bits.
+    blocked_nodes: Vec<u64>,
+    /// The nodes whose bit is set, to clear them for the next run.
+    blocked_list: Vec<NodeIndex>,
     edge_blocked: Vec<u32>,
     heap: BinaryHeap<Frontier>,
     /// Seeds of the lower bound's second layer (see `bound_through_undefined`), kept for their
@@ -301,13 +309,12 @@ pub struct PathFinder {
     dead_end_marked: Vec<NodeIndex>,
 }
 
-/// The state of one node in the current shortest-path run (`stamp`, `settled`, `blocked` are
-/// valid when equal to the run).
+/// The state of one node in the current shortest-path run (`stamp` and `settled` are valid when
+/// equal to the run).
 #[derive(Debug, Clone, Copy, Default)]
 struct NodeState {
     stamp: u32,
     settled: u32,
-    blocked: u32,
     predecessor: EdgeIndex,
     distance: Distance,
 }
@@ -510,6 +517,7 @@ impl PathFinder {
         }
         if self.node_states.len() < nodes {
             self.node_states.resize(nodes, NodeState::default());
+            self.blocked_nodes.resize(nodes.div_ceil(64), 0);
             self.hops.resize(nodes, UNREACHED);
             self.node_ranges.resize(nodes, MediatorRange::default());
             self.node_range_stamp.resize(nodes, 0);
@@ -535,7 +543,7 @@ impl PathFinder {
         self.run = self.run.wrapping_add(1);
         if self.run == 0 {
             for state in &mut self.node_states {
-                (state.stamp, state.settled, state.blocked) = (0, 0, 0);
+                (state.stamp, state.settled) = (0, 0);
             }
             self.edge_blocked.fill(0);
             self.entry_states.fill(EntryState::default());
@@ -703,6 +711,23 @@ impl PathFinder {
                 self.dead_end_marked.push(node);
             }
         }
+    }
+
+    /// Blocks `nodes` (and no other node) in the current run.
+    fn block_nodes(&mut self, nodes: &[NodeIndex]) {
+        for node in self.blocked_list.drain(..) {
+            self.blocked_nodes[node as usize / 64] &= !(1 << (node % 64));
+        }
+        for &node in nodes {
+            self.blocked_nodes[node as usize / 64] |= 1 << (node % 64);
+            self.blocked_list.push(node);
+        }
+    }
+
+    /// Whether the current run blocks `node` (see `block_nodes`).
+    #[inline]
+    fn blocked(&self, node: NodeIndex) -> bool {
+        self.blocked_nodes[node as usize / 64] & (1 << (node % 64)) != 0
     }
 
     /// Whether `node` lies on a dead end the request has learnt. A walk through any other node

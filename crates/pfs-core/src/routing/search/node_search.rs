@@ -194,7 +194,7 @@ impl PathFinder {
             }
             for edge in topology.out_edges(node) {
                 let head = topology.target[edge];
-                if self.node_states[head as usize].blocked == run
+                if self.blocked(head)
                     || self.node_states[head as usize].settled == run
                     || self.edge_blocked[edge] == run
                 {
@@ -313,7 +313,7 @@ impl PathFinder {
                 let next = count + u32::from(!finite);
                 let (reached_in, reached) = self.node_reached[head as usize];
                 if (reached_in == stamp && reached <= next)
-                    || self.node_states[head as usize].blocked == self.run
+                    || self.blocked(head)
                     || !query.online.contains_node(head)
                 {
                     continue;
@@ -359,9 +359,7 @@ impl PathFinder {
         let walkable = |finder: &Self, edge: usize| {
             finder.edge_flags[edge] & required == required && finder.edge_blocked[edge] != run
         };
-        let open = |finder: &Self, node: NodeIndex| {
-            finder.node_states[node as usize].blocked != run && query.online.contains_node(node)
-        };
+        let open = |finder: &Self, node: NodeIndex| !finder.blocked(node) && query.online.contains_node(node);
         let limit = match ways {
             Ways::Finite => MEET_SCAN_LIMIT,
             Ways::Any => DRY_SCAN_LIMIT,

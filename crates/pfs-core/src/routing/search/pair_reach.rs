@@ -54,7 +54,7 @@ impl PathFinder {
             let head = topology.target[edge];
             finder.edge_flags[edge] & USABLE != 0
                 && finder.edge_blocked[edge] != run
-                && finder.node_states[head as usize].blocked != run
+                && !finder.blocked(head)
                 && query.online.contains_node(head)
         };
         let start_rule = PairRule::of(network, start, entry);
@@ -77,7 +77,7 @@ impl PathFinder {
                 let tail = topology.target[out_edge];
                 if tail != start
                     && walkable(self, edge)
-                    && self.node_states[tail as usize].blocked != run
+                    && !self.blocked(tail)
                     && query.online.contains_node(tail)
                 {
                     self.edge_reached[edge] = backward;
@@ -138,8 +138,7 @@ impl PathFinder {
                         if reached == forward {
                             break 'search Meeting::Met;
                         }
-                        if self.node_states[tail as usize].blocked == run || !query.online.contains_node(tail)
-                        {
+                        if self.blocked(tail) || !query.online.contains_node(tail) {
                             continue;
                         }
                         self.edge_reached[previous] = backward;
@@ -180,9 +179,8 @@ mod tests {
         from_1_to_9(channels, |finder, query, nodes| {
             let run = finder.next_run();
             let spur = *root.last().expect("a root of one node at least");
-            for &blocked in &root[..root.len() - 1] {
-                finder.node_states[nodes.index(blocked) as usize].blocked = run;
-            }
+            let blocked: Vec<_> = root[..root.len() - 1].iter().map(|&byte| nodes.index(byte)).collect();
+            finder.block_nodes(&blocked);
             for &to in excluded {
                 finder.edge_blocked[nodes.edge(spur, to) as usize] = run;
             }
