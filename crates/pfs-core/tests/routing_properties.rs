@@ -483,6 +483,8 @@ proptest! {
             SearchTuning { mode: SearchMode::PairAware, yield_after_pops: 0, ..SearchTuning::default() },
             // The node search counts the undefined fee weights a set needs after its first pop.
             SearchTuning { mode: SearchMode::Nodes, undefined_check_after_pops: 1, ..SearchTuning::default() },
+            // The pair-aware search expands every node by a cursor over its edges.
+            SearchTuning { mode: SearchMode::PairAware, hub_min_edges: 1, ..SearchTuning::default() },
             // The pair-aware search looks for a way that passes the pair conditions at its first
             // pop.
             SearchTuning { mode: SearchMode::PairAware, pair_way_after_pops: 1, ..SearchTuning::default() },
@@ -504,6 +506,7 @@ proptest! {
                 yield_after_pops: 1,
                 pair_way_after_pops: 1,
                 entry_bound_scan_limit: 1,
+                hub_min_edges: 1,
                 learn_dead_ends: true,
             },
         ] {

@@ -150,18 +150,48 @@ pub(super) struct EntryFrontier {
     edge: EdgeIndex,
     from: EdgeIndex,
     lazy: bool,
+    /// [`NO_CURSOR`], or the position in `hub_order` of the next edge out of a hub that the
+    /// entry state `from` expanded (`edge`; `key` is the least key that edge or any after it
+    /// may have, see `PathFinder::hub_order_of`).
+    cursor: u32,
+}
+
+/// `EntryFrontier::cursor` of an entry that is no hub's cursor.
+const NO_CURSOR: u32 = u32::MAX;
+
+impl EntryFrontier {
+    /// The entry state `edge` reached at `reached`, with the estimated total `key`.
+    fn state(key: Distance, reached: Distance, edge: EdgeIndex) -> Self {
+        Self { key, reached, edge, from: NO_EDGE, lazy: false, cursor: NO_CURSOR }
+    }
+
+    /// The edge `edge` to weigh and relax from the entry state `from`, reached at `reached`,
+    /// at hub position `cursor` (or [`NO_CURSOR`]).
+    fn lazy(key: Distance, reached: Distance, edge: EdgeIndex, from: EdgeIndex, cursor: u32) -> Self {
+        Self { key, reached, edge, from, lazy: true, cursor }
+    }
 }
 
 impl Ord for EntryFrontier {
     fn cmp(&self, other: &Self) -> Ordering {
-        (other.key, other.reached, other.lazy, other.edge, other.from).cmp(&(
+        (other.key, other.reached, other.lazy, other.edge, other.from, other.cursor).cmp(&(
             self.key,
             self.reached,
             self.lazy,
             self.edge,
             self.from,
+            self.cursor,
         ))
     }
+}
+
+/// Where one hub's edges lie in `PathFinder::hub_order` (valid when `generation` is
+/// `PathFinder::hub_generation`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct HubOrder {
+    generation: u32,
+    start: u32,
+    end: u32,
 }
 
 impl PartialOrd for EntryFrontier {
@@ -260,6 +290,13 @@ impl PathFinder {
     /// `entry_heuristic` for what the bound of an edge not reached is then).
     pub(super) fn compute_entry_bounds(&mut self, query: &Query<'_>) {
         self.entry_bounds_stale = false;
+        // The hubs' orders follow the bound.
+        self.hub_generation = self.hub_generation.wrapping_add(1);
+        if self.hub_generation == 0 {
+            self.hub_orders.fill(HubOrder::default());
+            self.hub_generation = 1;
+        }
+        self.hub_order.clear();
         self.prepare_state_bounds(query);
         self.bound_target = query.target;
         let topology = &query.network.topology;
@@ -699,7 +736,7 @@ impl PathFinder {
         let mut pops = 0u64;
         let mut check_undefined = check_undefined;
         let gave_up = 'search: {
-            while let Some(EntryFrontier { key, reached, edge, from, lazy }) = heap.pop() {
+            while let Some(EntryFrontier { key, reached, edge, from, lazy, cursor }) = heap.pop() {
                 self.queue_pops += 1;
                 pops += 1;
                 if self.out_of_budget(query) {
@@ -729,6 +766,10 @@ impl PathFinder {
                     if let Some(outcome) = self.undefined_floor(query, start, start_distance, key) {
                         break 'search Some(outcome);
                     }
+                }
+                if cursor != NO_CURSOR {
+                    self.advance_hub_cursor(query, &mut heap, cursor, from, reached, start);
+                    continue;
                 }
                 let index = edge as usize;
                 if self.entry_states[index].settled == run {
@@ -845,7 +886,6 @@ impl PathFinder {
         start: NodeIndex,
         only: Option<EdgeIndex>,
     ) {
-        let run = self.run;
         let network = query.network;
         let topology = &network.topology;
         let Reached { state: from, entry, trie, distance: reached } = from;
@@ -861,44 +901,140 @@ impl PathFinder {
             Some(edge) => edge as usize..edge as usize + 1,
             None => topology.out_edges(node),
         };
-        for edge in edges {
-            let head = topology.target[edge];
-            if self.blocked(head) || self.edge_blocked[edge] == run || turn_back == Some(edge) {
-                continue;
-            }
-            let edge = edge as EdgeIndex;
-            let (next, next_trie) = if !watch_dead_ends {
-                (edge, CLEAR)
-            } else {
-                match self.dead_ends.step(trie, edge) {
-                    None => continue,
-                    Some(next) if self.dead_ends.needs_own_entry(next) => {
-                        ((topology.target.len() + usize::from(next)) as EdgeIndex, next)
-                    }
-                    Some(next) => (edge, next),
-                }
-            };
-            if self.entry_states[next as usize].settled == run || !pairs.allow(network, edge) {
-                continue;
-            }
-            let Some(heuristic) = self.entry_state_heuristic(query, next_trie, edge) else {
-                continue;
-            };
-            let Some((bound, exact)) = self.weight_bound(query, edge) else {
-                continue;
-            };
-            if exact {
-                self.relax_entry(query, heap, next, from, reached.plus(bound), start, heuristic);
-            } else {
-                heap.push(EntryFrontier {
-                    key: reached.plus(bound).plus(heuristic),
-                    reached,
-                    edge: next,
+        let reached = Reached { state: from, entry, trie, distance: reached };
+        if only.is_none() && !watch_dead_ends && from != NO_EDGE && edges.len() >= self.tuning.hub_min_edges {
+            // A hub: its edges in the order of their least keys, one at a time.
+            let order = self.hub_order_of(query, node);
+            if order.start < order.end {
+                let (least, edge) = self.hub_order[order.start as usize];
+                heap.push(EntryFrontier::lazy(
+                    reached.distance.plus(least),
+                    reached.distance,
+                    edge,
                     from,
-                    lazy: true,
-                });
+                    order.start,
+                ));
             }
+            return;
         }
+        for edge in edges {
+            self.offer_edge(query, heap, edge, reached, &pairs, turn_back, watch_dead_ends, start);
+        }
+    }
+
+    /// Queues the edge `edge` out of the head of the entry state `from.state` (which allows
+    /// `pairs`, and came along the reverse of `turn_back`), unless it would complete a dead end
+    /// or the run rules it out.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn offer_edge(
+        &mut self,
+        query: &Query<'_>,
+        heap: &mut BinaryHeap<EntryFrontier>,
+        edge: usize,
+        from: Reached,
+        pairs: &PairRule,
+        turn_back: Option<usize>,
+        watch_dead_ends: bool,
+        start: NodeIndex,
+    ) {
+        let run = self.run;
+        let network = query.network;
+        let topology = &network.topology;
+        let Reached { state: from, trie, distance: reached, .. } = from;
+        let head = topology.target[edge];
+        if self.blocked(head) || self.edge_blocked[edge] == run || turn_back == Some(edge) {
+            return;
+        }
+        let edge = edge as EdgeIndex;
+        let (next, next_trie) = if !watch_dead_ends {
+            (edge, CLEAR)
+        } else {
+            match self.dead_ends.step(trie, edge) {
+                None => return,
+                Some(next) if self.dead_ends.needs_own_entry(next) => {
+                    ((topology.target.len() + usize::from(next)) as EdgeIndex, next)
+                }
+                Some(next) => (edge, next),
+            }
+        };
+        if self.entry_states[next as usize].settled == run || !pairs.allow(network, edge) {
+            return;
+        }
+        let Some(heuristic) = self.entry_state_heuristic(query, next_trie, edge) else {
+            return;
+        };
+        let Some((bound, exact)) = self.weight_bound(query, edge) else {
+            return;
+        };
+        if exact {
+            self.relax_entry(query, heap, next, from, reached.plus(bound), start, heuristic);
+        } else {
+            heap.push(EntryFrontier::lazy(
+                reached.plus(bound).plus(heuristic),
+                reached,
+                next,
+                from,
+                NO_CURSOR,
+            ));
+        }
+    }
+
+    /// Takes the hub cursor at `cursor` of the entry state `from` (reached at `reached`): queues
+    /// the next edge's cursor, then offers this edge as `expand_entry` would have.
+    fn advance_hub_cursor(
+        &mut self,
+        query: &Query<'_>,
+        heap: &mut BinaryHeap<EntryFrontier>,
+        cursor: u32,
+        from: EdgeIndex,
+        reached: Distance,
+        start: NodeIndex,
+    ) {
+        let topology = &query.network.topology;
+        let entry = self.entry_edge(query, from);
+        let hub = topology.target[entry as usize];
+        let (_, edge) = self.hub_order[cursor as usize];
+        let next = cursor + 1;
+        if next < self.hub_orders[hub as usize].end {
+            let (least, next_edge) = self.hub_order[next as usize];
+            heap.push(EntryFrontier::lazy(reached.plus(least), reached, next_edge, from, next));
+        }
+        let pairs = PairRule::of(query.network, hub, Some(entry));
+        let turn_back = Some(topology.reverse[entry as usize] as usize);
+        let from = Reached { state: from, entry: Some(entry), trie: CLEAR, distance: reached };
+        self.offer_edge(query, heap, edge as usize, from, &pairs, turn_back, false, start);
+    }
+
+    /// The edges out of `node` that the A* may take in this request, each with the least key
+    /// it may add to the distance of an entry of `node` (its weight's lower bound and the bound
+    /// after it, both as they are now), in the order of those keys and then of the edges: the
+    /// order in which `expand_entry` would have queued them, up to the lower bounds. Computed
+    /// once per pair-aware bound (the keys stay lower bounds as weights only grow).
+    fn hub_order_of(&mut self, query: &Query<'_>, node: NodeIndex) -> HubOrder {
+        let order = self.hub_orders[node as usize];
+        if order.generation == self.hub_generation {
+            return order;
+        }
+        let start = self.hub_order.len();
+        for edge in query.network.topology.out_edges(node) {
+            let edge = edge as EdgeIndex;
+            let Some(heuristic) = self.entry_heuristic(query.network, edge) else {
+                continue;
+            };
+            let Some((bound, _)) = self.weight_bound(query, edge) else {
+                continue;
+            };
+            self.hub_order.push((bound.plus(heuristic), edge));
+        }
+        self.hub_order[start..].sort_unstable();
+        let order = HubOrder {
+            generation: self.hub_generation,
+            start: start as u32,
+            end: self.hub_order.len() as u32,
+        };
+        self.hub_orders[node as usize] = order;
+        order
     }
 
     /// Offers `distance` by way of the entry state `from` to the entry state `edge`, whose
@@ -928,13 +1064,7 @@ impl PathFinder {
         if improves {
             self.entry_states[index] =
                 EntryState { stamp: self.run, settled: 0, predecessor: from, distance };
-            heap.push(EntryFrontier {
-                key: distance.plus(heuristic),
-                reached: distance,
-                edge,
-                from: NO_EDGE,
-                lazy: false,
-            });
+            heap.push(EntryFrontier::state(distance.plus(heuristic), distance, edge));
         }
     }
 
