@@ -483,8 +483,9 @@ proptest! {
             SearchTuning { mode: SearchMode::PairAware, yield_after_pops: 0, ..SearchTuning::default() },
             // The node search counts the undefined fee weights a set needs after its first pop.
             SearchTuning { mode: SearchMode::Nodes, undefined_check_after_pops: 1, ..SearchTuning::default() },
-            // The pair-aware search expands every node by a cursor over its edges.
+            // Both searches expand every node by a cursor over its edges.
             SearchTuning { mode: SearchMode::PairAware, hub_min_edges: 1, ..SearchTuning::default() },
+            SearchTuning { mode: SearchMode::Nodes, hub_min_edges: 1, ..SearchTuning::default() },
             // The pair-aware search looks for a way that passes the pair conditions at its first
             // pop.
             SearchTuning { mode: SearchMode::PairAware, pair_way_after_pops: 1, ..SearchTuning::default() },

@@ -49,6 +49,8 @@ impl PathFinder {
     /// through edges whose fee weight may be finite), a second layer bounds the nodes that reach
     /// the target only through undefined fee weights (see `bound_through_undefined`).
     pub(super) fn compute_hops(&mut self, query: &Query<'_>) {
+        // The hubs' orders follow the bound.
+        self.node_hubs.reset(query.network.node_count());
         let topology = &query.network.topology;
         let bound_steps = &self.bound_steps;
         let hops = &mut self.hops;

@@ -49,6 +49,7 @@ use super::bounds::{MAX_BOUND_STEP, PENALTY_NODE, UNDEFINED_STEP, UNREACHED};
 use super::candidate::{Candidate, SetSearch};
 use super::dead_ends::{CLEAR, TrieState};
 use super::distance::Distance;
+use super::hub_order::NO_CURSOR;
 use super::node_search::{Meeting, NO_EDGE};
 use super::{PathFinder, Query};
 
@@ -150,14 +151,11 @@ pub(super) struct EntryFrontier {
     edge: EdgeIndex,
     from: EdgeIndex,
     lazy: bool,
-    /// [`NO_CURSOR`], or the position in `hub_order` of the next edge out of a hub that the
+    /// [`NO_CURSOR`], or the cursor in `entry_hubs` of the next edge out of a hub that the
     /// entry state `from` expanded (`edge`; `key` is the least key that edge or any after it
-    /// may have, see `PathFinder::hub_order_of`).
+    /// may have, see [`super::hub_order`]).
     cursor: u32,
 }
-
-/// `EntryFrontier::cursor` of an entry that is no hub's cursor.
-const NO_CURSOR: u32 = u32::MAX;
 
 impl EntryFrontier {
     /// The entry state `edge` reached at `reached`, with the estimated total `key`.
@@ -183,15 +181,6 @@ impl Ord for EntryFrontier {
             self.cursor,
         ))
     }
-}
-
-/// Where one hub's edges lie in `PathFinder::hub_order` (valid when `generation` is
-/// `PathFinder::hub_generation`).
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct HubOrder {
-    generation: u32,
-    start: u32,
-    end: u32,
 }
 
 impl PartialOrd for EntryFrontier {
@@ -291,12 +280,7 @@ impl PathFinder {
     pub(super) fn compute_entry_bounds(&mut self, query: &Query<'_>) {
         self.entry_bounds_stale = false;
         // The hubs' orders follow the bound.
-        self.hub_generation = self.hub_generation.wrapping_add(1);
-        if self.hub_generation == 0 {
-            self.hub_orders.fill(HubOrder::default());
-            self.hub_generation = 1;
-        }
-        self.hub_order.clear();
+        self.entry_hubs.reset(query.network.node_count());
         self.prepare_state_bounds(query);
         self.bound_target = query.target;
         let topology = &query.network.topology;
@@ -904,15 +888,13 @@ impl PathFinder {
         let reached = Reached { state: from, entry, trie, distance: reached };
         if only.is_none() && !watch_dead_ends && from != NO_EDGE && edges.len() >= self.tuning.hub_min_edges {
             // A hub: its edges in the order of their least keys, one at a time.
-            let order = self.hub_order_of(query, node);
-            if order.start < order.end {
-                let (least, edge) = self.hub_order[order.start as usize];
+            if let Some((cursor, least, edge)) = self.first_entry_hub_cursor(query, node) {
                 heap.push(EntryFrontier::lazy(
                     reached.distance.plus(least),
                     reached.distance,
                     edge,
                     from,
-                    order.start,
+                    cursor,
                 ));
             }
             return;
@@ -994,10 +976,8 @@ impl PathFinder {
         let topology = &query.network.topology;
         let entry = self.entry_edge(query, from);
         let hub = topology.target[entry as usize];
-        let (_, edge) = self.hub_order[cursor as usize];
-        let next = cursor + 1;
-        if next < self.hub_orders[hub as usize].end {
-            let (least, next_edge) = self.hub_order[next as usize];
+        let (edge, rest) = self.entry_hubs.at(hub, cursor);
+        if let Some((next, least, next_edge)) = rest {
             heap.push(EntryFrontier::lazy(reached.plus(least), reached, next_edge, from, next));
         }
         let pairs = PairRule::of(query.network, hub, Some(entry));
@@ -1006,35 +986,27 @@ impl PathFinder {
         self.offer_edge(query, heap, edge as usize, from, &pairs, turn_back, false, start);
     }
 
-    /// The edges out of `node` that the A* may take in this request, each with the least key
-    /// it may add to the distance of an entry of `node` (its weight's lower bound and the bound
-    /// after it, both as they are now), in the order of those keys and then of the edges: the
-    /// order in which `expand_entry` would have queued them, up to the lower bounds. Computed
-    /// once per pair-aware bound (the keys stay lower bounds as weights only grow).
-    fn hub_order_of(&mut self, query: &Query<'_>, node: NodeIndex) -> HubOrder {
-        let order = self.hub_orders[node as usize];
-        if order.generation == self.hub_generation {
-            return order;
-        }
-        let start = self.hub_order.len();
-        for edge in query.network.topology.out_edges(node) {
-            let edge = edge as EdgeIndex;
-            let Some(heuristic) = self.entry_heuristic(query.network, edge) else {
-                continue;
-            };
-            let Some((bound, _)) = self.weight_bound(query, edge) else {
-                continue;
-            };
-            self.hub_order.push((bound.plus(heuristic), edge));
-        }
-        self.hub_order[start..].sort_unstable();
-        let order = HubOrder {
-            generation: self.hub_generation,
-            start: start as u32,
-            end: self.hub_order.len() as u32,
-        };
-        self.hub_orders[node as usize] = order;
-        order
+    /// The first cursor of `hub`'s order for the pair-aware A* (see [`super::hub_order`]): each
+    /// edge out of it that the A* may take in this request with its weight's lower bound and
+    /// the bound after it, as they are now.
+    fn first_entry_hub_cursor(
+        &mut self,
+        query: &Query<'_>,
+        hub: NodeIndex,
+    ) -> Option<(u32, Distance, EdgeIndex)> {
+        let mut hubs = std::mem::take(&mut self.entry_hubs);
+        let first = hubs.first(hub, |keyed| {
+            for edge in query.network.topology.out_edges(hub) {
+                let edge = edge as EdgeIndex;
+                if let Some(heuristic) = self.entry_heuristic(query.network, edge)
+                    && let Some((bound, _)) = self.weight_bound(query, edge)
+                {
+                    keyed.push((bound.plus(heuristic), edge));
+                }
+            }
+        });
+        self.entry_hubs = hubs;
+        first
     }
 
     /// Offers `distance` by way of the entry state `from` to the entry state `edge`, whose

@@ -97,14 +97,15 @@
 //!   the pair conditions from both ends (`pair_reach`), and drops the set if the target's side
 //!   runs dry: 11 sets in the four slowest requests that finish, whose mean time went from 24 to
 //!   22 ms and from 27 to 21 ms in two series of alternated runs.
-//! * The pair-aware A* queued every edge out of each node it expanded, and a path through the
+//! * Both searches queued every edge out of each node they expanded, and a path through the
 //!   generated 15k-node network passes several hubs of hundreds or thousands of edges: one
 //!   set's search that took a dozen pops scanned thousands of edges, most of them far beyond
 //!   the path it found. A hub is now expanded by one queue entry that walks its edges in the
-//!   order of their least keys ([`SearchTuning::hub_min_edges`]), sorted once per pair-aware
-//!   bound, and offers each edge only when the entry reaches the front. On the four slowest
-//!   requests that finish, the mean went from 28 to 20 ms (six alternated runs); on all 300
-//!   requests with `max_paths` 5, the 99th percentile went from 34 to 21 ms (four).
+//!   order of their least keys ([`SearchTuning::hub_min_edges`], [`hub_order`]), sorted once
+//!   per bound, and offers each edge only when the entry reaches the front. In the pair-aware
+//!   search alone, on the four slowest requests that finish, the mean went from 28 to 20 ms
+//!   (six alternated runs); on all 300 requests with `max_paths` 5, the 99th percentile went
+//!   from 34 to 21 ms (four).
 //! * More generally, a set's best path is searched for only as far as it may be needed: a
 //!   search whose frontier passes the key of the next set in the queue (after
 //!   [`SearchTuning::yield_after_pops`] queue pops) gives its set back under the frontier's
@@ -147,6 +148,7 @@ mod candidate;
 mod dead_ends;
 mod distance;
 mod edge_flags;
+mod hub_order;
 mod node_search;
 mod pair_reach;
 mod tuning;
@@ -158,11 +160,12 @@ use std::collections::BinaryHeap;
 use alloy_primitives::{I256, U256};
 
 use self::bounds::{PENALTY_NODE, UNREACHED};
-use self::by_entry::{EntryFrontier, EntryState, Expanded, HubOrder, NodeBound, ScanMark};
+use self::by_entry::{EntryFrontier, EntryState, Expanded, NodeBound, ScanMark};
 use self::candidate::Candidate;
 use self::dead_ends::{DeadEnds, TrieState};
 use self::distance::Distance;
 use self::edge_flags::EdgeFlags;
+use self::hub_order::HubOrders;
 use self::node_search::Frontier;
 use self::validity::{Invalid, examine_path};
 use self::weights::EdgeWeight;
@@ -287,13 +290,10 @@ pub struct PathFinder {
     /// Per node and `cap_fees`, the first entry the pair-aware A* expanded it by.
     expanded: Vec<[Expanded; 2]>,
     entry_heap: BinaryHeap<EntryFrontier>,
-    /// Per node, where its edges lie in `hub_order` (see `PathFinder::hub_order_of`).
-    hub_orders: Vec<HubOrder>,
-    /// The edges of the hubs the pair-aware A* expanded since the bound was last computed,
-    /// each hub's in the order of their least keys.
-    hub_order: Vec<(Distance, EdgeIndex)>,
-    /// Counts the pair-aware bound's computations (`hub_orders` is valid for the current one).
-    hub_generation: u32,
+    /// The hubs' edge orders of the pair-aware A* under the current pair-aware bound.
+    entry_hubs: HubOrders,
+    /// The hubs' edge orders of the node search under the current node bound (`hops`).
+    node_hubs: HubOrders,
     /// Per node without imbalance penalty, the pair-aware bound of the rest of a path after an
     /// edge into it (see `compute_entry_bounds`).
     node_bounds: Vec<NodeBound>,
@@ -533,7 +533,6 @@ impl PathFinder {
         if self.node_states.len() < nodes {
             self.node_states.resize(nodes, NodeState::default());
             self.blocked_nodes.resize(nodes.div_ceil(64), 0);
-            self.hub_orders.resize(nodes, HubOrder::default());
             self.hops.resize(nodes, UNREACHED);
             self.node_ranges.resize(nodes, MediatorRange::default());
             self.node_range_stamp.resize(nodes, 0);

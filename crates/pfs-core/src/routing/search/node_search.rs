@@ -8,6 +8,7 @@ use super::super::graph::{EdgeIndex, NodeIndex};
 use super::candidate::{Candidate, SetSearch};
 use super::distance::Distance;
 use super::edge_flags::{USABLE, WEIGHT_MAY_BE_FINITE};
+use super::hub_order::NO_CURSOR;
 use super::{PathFinder, Query, SearchMode};
 
 /// How many edges `PathFinder::meet` scans at most before it leaves the question to the full
@@ -53,17 +54,22 @@ pub(super) struct Frontier {
     reached: Distance,
     node: NodeIndex,
     edge: EdgeIndex,
+    /// [`NO_CURSOR`], or the cursor in `node_hubs` of `edge`, the next edge out of the hub
+    /// `node` (`key` is the least key that edge or any after it may have, see
+    /// [`super::hub_order`]).
+    cursor: u32,
 }
 
 pub(super) const NO_EDGE: EdgeIndex = EdgeIndex::MAX;
 
 impl Ord for Frontier {
     fn cmp(&self, other: &Self) -> Ordering {
-        (other.key, other.reached, other.node, other.edge).cmp(&(
+        (other.key, other.reached, other.node, other.edge, other.cursor).cmp(&(
             self.key,
             self.reached,
             self.node,
             self.edge,
+            self.cursor,
         ))
     }
 }
@@ -106,6 +112,7 @@ impl PathFinder {
                 reached: candidate,
                 node: head,
                 edge: NO_EDGE,
+                cursor: NO_CURSOR,
             });
         }
     }
@@ -148,9 +155,10 @@ impl PathFinder {
             reached: start_distance,
             node: start,
             edge: NO_EDGE,
+            cursor: NO_CURSOR,
         });
         let mut found = false;
-        while let Some(Frontier { key, reached, node, edge }) = self.heap.pop() {
+        while let Some(Frontier { key, reached, node, edge, cursor }) = self.heap.pop() {
             self.queue_pops += 1;
             pops += 1;
             if self.out_of_budget(query) {
@@ -170,6 +178,20 @@ impl PathFinder {
             }
             if !at_target && let Some(outcome) = self.yield_to_queue(pops, key) {
                 return outcome;
+            }
+            if cursor != NO_CURSOR {
+                let (edge, rest) = self.node_hubs.at(node, cursor);
+                if let Some((next, least, next_edge)) = rest {
+                    self.heap.push(Frontier {
+                        key: reached.plus(least),
+                        reached,
+                        node,
+                        edge: next_edge,
+                        cursor: next,
+                    });
+                }
+                self.offer_node_edge(query, edge as usize, node, reached, start);
+                continue;
             }
             if edge != NO_EDGE {
                 // A lazily weighed edge: compute its exact weight now and relax it.
@@ -192,30 +214,16 @@ impl PathFinder {
                 found = true;
                 break;
             }
-            for edge in topology.out_edges(node) {
-                let head = topology.target[edge];
-                if self.blocked(head)
-                    || self.node_states[head as usize].settled == run
-                    || self.edge_blocked[edge] == run
-                {
-                    continue;
+            let edges = topology.out_edges(node);
+            if edges.len() >= self.tuning.hub_min_edges {
+                // A hub: its edges in the order of their least keys, one at a time.
+                if let Some((cursor, least, edge)) = self.first_node_hub_cursor(query, node) {
+                    self.heap.push(Frontier { key: reached.plus(least), reached, node, edge, cursor });
                 }
-                let Some(head_heuristic) = self.heuristic(head) else {
-                    continue;
-                };
-                let Some((bound, exact)) = self.weight_bound(query, edge as EdgeIndex) else {
-                    continue;
-                };
-                if exact {
-                    self.relax(topology, edge as EdgeIndex, reached, bound, start);
-                } else {
-                    self.heap.push(Frontier {
-                        key: reached.plus(bound).plus(head_heuristic),
-                        reached,
-                        node,
-                        edge: edge as EdgeIndex,
-                    });
-                }
+                continue;
+            }
+            for edge in edges {
+                self.offer_node_edge(query, edge, node, reached, start);
             }
         }
         if !found {
@@ -233,6 +241,67 @@ impl PathFinder {
         nodes.reverse();
         edges.reverse();
         SetSearch::Found(Candidate::found(self.node_states[query.target as usize].distance, nodes, edges))
+    }
+
+    /// Queues the edge `edge` out of `node` (settled at `reached`), unless the run rules it out.
+    #[inline]
+    fn offer_node_edge(
+        &mut self,
+        query: &Query<'_>,
+        edge: usize,
+        node: NodeIndex,
+        reached: Distance,
+        start: NodeIndex,
+    ) {
+        let run = self.run;
+        let topology = &query.network.topology;
+        let head = topology.target[edge];
+        if self.blocked(head)
+            || self.node_states[head as usize].settled == run
+            || self.edge_blocked[edge] == run
+        {
+            return;
+        }
+        let Some(head_heuristic) = self.heuristic(head) else {
+            return;
+        };
+        let Some((bound, exact)) = self.weight_bound(query, edge as EdgeIndex) else {
+            return;
+        };
+        if exact {
+            self.relax(topology, edge as EdgeIndex, reached, bound, start);
+        } else {
+            self.heap.push(Frontier {
+                key: reached.plus(bound).plus(head_heuristic),
+                reached,
+                node,
+                edge: edge as EdgeIndex,
+                cursor: NO_CURSOR,
+            });
+        }
+    }
+
+    /// The first cursor of `hub`'s order for the node search (see [`super::hub_order`]): each
+    /// edge out of it that the search may take in this request with its weight's lower bound
+    /// and the heuristic of its head, as they are now.
+    fn first_node_hub_cursor(
+        &mut self,
+        query: &Query<'_>,
+        hub: NodeIndex,
+    ) -> Option<(u32, Distance, EdgeIndex)> {
+        let mut hubs = std::mem::take(&mut self.node_hubs);
+        let first = hubs.first(hub, |keyed| {
+            for edge in query.network.topology.out_edges(hub) {
+                let head = query.network.topology.target[edge];
+                if let Some(heuristic) = self.heuristic(head)
+                    && let Some((bound, _)) = self.weight_bound(query, edge as EdgeIndex)
+                {
+                    keyed.push((bound.plus(heuristic), edge as EdgeIndex));
+                }
+            }
+        });
+        self.node_hubs = hubs;
+        first
     }
 
     /// Whether a set's search that has taken `pops` queue pops and pops `key` now should give

@@ -80,10 +80,10 @@ pub struct SearchTuning {
     /// of 4,000), the 32 requests of the `max_paths` 5 set that took 14 to 60 ms went from a
     /// mean of 18 to 11 ms; the 90th percentile of the 300 went from 15 to 9 ms.
     pub entry_bound_scan_limit: usize,
-    /// The pair-aware A* expands a node with at least this many edges (a hub) by a cursor over
-    /// its edges in the order of their least keys, one edge at a time, instead of queueing
-    /// every edge (see `PathFinder::hub_order_of`): a search queued every edge of each hub it
-    /// expanded, most of them far beyond the path it found.
+    /// Both searches expand a node with at least this many edges (a hub) by a cursor over its
+    /// edges in the order of their least keys, one edge at a time, instead of queueing every
+    /// edge (see `search::hub_order`): a search queued every edge of each hub it expanded,
+    /// most of them far beyond the path it found.
     pub hub_min_edges: usize,
     /// Whether a candidate found invalid because a mediator's fee is undefined teaches the
     /// pair-aware search to avoid every path that ends with the same edges from that
