@@ -888,7 +888,12 @@ impl PathFinder {
         let reached = Reached { state: from, entry, trie, distance: reached };
         if only.is_none() && !watch_dead_ends && from != NO_EDGE && edges.len() >= self.tuning.hub_min_edges {
             // A hub: its edges in the order of their least keys, one at a time.
-            if let Some((cursor, least, edge)) = self.first_entry_hub_cursor(query, node) {
+            if let Some((cursor, least, edge)) = self.first_hub_cursor(
+                query,
+                node,
+                |finder| &mut finder.entry_hubs,
+                |finder, edge| finder.entry_heuristic(query.network, edge),
+            ) {
                 heap.push(EntryFrontier::lazy(
                     reached.distance.plus(least),
                     reached.distance,
@@ -984,29 +989,6 @@ impl PathFinder {
         let turn_back = Some(topology.reverse[entry as usize] as usize);
         let from = Reached { state: from, entry: Some(entry), trie: CLEAR, distance: reached };
         self.offer_edge(query, heap, edge as usize, from, &pairs, turn_back, false, start);
-    }
-
-    /// The first cursor of `hub`'s order for the pair-aware A* (see [`super::hub_order`]): each
-    /// edge out of it that the A* may take in this request with its weight's lower bound and
-    /// the bound after it, as they are now.
-    fn first_entry_hub_cursor(
-        &mut self,
-        query: &Query<'_>,
-        hub: NodeIndex,
-    ) -> Option<(u32, Distance, EdgeIndex)> {
-        let mut hubs = std::mem::take(&mut self.entry_hubs);
-        let first = hubs.first(hub, |keyed| {
-            for edge in query.network.topology.out_edges(hub) {
-                let edge = edge as EdgeIndex;
-                if let Some(heuristic) = self.entry_heuristic(query.network, edge)
-                    && let Some((bound, _)) = self.weight_bound(query, edge)
-                {
-                    keyed.push((bound.plus(heuristic), edge));
-                }
-            }
-        });
-        self.entry_hubs = hubs;
-        first
     }
 
     /// Offers `distance` by way of the entry state `from` to the entry state `edge`, whose

@@ -11,6 +11,7 @@
 
 use super::super::graph::{EdgeIndex, NodeIndex};
 use super::distance::Distance;
+use super::{PathFinder, Query};
 
 /// Where one hub's edges lie in [`HubOrders`] (valid when `generation` is the orders').
 #[derive(Debug, Clone, Copy, Default)]
@@ -81,5 +82,32 @@ impl HubOrders {
             (next, key, edge)
         });
         (edge, rest)
+    }
+}
+
+impl PathFinder {
+    /// The first cursor of `hub`'s order in `orders` (the search's, see [`HubOrders`]): each
+    /// edge out of it that the search may take in this request with its weight's lower bound
+    /// plus `heuristic` of the edge (the bound after it), as they are now.
+    pub(super) fn first_hub_cursor(
+        &mut self,
+        query: &Query<'_>,
+        hub: NodeIndex,
+        orders: fn(&mut Self) -> &mut HubOrders,
+        heuristic: impl Fn(&Self, EdgeIndex) -> Option<Distance>,
+    ) -> Option<(u32, Distance, EdgeIndex)> {
+        let mut taken = std::mem::take(orders(self));
+        let first = taken.first(hub, |keyed| {
+            for edge in query.network.topology.out_edges(hub) {
+                let edge = edge as EdgeIndex;
+                if let Some(after) = heuristic(self, edge)
+                    && let Some((bound, _)) = self.weight_bound(query, edge)
+                {
+                    keyed.push((bound.plus(after), edge));
+                }
+            }
+        });
+        *orders(self) = taken;
+        first
     }
 }

@@ -217,7 +217,13 @@ impl PathFinder {
             let edges = topology.out_edges(node);
             if edges.len() >= self.tuning.hub_min_edges {
                 // A hub: its edges in the order of their least keys, one at a time.
-                if let Some((cursor, least, edge)) = self.first_node_hub_cursor(query, node) {
+                let topology = &query.network.topology;
+                if let Some((cursor, least, edge)) = self.first_hub_cursor(
+                    query,
+                    node,
+                    |finder| &mut finder.node_hubs,
+                    |finder, edge| finder.heuristic(topology.target[edge as usize]),
+                ) {
                     self.heap.push(Frontier { key: reached.plus(least), reached, node, edge, cursor });
                 }
                 continue;
@@ -279,29 +285,6 @@ impl PathFinder {
                 cursor: NO_CURSOR,
             });
         }
-    }
-
-    /// The first cursor of `hub`'s order for the node search (see [`super::hub_order`]): each
-    /// edge out of it that the search may take in this request with its weight's lower bound
-    /// and the heuristic of its head, as they are now.
-    fn first_node_hub_cursor(
-        &mut self,
-        query: &Query<'_>,
-        hub: NodeIndex,
-    ) -> Option<(u32, Distance, EdgeIndex)> {
-        let mut hubs = std::mem::take(&mut self.node_hubs);
-        let first = hubs.first(hub, |keyed| {
-            for edge in query.network.topology.out_edges(hub) {
-                let head = query.network.topology.target[edge];
-                if let Some(heuristic) = self.heuristic(head)
-                    && let Some((bound, _)) = self.weight_bound(query, edge as EdgeIndex)
-                {
-                    keyed.push((bound.plus(heuristic), edge as EdgeIndex));
-                }
-            }
-        });
-        self.node_hubs = hubs;
-        first
     }
 
     /// Whether a set's search that has taken `pops` queue pops and pops `key` now should give
