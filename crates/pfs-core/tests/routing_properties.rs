@@ -486,9 +486,6 @@ proptest! {
             // Both searches expand every node by a cursor over its edges.
             SearchTuning { mode: SearchMode::PairAware, hub_min_edges: 1, ..SearchTuning::default() },
             SearchTuning { mode: SearchMode::Nodes, hub_min_edges: 1, ..SearchTuning::default() },
-            // The pair-aware search looks for a way that passes the pair conditions at its first
-            // pop.
-            SearchTuning { mode: SearchMode::PairAware, pair_way_after_pops: 1, ..SearchTuning::default() },
             // A node search that gives up after one pop switches the request in the middle of a
             // set.
             SearchTuning { node_search_pops: 1, ..SearchTuning::default() },
@@ -505,7 +502,6 @@ proptest! {
                 node_bound_scan_limit: 1,
                 node_search_pops: 2,
                 yield_after_pops: 1,
-                pair_way_after_pops: 1,
                 entry_bound_scan_limit: 1,
                 hub_min_edges: 1,
                 learn_dead_ends: true,

@@ -50,7 +50,7 @@ use super::candidate::{Candidate, SetSearch};
 use super::dead_ends::{CLEAR, TrieState};
 use super::distance::Distance;
 use super::hub_order::NO_CURSOR;
-use super::node_search::{Meeting, NO_EDGE};
+use super::node_search::NO_EDGE;
 use super::{PathFinder, Query};
 
 /// One entry state of the current run (valid when `stamp` is the run): the best distance of a
@@ -739,10 +739,6 @@ impl PathFinder {
                     }
                 } else if at_target {
                     // The search has its answer: it neither yields nor counts.
-                } else if pops == self.tuning.pair_way_after_pops
-                    && self.pair_way(query, start, entry) == Meeting::RanDry
-                {
-                    break 'search Some(SetSearch::NoPath);
                 } else if let Some(outcome) = self.yield_to_queue(pops, key) {
                     break 'search Some(outcome);
                 } else if check_undefined && pops > self.tuning.undefined_check_after_pops {

@@ -88,15 +88,6 @@
 //!   Then a search from both ends for any way: a set without a path is usually cut off near
 //!   the target, whose side runs dry after a few nodes, where the count scanned everything the
 //!   start reaches (some 2 ms each time on that network).
-//! * The pair-aware search finds out that its set has no path passing the pair conditions only
-//!   by settling everything its start reaches. A set cut off by its own root in a narrow
-//!   approach to the target (the node-level checks above see side ways into the approach that
-//!   the pair conditions close) cost 1.3 to 1.7 ms each time on the generated 15k-node
-//!   network, often twice (given back to the queue first). After
-//!   [`SearchTuning::pair_way_after_pops`] queue pops the search looks for any way that passes
-//!   the pair conditions from both ends (`pair_reach`), and drops the set if the target's side
-//!   runs dry: 11 sets in the four slowest requests that finish, whose mean time went from 24 to
-//!   22 ms and from 27 to 21 ms in two series of alternated runs.
 //! * Both searches queued every edge out of each node they expanded, and a path through the
 //!   generated 15k-node network passes several hubs of hundreds or thousands of edges: one
 //!   set's search that took a dozen pops scanned thousands of edges, most of them far beyond
@@ -150,7 +141,6 @@ mod distance;
 mod edge_flags;
 mod hub_order;
 mod node_search;
-mod pair_reach;
 mod tuning;
 mod validity;
 mod weights;
@@ -310,11 +300,6 @@ pub struct PathFinder {
     /// The two frontiers of `meet`, kept for their capacity.
     meet_ahead: std::collections::VecDeque<NodeIndex>,
     meet_behind: std::collections::VecDeque<NodeIndex>,
-    /// Per edge, the `reach_stamp` of the side of `pair_way` that reached it.
-    edge_reached: Vec<u32>,
-    /// The two frontiers of `pair_way`, kept for their capacity.
-    pair_ahead: std::collections::VecDeque<EdgeIndex>,
-    pair_behind: std::collections::VecDeque<EdgeIndex>,
     /// The dead ends this request has learnt (see [`SearchTuning::learn_dead_ends`]).
     dead_ends: DeadEnds,
     /// Per node, one bit: whether it lies on a dead end (so that the searches look at the
@@ -520,7 +505,6 @@ impl PathFinder {
             self.edge_blocked.resize(edges, 0);
             self.edge_mediation_stamp.resize(edges, 0);
             self.entry_bounds.resize(edges, UNREACHED);
-            self.edge_reached.resize(edges, 0);
         }
         if self.entry_states.len() < edges + dead_ends::MAX_STATES {
             self.entry_states.resize(edges + dead_ends::MAX_STATES, EntryState::default());

@@ -17,7 +17,7 @@ const MEET_SCAN_LIMIT: usize = 16_384;
 
 /// Which edges `PathFinder::meet` walks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Ways {
+enum Ways {
     /// Those whose fee weight may be finite.
     Finite,
     /// Every usable one.
@@ -26,7 +26,7 @@ pub(super) enum Ways {
 
 /// How `PathFinder::meet` ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Meeting {
+enum Meeting {
     /// The two sides met: there is such a path.
     Met,
     /// One side ran out of nodes before they met: there is no such path.
@@ -392,7 +392,7 @@ impl PathFinder {
     /// [`MEET_SCAN_LIMIT`] edges ([`DRY_SCAN_LIMIT`] for any way). The side with the shorter
     /// queue goes on, so a side that is cut off runs dry after about as many nodes as it
     /// reaches.
-    pub(super) fn meet(&mut self, query: &Query<'_>, start: NodeIndex, ways: Ways) -> Meeting {
+    fn meet(&mut self, query: &Query<'_>, start: NodeIndex, ways: Ways) -> Meeting {
         let topology = &query.network.topology;
         let (forward, backward) = (self.next_reach_stamp(), self.next_reach_stamp());
         let run = self.run;
@@ -451,12 +451,11 @@ impl PathFinder {
         meeting
     }
 
-    /// A fresh stamp for `node_reached` and `edge_reached`.
-    pub(super) fn next_reach_stamp(&mut self) -> u32 {
+    /// A fresh stamp for `node_reached`.
+    fn next_reach_stamp(&mut self) -> u32 {
         self.reach_stamp = self.reach_stamp.wrapping_add(1);
         if self.reach_stamp == 0 {
             self.node_reached.fill((0, 0));
-            self.edge_reached.fill(0);
             self.reach_stamp = 1;
         }
         self.reach_stamp

@@ -67,11 +67,6 @@ pub struct SearchTuning {
     /// be far above its bound, and searching it to the end cost up to 90,000 queue pops on the
     /// generated 15k-node network.
     pub yield_after_pops: u64,
-    /// A pair-aware search that has taken this many queue pops without reaching the target
-    /// looks from both ends for any way to it that passes the pair conditions, and drops its
-    /// set if there is none (see `PathFinder::pair_way`): the search itself finds out only by
-    /// settling everything its start reaches.
-    pub pair_way_after_pops: u64,
     /// The pair-aware bound stops once it has scanned this many edges, as the node bound does
     /// after [`SearchTuning::node_bound_scan_limit`]: every entry not labelled by then gets the
     /// frontier's label. It is recomputed after most returned paths, and on the generated
@@ -102,7 +97,6 @@ impl Default for SearchTuning {
             node_bound_scan_limit: 5_000,
             node_search_pops: 1_000,
             yield_after_pops: 256,
-            pair_way_after_pops: 256,
             entry_bound_scan_limit: 10_000,
             hub_min_edges: 32,
             learn_dead_ends: true,
