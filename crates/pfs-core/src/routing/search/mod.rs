@@ -93,10 +93,11 @@
 //!   set's search that took a dozen pops scanned thousands of edges, most of them far beyond
 //!   the path it found. A hub is now expanded by one queue entry that walks its edges in the
 //!   order of their least keys ([`SearchTuning::hub_min_edges`], [`hub_order`]), sorted once
-//!   per bound, and offers each edge only when the entry reaches the front. In the pair-aware
-//!   search alone, on the four slowest requests that finish, the mean went from 28 to 20 ms
-//!   (six alternated runs); on all 300 requests with `max_paths` 5, the 99th percentile went
-//!   from 34 to 21 ms (four).
+//!   per bound, and offers each edge only when the entry reaches the front. On the four
+//!   slowest requests that finish (`max_paths` 5), the mean went from 28 to 20 ms with the
+//!   pair-aware search's cursors (six alternated runs), and 9 % lower with the node search's
+//!   too; on all 300 requests, with two smaller changes made beside it, the 99th percentile
+//!   went from 24 to 16.5 ms (six alternated runs).
 //! * More generally, a set's best path is searched for only as far as it may be needed: a
 //!   search whose frontier passes the key of the next set in the queue (after
 //!   [`SearchTuning::yield_after_pops`] queue pops) gives its set back under the frontier's

@@ -217,7 +217,6 @@ impl PathFinder {
             let edges = topology.out_edges(node);
             if edges.len() >= self.tuning.hub_min_edges {
                 // A hub: its edges in the order of their least keys, one at a time.
-                let topology = &query.network.topology;
                 if let Some((cursor, least, edge)) = self.first_hub_cursor(
                     query,
                     node,
