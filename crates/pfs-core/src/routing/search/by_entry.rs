@@ -189,6 +189,17 @@ impl PartialOrd for EntryFrontier {
     }
 }
 
+/// Which edges out of `node`, entered by `entry` (`None` at the start), a walk may take: those
+/// its pair rule allows, except the edge back along the entry's channel (returned), which
+/// returns to the node before. No path does that; a walk that did would not be a path, and the
+/// set would need the node search (on the generated 15k-node network, a mediator that could not
+/// forward to the target by its first entry but could after such a turn made hundreds of them
+/// in one request).
+fn exits(query: &Query<'_>, node: NodeIndex, entry: Option<EdgeIndex>) -> (PairRule, Option<usize>) {
+    let turn_back = entry.map(|entry| query.network.topology.reverse[entry as usize] as usize);
+    (PairRule::of(query.network, node, entry), turn_back)
+}
+
 /// A label of the pair-aware bound: the fewest edges with an undefined fee weight after the
 /// edge (`layer`), then the least units of the finite ones, packed as `layer << 24 | units`
 /// (comparing labels compares the pairs). Units saturate below `2^24`, which keeps labels
@@ -866,23 +877,16 @@ impl PathFinder {
         start: NodeIndex,
         only: Option<EdgeIndex>,
     ) {
-        let network = query.network;
-        let topology = &network.topology;
-        let Reached { state: from, entry, trie, distance: reached } = from;
-        let pairs = PairRule::of(network, node, entry);
+        let topology = &query.network.topology;
+        let Reached { state, entry, trie, distance } = from;
         // Out of a node off every dead end, in state CLEAR, every step stays in CLEAR.
         let watch_dead_ends = !self.dead_ends.is_empty() && (trie != CLEAR || self.near_dead_end(node));
-        // Going back along the entry's channel returns to the node before: no path does that.
-        // A walk that did would not be a path, and the set would need the node search (on the
-        // generated 15k-node network, a mediator that could not forward to the target by its
-        // first entry but could after such a turn made hundreds of them in one request).
-        let turn_back = entry.map(|entry| topology.reverse[entry as usize] as usize);
         let edges = match only {
             Some(edge) => edge as usize..edge as usize + 1,
             None => topology.out_edges(node),
         };
-        let reached = Reached { state: from, entry, trie, distance: reached };
-        if only.is_none() && !watch_dead_ends && from != NO_EDGE && edges.len() >= self.tuning.hub_min_edges {
+        if only.is_none() && !watch_dead_ends && state != NO_EDGE && edges.len() >= self.tuning.hub_min_edges
+        {
             // A hub: its edges in the order of their least keys, one at a time.
             if let Some((cursor, least, edge)) = self.first_hub_cursor(
                 query,
@@ -890,18 +894,13 @@ impl PathFinder {
                 |finder| &mut finder.entry_hubs,
                 |finder, edge| finder.entry_heuristic(query.network, edge),
             ) {
-                heap.push(EntryFrontier::lazy(
-                    reached.distance.plus(least),
-                    reached.distance,
-                    edge,
-                    from,
-                    cursor,
-                ));
+                heap.push(EntryFrontier::lazy(distance.plus(least), distance, edge, state, cursor));
             }
             return;
         }
+        let (pairs, turn_back) = exits(query, node, entry);
         for edge in edges {
-            self.offer_edge(query, heap, edge, reached, &pairs, turn_back, watch_dead_ends, start);
+            self.offer_edge(query, heap, edge, from, &pairs, turn_back, watch_dead_ends, start);
         }
     }
 
@@ -981,8 +980,7 @@ impl PathFinder {
         if let Some((next, least, next_edge)) = rest {
             heap.push(EntryFrontier::lazy(reached.plus(least), reached, next_edge, from, next));
         }
-        let pairs = PairRule::of(query.network, hub, Some(entry));
-        let turn_back = Some(topology.reverse[entry as usize] as usize);
+        let (pairs, turn_back) = exits(query, hub, Some(entry));
         let from = Reached { state: from, entry: Some(entry), trie: CLEAR, distance: reached };
         self.offer_edge(query, heap, edge as usize, from, &pairs, turn_back, false, start);
     }
